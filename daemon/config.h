@@ -1,0 +1,66 @@
+/* The daemon's configuration: an INI file read with inih, checked as a
+ * whole, with every default in one place. */
+#ifndef BRUG_CONFIG_H
+#define BRUG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LANGS 16
+#define CONFIG_MAX_TOPICS 32
+#define CONFIG_MAX_ORIGINS 16
+#define CONFIG_MAX_ALTERNATIVES 8
+
+struct config {
+	/* [server] */
+	char *hostname;          /* public host name, default "localhost" */
+	int port;                /* default 8443; 0 = pick a free port */
+	char *bind;              /* interface or address to bind; NULL = all */
+	char *web_root;          /* absolute path of web-client/ */
+	char *state_dir;         /* absolute; database and dev certificate */
+	size_t max_frame;        /* bytes, default 16384; above: close 1009 */
+	unsigned max_connections;/* default 20000 */
+	char *origins[CONFIG_MAX_ORIGINS]; /* extra Origins allowed on the visitor socket */
+	unsigned n_origins;
+	char *frame_ancestors;   /* CSP frame-ancestors value, default "'self'" */
+	char *neutral_url;       /* where the quick exit goes, default "https://www.google.com/" */
+	/* [tls] */
+	char *cert;              /* absolute path of the PEM chain */
+	char *key;               /* absolute path of the PEM key */
+	/* [chat] */
+	char *langs[CONFIG_MAX_LANGS];   /* e.g. nl, ar, ti, tr, en */
+	unsigned n_langs;
+	char *default_lang;      /* one of langs */
+	char *topics[CONFIG_MAX_TOPICS];
+	unsigned n_topics;
+	unsigned grace_s;        /* default 120 */
+	unsigned offer_timeout_s;/* default 30 */
+	unsigned max_text;       /* grapheme clusters per message, default 2000 */
+	char *alternatives[CONFIG_MAX_ALTERNATIVES]; /* extra emergency alternatives shown on closed */
+	unsigned n_alternatives;
+	/* [staff] */
+	unsigned session_idle_s; /* default 3600 */
+	unsigned session_max_s;  /* default 43200 */
+	/* [log] */
+	char *log_level;         /* err, warn, notice (default), info, debug */
+};
+
+/*
+ * Read and check the config file at path. Relative paths in it are resolved
+ * against the file's directory. state_dir_override, if not NULL, replaces
+ * [server] state_dir; relative cert/key are resolved against the state dir.
+ * On success returns 0 and fills *cfg (free with config_fini). On failure
+ * returns -1 and writes one clear message, naming the file, line and key
+ * where it can, into err (err_len bytes); *cfg is left empty.
+ */
+int config_load(struct config *cfg, const char *path, const char *state_dir_override,
+		char *err, size_t err_len);
+/* Free everything config_load allocated. Safe on a zeroed struct. */
+void config_fini(struct config *cfg);
+/* Index of lang in cfg->langs, or -1. */
+int config_lang_index(const struct config *cfg, const char *lang);
+/* Index of topic in cfg->topics, or -1. */
+int config_topic_index(const struct config *cfg, const char *topic);
+
+#endif
