@@ -1,0 +1,393 @@
+// Test harness: starts a real brugd over TLS with a throw-away CA, state
+// directory and config, and gives small WebSocket clients for the visitor
+// and staff sockets. Shared by the integration and browser tests.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const START_TIMEOUT_MS = 15000;
+const STOP_KILL_MS = 5000;
+
+// CA file per port of every daemon started here, so helpers that get only a
+// URL can still verify the server certificate.
+const caByPort = new Map();
+// Daemons still running; killed if the test process exits without stop().
+const running = new Set();
+process.on('exit', () => {
+	for (const child of running) {
+		try { child.kill('SIGKILL'); } catch { /* already gone */ }
+	}
+});
+
+export function brugdPath() {
+	return process.env.BRUGD || path.join(repoRoot, 'build', 'daemon', 'brugd');
+}
+
+function defaultConfig(stateDir) {
+	return {
+		server: {
+			hostname: 'localhost',
+			port: 0,
+			web_root: path.join(repoRoot, 'web-client'),
+			state_dir: stateDir,
+		},
+		chat: {
+			languages: 'nl ar ti tr en',
+			default_language: 'nl',
+			grace_seconds: 3,
+			offer_timeout_seconds: 3,
+		},
+		log: {
+			level: 'info',
+		},
+	};
+}
+
+// Merge overrides section by section; a null value removes the key.
+function mergeConfig(base, over = {}) {
+	const out = {};
+	for (const [sec, keys] of Object.entries(base)) out[sec] = { ...keys };
+	for (const [sec, keys] of Object.entries(over)) {
+		out[sec] = out[sec] || {};
+		for (const [k, v] of Object.entries(keys || {})) {
+			if (v === null || v === undefined) delete out[sec][k];
+			else out[sec][k] = v;
+		}
+	}
+	return out;
+}
+
+function iniText(cfg) {
+	let s = '';
+	for (const [sec, keys] of Object.entries(cfg)) {
+		s += `[${sec}]\n`;
+		for (const [k, v] of Object.entries(keys)) {
+			s += `${k} = ${Array.isArray(v) ? v.join(' ') : v}\n`;
+		}
+		s += '\n';
+	}
+	return s;
+}
+
+function list(v) {
+	return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+// Run `brugd staff add` with the password on stdin; throws unless it exits 0.
+function runStaffAdd(brugd, configPath, stateDir, s, env) {
+	if (!s || !s.user) throw new Error('addStaff: user is required');
+	const args = ['-f', configPath, '--state-dir', stateDir, 'staff', 'add', s.user,
+		'--alias', s.alias ?? s.user,
+		'--roles', list(s.roles ?? 'volunteer'),
+		'--langs', list(s.langs ?? 'nl')];
+	if (s.topics !== undefined && s.topics !== null) args.push('--topics', list(s.topics));
+	if (s.maxChats !== undefined && s.maxChats !== null) args.push('--max-chats', String(s.maxChats));
+	const r = spawnSync(brugd, args, {
+		input: (s.password ?? '') + '\n',
+		env,
+		encoding: 'utf8',
+		timeout: 15000,
+	});
+	if (r.error) throw new Error(`staff add ${s.user}: ${r.error.message}`);
+	if (r.status !== 0) {
+		throw new Error(`staff add ${s.user} exited ${r.status} (signal ${r.signal}): ${r.stdout}${r.stderr}`);
+	}
+}
+
+export async function startBrugd(opts = {}) {
+	const brugd = brugdPath();
+	if (!existsSync(brugd)) throw new Error(`brugd not found at ${brugd} (set BRUGD)`);
+	const env = { ...process.env, ...(opts.env || {}) };
+	const stateDir = mkdtempSync(path.join(tmpdir(), 'brug-test-'));
+
+	const cert = spawnSync('bash', [path.join(repoRoot, 'config', 'dev-cert.sh'), stateDir, 'localhost'],
+		{ encoding: 'utf8', env, timeout: 30000 });
+	if (cert.status !== 0) {
+		throw new Error(`dev-cert.sh failed (${cert.status}): ${cert.stdout}${cert.stderr}${cert.error ?? ''}`);
+	}
+	const caPath = path.join(stateDir, 'ca.pem');
+	if (!existsSync(caPath)) throw new Error(`dev-cert.sh made no ${caPath}`);
+
+	const configPath = path.join(stateDir, 'brug-test.conf');
+	writeFileSync(configPath, iniText(mergeConfig(defaultConfig(stateDir), opts.config)));
+
+	for (const s of opts.staff || []) runStaffAdd(brugd, configPath, stateDir, s, env);
+
+	const lines = [];
+	const child = spawn(brugd, ['-f', configPath, '--state-dir', stateDir, '--port', '0'], {
+		env,
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	running.add(child);
+	let exitInfo = null;
+	const exited = new Promise((resolve) => {
+		child.on('exit', (code, signal) => {
+			exitInfo = { code, signal };
+			running.delete(child);
+			resolve(exitInfo);
+		});
+	});
+
+	const port = await new Promise((resolve, reject) => {
+		let done = false;
+		const finish = (err, p) => {
+			if (done) return;
+			done = true;
+			clearTimeout(timer);
+			if (err) reject(err); else resolve(p);
+		};
+		const timer = setTimeout(() => {
+			child.kill('SIGKILL');
+			finish(new Error(`brugd did not report "listening on port N" within ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`));
+		}, START_TIMEOUT_MS);
+		child.on('error', (e) => finish(new Error(`cannot run ${brugd}: ${e.message}`)));
+		exited.then((info) => finish(new Error(`brugd exited early (${JSON.stringify(info)}):\n${lines.join('\n')}`)));
+		createInterface({ input: child.stdout }).on('line', (line) => {
+			lines.push(line);
+			const m = /listening on port (\d+)/.exec(line);
+			if (m) finish(null, Number(m[1]));
+		});
+		createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
+	});
+	caByPort.set(port, caPath);
+
+	return {
+		port,
+		origin: `https://localhost:${port}`,
+		caPath,
+		stateDir,
+		configPath,
+		brugdPath: brugd,
+		process: child,
+		logs: () => lines.slice(),
+		async stop() {
+			if (exitInfo) return exitInfo;
+			child.kill('SIGTERM');
+			const timer = setTimeout(() => { if (!exitInfo) child.kill('SIGKILL'); }, STOP_KILL_MS);
+			const info = await exited;
+			clearTimeout(timer);
+			// Let the last buffered output lines arrive.
+			await new Promise((r) => setImmediate(r));
+			return info;
+		},
+		async addStaff(s) {
+			runStaffAdd(brugd, configPath, stateDir, s, env);
+		},
+		// Remove the state directory (call after stop()).
+		async cleanup() {
+			rmSync(stateDir, { recursive: true, force: true });
+		},
+	};
+}
+
+// A WebSocket client that queues every frame so none are lost between awaits.
+class Client {
+	constructor(ws) {
+		this.ws = ws;
+		this.queue = [];      // frames not yet taken by next()
+		this.frames = [];     // every frame received, for debugging
+		this.waiters = [];
+		this.closeInfo = null;
+		this.closedPromise = new Promise((resolve) => { this.resolveClosed = resolve; });
+		ws.on('message', (data, isBinary) => {
+			const text = data.toString('utf8');
+			let frame;
+			try {
+				frame = JSON.parse(text);
+			} catch {
+				frame = { type: '<unparsable>', raw: text, binary: isBinary };
+			}
+			this.frames.push(frame);
+			this.queue.push(frame);
+			this.pump();
+		});
+		ws.on('close', (code, reason) => {
+			this.closeInfo = { code, reason: reason.toString('utf8') };
+			this.resolveClosed(this.closeInfo);
+			this.pump();
+		});
+		ws.on('error', (e) => { this.lastError = e; });
+	}
+
+	pump() {
+		while (this.waiters.length) {
+			const w = this.waiters[0];
+			let frame;
+			while (this.queue.length) {
+				const f = this.queue.shift();
+				if (!w.type || f.type === w.type) { frame = f; break; }
+			}
+			if (frame) {
+				this.waiters.shift();
+				clearTimeout(w.timer);
+				w.resolve(frame);
+				continue;
+			}
+			if (this.closeInfo) {
+				this.waiters.shift();
+				clearTimeout(w.timer);
+				w.reject(new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${w.type || 'a frame'}; received: ${JSON.stringify(this.frames)}`));
+				continue;
+			}
+			break;
+		}
+	}
+
+	send(obj) {
+		this.ws.send(JSON.stringify(obj));
+	}
+
+	sendRaw(data, { binary = false } = {}) {
+		this.ws.send(data, { binary });
+	}
+
+	// Next frame; with type, frames of other types before it are skipped.
+	next(type, timeoutMs = 5000) {
+		return new Promise((resolve, reject) => {
+			const w = { type, resolve, reject };
+			w.timer = setTimeout(() => {
+				const i = this.waiters.indexOf(w);
+				if (i >= 0) this.waiters.splice(i, 1);
+				reject(new Error(`no ${type || 'frame'} within ${timeoutMs} ms; received: ${JSON.stringify(this.frames)}`));
+			}, timeoutMs);
+			this.waiters.push(w);
+			this.pump();
+		});
+	}
+
+	// Frames received but not yet taken (without waiting).
+	pending() {
+		return this.queue.slice();
+	}
+
+	closed(timeoutMs = 5000) {
+		if (this.closeInfo) return Promise.resolve(this.closeInfo);
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs);
+			this.closedPromise.then((info) => { clearTimeout(timer); resolve(info); });
+		});
+	}
+
+	close(code, reason) {
+		if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+			this.ws.close(code, reason);
+		}
+	}
+
+	// Drop the TCP connection without a closing handshake.
+	terminate() {
+		this.ws.terminate();
+	}
+}
+
+function wsOptions(b, opts, ca) {
+	const headers = { ...(opts.headers || {}) };
+	if (opts.lang) headers['Accept-Language'] = opts.lang;
+	return {
+		ca,
+		origin: opts.origin === undefined ? b?.origin : (opts.origin ?? undefined),
+		headers,
+		handshakeTimeout: opts.handshakeTimeout ?? 5000,
+		maxPayload: 1 << 20,
+	};
+}
+
+function openClient(url, protocol, options) {
+	return new Promise((resolve, reject) => {
+		const ws = protocol === null || protocol === undefined
+			? new WebSocket(url, options)
+			: new WebSocket(url, protocol, options);
+		const client = new Client(ws);
+		const onOpen = () => { cleanup(); resolve(client); };
+		const onError = (e) => { cleanup(); reject(e); };
+		const onUnexpected = (req, res) => {
+			cleanup();
+			res.resume();
+			req.destroy();
+			reject(new Error(`handshake refused: HTTP ${res.statusCode}`));
+		};
+		const cleanup = () => {
+			ws.off('open', onOpen);
+			ws.off('error', onError);
+			ws.off('unexpected-response', onUnexpected);
+		};
+		ws.on('open', onOpen);
+		ws.on('error', onError);
+		ws.on('unexpected-response', onUnexpected);
+	});
+}
+
+// opts: {lang, origin, protocol, headers}. protocol null sends none.
+export function connectVisitor(b, opts = {}) {
+	const protocol = 'protocol' in opts ? opts.protocol : 'brug-visitor.v1';
+	return openClient(`wss://localhost:${b.port}/ws/visitor`, protocol,
+		wsOptions(b, opts, readFileSync(b.caPath)));
+}
+
+export function connectStaff(b, opts = {}) {
+	const protocol = 'protocol' in opts ? opts.protocol : 'brug-staff.v1';
+	return openClient(`wss://localhost:${b.port}/ws/staff`, protocol,
+		wsOptions(b, opts, readFileSync(b.caPath)));
+}
+
+// Connect a staff socket and log in; resolves with the client after the
+// `session` frame (kept as client.session). Rejects on an error frame.
+export async function loginStaff(b, user, password, opts = {}) {
+	const c = await connectStaff(b, opts);
+	const login = { type: 'login', user, password };
+	if (opts.totp) login.totp = opts.totp;
+	c.send(login);
+	const f = await c.next(undefined, opts.timeoutMs ?? 10000);
+	if (f.type !== 'session') {
+		c.close();
+		throw new Error(`login ${user}: expected session, got ${JSON.stringify(f)}`);
+	}
+	c.session = f;
+	return c;
+}
+
+// Resolves with the HTTP status the server answered a refused WebSocket
+// handshake with; rejects if the handshake succeeds or fails otherwise.
+// opts: {protocol, origin, headers, ca | caPath}; the CA defaults to the one
+// of the daemon started here on that port.
+export function expectHandshakeRefused(url, opts = {}) {
+	return new Promise((resolve, reject) => {
+		const port = Number(new URL(url).port);
+		const caPath = opts.caPath || caByPort.get(port);
+		const ca = opts.ca || (caPath ? readFileSync(caPath) : undefined);
+		const options = {
+			ca,
+			headers: { ...(opts.headers || {}) },
+			handshakeTimeout: opts.handshakeTimeout ?? 5000,
+		};
+		if (opts.origin) options.origin = opts.origin;
+		const protocol = opts.protocol;
+		const ws = protocol === null || protocol === undefined
+			? new WebSocket(url, options)
+			: new WebSocket(url, protocol, options);
+		let settled = false;
+		ws.on('unexpected-response', (req, res) => {
+			settled = true;
+			res.resume();
+			req.destroy();
+			resolve(res.statusCode);
+		});
+		ws.on('open', () => {
+			if (settled) return;
+			settled = true;
+			ws.terminate();
+			reject(new Error(`handshake to ${url} was accepted (protocol ${ws.protocol || 'none'})`));
+		});
+		ws.on('error', (e) => {
+			if (settled) return;
+			settled = true;
+			reject(new Error(`handshake to ${url} failed without an HTTP answer: ${e.message}`));
+		});
+	});
+}
