@@ -216,27 +216,65 @@ class Client {
 	}
 
 	pump() {
-		while (this.waiters.length) {
-			const w = this.waiters[0];
-			let frame;
-			while (this.queue.length) {
-				const f = this.queue.shift();
-				if (!w.type || f.type === w.type) { frame = f; break; }
-			}
-			if (frame) {
-				this.waiters.shift();
+		let i = 0;
+		while (i < this.waiters.length) {
+			const w = this.waiters[i];
+			const at = this.queue.findIndex(w.match);
+			if (at >= 0) {
+				// next(type) drops the frames it skips; waitFor() leaves them.
+				const frame = w.discard ? this.queue.splice(0, at + 1)[at] : this.queue.splice(at, 1)[0];
+				this.waiters.splice(i, 1);
 				clearTimeout(w.timer);
 				w.resolve(frame);
 				continue;
 			}
+			if (w.discard) this.queue.length = 0;
 			if (this.closeInfo) {
-				this.waiters.shift();
+				this.waiters.splice(i, 1);
 				clearTimeout(w.timer);
-				w.reject(new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${w.type || 'a frame'}; received: ${JSON.stringify(this.frames)}`));
+				w.reject(new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${w.what}; received: ${JSON.stringify(this.frames)}`));
 				continue;
 			}
-			break;
+			i++;
 		}
+	}
+
+	wait(match, discard, what, timeoutMs) {
+		return new Promise((resolve, reject) => {
+			const w = { match, discard, what, resolve, reject };
+			w.timer = setTimeout(() => {
+				const i = this.waiters.indexOf(w);
+				if (i >= 0) this.waiters.splice(i, 1);
+				reject(new Error(`no ${what} within ${timeoutMs} ms; received: ${JSON.stringify(this.frames)}`));
+			}, timeoutMs);
+			this.waiters.push(w);
+			this.pump();
+		});
+	}
+
+	// Next frame; with type, frames of other types before it are skipped
+	// (dropped).
+	next(type, timeoutMs = 5000) {
+		return this.wait(type ? (f) => f.type === type : () => true, true, type || 'frame', timeoutMs);
+	}
+
+	// The first queued or future frame for which pred(frame) is true; an
+	// object matches frames that have all its fields equal. Other frames
+	// stay queued.
+	waitFor(pred, timeoutMs = 5000) {
+		const match = typeof pred === 'function' ? pred
+			: (f) => Object.entries(pred).every(([k, v]) => f[k] === v);
+		const what = typeof pred === 'function' ? 'matching frame' : JSON.stringify(pred);
+		return this.wait(match, false, what, timeoutMs);
+	}
+
+	// Wait ms and return the frames received meanwhile that match pred
+	// (queued ones included), without taking them.
+	async quiet(pred, ms = 300) {
+		await new Promise((r) => setTimeout(r, ms));
+		const match = typeof pred === 'function' ? pred
+			: (f) => Object.entries(pred).every(([k, v]) => f[k] === v);
+		return this.queue.filter(match);
 	}
 
 	send(obj) {
@@ -245,20 +283,6 @@ class Client {
 
 	sendRaw(data, { binary = false } = {}) {
 		this.ws.send(data, { binary });
-	}
-
-	// Next frame; with type, frames of other types before it are skipped.
-	next(type, timeoutMs = 5000) {
-		return new Promise((resolve, reject) => {
-			const w = { type, resolve, reject };
-			w.timer = setTimeout(() => {
-				const i = this.waiters.indexOf(w);
-				if (i >= 0) this.waiters.splice(i, 1);
-				reject(new Error(`no ${type || 'frame'} within ${timeoutMs} ms; received: ${JSON.stringify(this.frames)}`));
-			}, timeoutMs);
-			this.waiters.push(w);
-			this.pump();
-		});
 	}
 
 	// Frames received but not yet taken (without waiting).
@@ -390,4 +414,43 @@ export function expectHandshakeRefused(url, opts = {}) {
 			reject(new Error(`handshake to ${url} failed without an HTTP answer: ${e.message}`));
 		});
 	});
+}
+
+let syncCounter = 0;
+
+// Round trip on one socket: frames are handled in order, so once the
+// answer to this probe (an unknown type) is back, everything sent before it
+// has been handled. Other frames stay queued.
+export async function sync(client, timeoutMs = 5000) {
+	const id = `sync-${++syncCounter}`;
+	client.send({ type: 'brug_test_sync', id });
+	await client.waitFor((f) => f.type === 'error' && f.id === id, timeoutMs);
+}
+
+// Log in and become available; resolves with the client once the status
+// has been handled.
+export async function availableStaff(b, user, password) {
+	const s = await loginStaff(b, user, password);
+	s.send({ type: 'status', available: true });
+	await sync(s);
+	return s;
+}
+
+// A visitor that has said hello: resolves with {v, welcome}.
+export async function visitorHello(b, hello = {}, opts = {}) {
+	const v = await connectVisitor(b, opts);
+	v.send({ type: 'hello', ...hello });
+	const welcome = await v.next('welcome');
+	return { v, welcome };
+}
+
+// A visitor chatting with staff client s (which must be available for
+// lang): resolves with {v, welcome, offer, chat, chatFrame, joined}.
+export async function startChat(b, s, hello = { lang: 'nl' }, opts = {}) {
+	const { v, welcome } = await visitorHello(b, hello, opts);
+	const offer = await s.next('offer');
+	s.send({ type: 'accept', offer: offer.offer });
+	const chatFrame = await s.next('chat');
+	const joined = await v.next('joined');
+	return { v, welcome, offer, chat: chatFrame.chat, chatFrame, joined };
 }
