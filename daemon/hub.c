@@ -1,1 +1,1303 @@
-/* placeholder: being written */
+/* The hub: sessions behind the visitor and staff sockets, the message table
+ * with the roles allowed for each type, and the translation of router events
+ * into protocol frames (docs/protocol.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "config.h"
+#include "hub.h"
+#include "i18n.h"
+#include "proto.h"
+#include "router.h"
+#include "staff.h"
+#include "util/list.h"
+#include "util/log.h"
+#include "util/secmem.h"
+#include "util/token.h"
+
+/* Close codes (protocol doc, "Errors"). */
+#define CLOSE_GOING_AWAY 1001
+#define CLOSE_POLICY 1008
+#define CLOSE_NOT_AUTHENTICATED 4001
+#define CLOSE_SESSION_EXPIRED 4002
+#define CLOSE_REPLACED 4003
+#define CLOSE_FLOOD 4029
+
+/* Flood control per connection: a 10 s window of messages and a 60 s
+ * window of errors (docs/protocol.md, "Rate limits"). */
+#define RATE_WINDOW_MS 10000
+#define RATE_SOFT 20
+#define RATE_HARD 60
+#define ERROR_WINDOW_MS 60000
+#define ERROR_MAX 20
+#define SESSION_CHECK_MS 15000
+
+/* A visitor's session: lives from `hello` until the visitor ends or its
+ * grace period runs out, across reconnections. */
+struct vsession {
+	struct hub *hub;
+	struct router_visitor *rv;     /* owned by the router */
+	struct hub_conn *conn;         /* NULL while disconnected */
+	char token[TOKEN_STR_LEN];     /* resume token; "" when none; wiped */
+	struct vsession *map_next;     /* token map chain */
+	struct list link;              /* in hub.sessions */
+	int lang;
+};
+
+struct hub_conn {
+	struct hub *hub;
+	void *edge;
+	uint64_t no;                   /* per-boot number, the only name in logs */
+	enum proto_side side;
+	bool dead;                     /* socket gone or closing: send nothing more */
+	int lang;                      /* language of error texts */
+	struct list link;              /* in hub.visitors or hub.staff */
+	uint64_t rate_start_ms, err_start_ms;
+	unsigned rate_count, err_count;
+	/* visitor */
+	struct vsession *vs;
+	/* staff */
+	struct router_staff *rs;       /* NULL until logged in */
+	char *addr_key;                /* hashed client address, for back-off */
+	char token[TOKEN_STR_LEN];     /* staff session token; wiped */
+	int64_t staff_id;
+	uint32_t roles;
+	uint64_t session_checked_ms;
+};
+
+struct hub {
+	const struct config *cfg;
+	struct i18n *i18n;
+	struct staff *staff;
+	struct hub_edge_ops ops;
+	void *ops_ctx;
+	struct router *router;
+	struct list visitors, staff_conns;  /* struct hub_conn.link */
+	struct list sessions;              /* struct vsession.link */
+	unsigned n_visitors, n_staff;
+	struct vsession **map;             /* token -> session, chained */
+	size_t map_size, map_count;
+	bool shutting_down;
+	uint64_t last_session_sweep_ms;
+};
+
+/* ---- token map ---- */
+
+static size_t map_slot(const struct hub *h, const char *token)
+{
+	uint64_t x = 1469598103934665603ull;    /* FNV-1a; keys are random anyway */
+
+	for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+		x = (x ^ *p) * 1099511628211ull;
+	return (size_t)(x & (h->map_size - 1));
+}
+
+static int map_grow(struct hub *h)
+{
+	size_t nsize = h->map_size ? h->map_size * 2 : 256;
+	struct vsession **nmap = calloc(nsize, sizeof *nmap);
+
+	if (nmap == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->map_size; i++) {
+		struct vsession *vs = h->map[i], *next;
+		for (; vs != NULL; vs = next) {
+			uint64_t x = 1469598103934665603ull;
+			next = vs->map_next;
+			for (const unsigned char *p = (const unsigned char *)vs->token; *p; p++)
+				x = (x ^ *p) * 1099511628211ull;
+			vs->map_next = nmap[x & (nsize - 1)];
+			nmap[x & (nsize - 1)] = vs;
+		}
+	}
+	free(h->map);
+	h->map = nmap;
+	h->map_size = nsize;
+	return 0;
+}
+
+static int map_add(struct hub *h, struct vsession *vs)
+{
+	size_t slot;
+
+	if ((h->map_count + 1) * 2 > h->map_size && map_grow(h) < 0)
+		return -ENOMEM;
+	slot = map_slot(h, vs->token);
+	vs->map_next = h->map[slot];
+	h->map[slot] = vs;
+	h->map_count++;
+	return 0;
+}
+
+static void map_remove(struct hub *h, struct vsession *vs)
+{
+	struct vsession **pp;
+
+	if (vs->token[0] == '\0' || h->map_size == 0)
+		return;
+	for (pp = &h->map[map_slot(h, vs->token)]; *pp != NULL; pp = &(*pp)->map_next) {
+		if (*pp == vs) {
+			*pp = vs->map_next;
+			vs->map_next = NULL;
+			h->map_count--;
+			return;
+		}
+	}
+}
+
+static struct vsession *map_find(struct hub *h, const char *token)
+{
+	if (h->map_size == 0 || strlen(token) != TOKEN_STR_LEN - 1)
+		return NULL;
+	for (struct vsession *vs = h->map[map_slot(h, token)]; vs != NULL; vs = vs->map_next)
+		if (token_equal(vs->token, token))
+			return vs;
+	return NULL;
+}
+
+/* Drop the resume token: it stops working and its bytes are wiped. */
+static void vsession_forget_token(struct vsession *vs)
+{
+	map_remove(vs->hub, vs);
+	secmem_wipe(vs->token, sizeof vs->token);
+}
+
+static int vsession_new_token(struct vsession *vs)
+{
+	vsession_forget_token(vs);
+	if (token_new(vs->token) < 0)
+		return -EIO;
+	return map_add(vs->hub, vs);
+}
+
+static void vsession_free(struct vsession *vs)
+{
+	if (vs == NULL)
+		return;
+	vsession_forget_token(vs);
+	list_remove(&vs->link);
+	if (vs->conn != NULL)
+		vs->conn->vs = NULL;
+	secmem_free(vs, sizeof *vs);
+}
+
+/* ---- sending ---- */
+
+static void send_frame(struct hub_conn *c, struct frame *f)
+{
+	if (c != NULL && !c->dead && f != NULL)
+		c->hub->ops.send(c->edge, f);
+}
+
+/* Serialize msg (taking ownership) and send it to c with the request id. */
+static void send_json(struct hub_conn *c, json_t *msg, const char *id)
+{
+	struct frame *f;
+
+	if (msg == NULL)
+		return;
+	if (c == NULL || c->dead) {
+		json_decref(msg);
+		return;
+	}
+	f = proto_frame_take(msg, id);
+	send_frame(c, f);
+	frame_unref(f);
+}
+
+static void close_conn(struct hub_conn *c, int code, const char *reason)
+{
+	if (c == NULL || c->dead)
+		return;
+	log_info("c%llu close %d %s", (unsigned long long)c->no, code, reason);
+	c->hub->ops.close(c->edge, code, reason);
+	c->dead = true;
+}
+
+static void send_error(struct hub_conn *c, int err, const char *id)
+{
+	char *text = i18n_error(c->hub->i18n, c->lang, err);
+	struct frame *f = proto_error_frame(err, text != NULL ? text : brug_error_code(err), id);
+
+	free(text);
+	send_frame(c, f);
+	frame_unref(f);
+}
+
+static uint64_t wall_now(const struct hub *h)
+{
+	return h->ops.wall_ms(h->ops_ctx);
+}
+
+static struct hub_conn *visitor_conn(struct router_visitor *v)
+{
+	struct vsession *vs = v != NULL ? v->owner : NULL;
+
+	return vs != NULL ? vs->conn : NULL;
+}
+
+static struct hub_conn *staff_conn(struct router_staff *s)
+{
+	return s != NULL ? s->owner : NULL;
+}
+
+static json_t *id_json(uint64_t id)
+{
+	char buf[21];
+
+	proto_id_str(id, buf);
+	return json_string(buf);
+}
+
+static const char *role_name(uint32_t roles)
+{
+	const char *n = brug_role_name(brug_role_primary(roles));
+
+	return n != NULL ? n : "volunteer";
+}
+
+static json_t *staff_json(const struct router_staff *s)
+{
+	return json_pack("{s:s, s:s}", "alias", s->alias, "role", role_name(s->roles));
+}
+
+static json_t *topic_json(const struct hub *h, int topic)
+{
+	if (topic < 0 || (unsigned)topic >= h->cfg->n_topics)
+		return json_null();
+	return json_string(h->cfg->topics[topic]);
+}
+
+/* A localized text with numeric arguments; caller frees. */
+static char *text_num(struct hub *h, int lang, enum i18n_key key, double a0, double a1)
+{
+	double args[2] = { a0, a1 };
+
+	return i18n_format(h->i18n, lang, key, 2, args, NULL);
+}
+
+/* ---- visitor frames ---- */
+
+static void send_queue(struct hub *h, struct router_visitor *v)
+{
+	struct hub_conn *c = visitor_conn(v);
+	struct vsession *vs = v->owner;
+	char *text;
+	json_t *msg;
+
+	if (c == NULL)
+		return;
+	text = text_num(h, vs->lang, I18N_QUEUE, v->position,
+			v->wait_s < 0 ? -1.0 : (double)((v->wait_s + 59) / 60));
+	msg = json_pack("{s:s, s:i, s:o, s:s}", "type", "queue", "position", (json_int_t)v->position,
+			"wait_s", v->wait_s < 0 ? json_null() : json_integer(v->wait_s),
+			"text", text != NULL ? text : "");
+	free(text);
+	send_json(c, msg, NULL);
+}
+
+static void send_closed(struct hub *h, struct router_visitor *v)
+{
+	struct hub_conn *c = visitor_conn(v);
+	struct vsession *vs = v->owner;
+	const char *empty = "";
+	char *closed, *alt, *text;
+	size_t len;
+
+	if (c == NULL)
+		return;
+	closed = i18n_format(h->i18n, vs->lang, I18N_CLOSED, 1, NULL, &empty);
+	alt = i18n_text(h->i18n, vs->lang, I18N_ALTERNATIVES);
+	len = (closed ? strlen(closed) : 0) + (alt ? strlen(alt) : 0) + 2;
+	for (unsigned i = 0; i < h->cfg->n_alternatives; i++)
+		len += strlen(h->cfg->alternatives[i]) + 1;
+	text = malloc(len);
+	if (text != NULL) {
+		snprintf(text, len, "%s %s", closed ? closed : "", alt ? alt : "");
+		for (unsigned i = 0; i < h->cfg->n_alternatives; i++) {
+			strcat(text, "\n");
+			strcat(text, h->cfg->alternatives[i]);
+		}
+	}
+	/* next_open comes from the shift roster (a later issue); null until then. */
+	send_json(c, json_pack("{s:s, s:s, s:n}", "type", "closed", "text", text ? text : "",
+			       "next_open"), NULL);
+	free(closed);
+	free(alt);
+	free(text);
+}
+
+static json_t *msg_json(const struct router_chat *chat, const struct chat_msg *m, bool for_staff)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", "msg",
+			      "from", m->from_visitor ? "visitor" : "staff", "text", m->text,
+			      "ts", (json_int_t)m->ts_ms, "seq", (json_int_t)m->seq);
+
+	if (j == NULL)
+		return NULL;
+	if (!m->from_visitor)
+		json_object_set_new(j, "alias", json_string(m->alias ? m->alias : ""));
+	if (for_staff)
+		json_object_set_new(j, "chat", id_json(chat->id));
+	return j;
+}
+
+/* Send the chat's kept messages with seq > after to a visitor or staff conn. */
+static void send_transcript(struct hub_conn *c, const struct router_chat *chat, uint64_t after, bool for_staff)
+{
+	struct chat_msg *m;
+
+	if (c == NULL || c->dead)
+		return;
+	chat_log_for_each_since(m, &chat->log, after)
+		send_json(c, msg_json(chat, m, for_staff), NULL);
+}
+
+static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct router_staff *s)
+{
+	struct hub_conn *c = staff_conn(s);
+	char label[32];
+
+	snprintf(label, sizeof label, "Visitor %u", chat->visitor_no);
+	send_json(c, json_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:b}", "type", "chat",
+			       "chat", id_json(chat->id), "lang", h->cfg->langs[chat->lang],
+			       "dir", i18n_dir(h->i18n, chat->lang), "topic", topic_json(h, chat->topic),
+			       "visitor", label, "visitor_connected",
+			       chat->visitor != NULL && chat->visitor->connected), NULL);
+	send_transcript(c, chat, 0, true);
+}
+
+/* ---- router events ---- */
+
+static void ev_queue(void *ctx, struct router_visitor *v)
+{
+	send_queue(ctx, v);
+}
+
+static void ev_closed(void *ctx, struct router_visitor *v)
+{
+	send_closed(ctx, v);
+}
+
+static const char *offer_kind_name(enum router_offer_kind k)
+{
+	switch (k) {
+	case ROUTER_OFFER_TRANSFER: return "transfer";
+	case ROUTER_OFFER_INVITE: return "invite";
+	default: return "chat";
+	}
+}
+
+static const char *offer_end_name(enum router_offer_end why)
+{
+	switch (why) {
+	case ROUTER_OFFER_DECLINED: return "declined";
+	case ROUTER_OFFER_LAPSED: return "lapsed";
+	case ROUTER_OFFER_NOBODY: return "nobody";
+	default: return "withdrawn";
+	}
+}
+
+static void ev_offer(void *ctx, struct router_offer *o)
+{
+	struct hub *h = ctx;
+	struct router_visitor *v = o->visitor;
+	int lang = o->chat ? o->chat->lang : v->lang;
+	int topic = o->chat ? o->chat->topic : v->topic;
+	json_t *msg;
+
+	msg = json_pack("{s:s, s:o, s:s, s:s, s:o, s:I, s:I}", "type", "offer", "offer", id_json(o->id),
+			"kind", offer_kind_name(o->kind), "lang", h->cfg->langs[lang],
+			"topic", topic_json(h, topic),
+			"waited_s", (json_int_t)(v && o->created_ms > v->enqueued_ms
+						 ? (o->created_ms - v->enqueued_ms) / 1000 : 0),
+			"expires_s", (json_int_t)((o->expires_ms - o->created_ms + 999) / 1000));
+	if (msg != NULL && o->chat != NULL)
+		json_object_set_new(msg, "chat", id_json(o->chat->id));
+	if (msg != NULL && o->from != NULL)
+		json_object_set_new(msg, "from", json_string(o->from->alias));
+	send_json(staff_conn(o->to), msg, NULL);
+}
+
+static void ev_offer_gone(void *ctx, struct router_offer *o, enum router_offer_end why)
+{
+	send_json(staff_conn(o->to), json_pack("{s:s, s:o, s:s}", "type", "offer_gone", "offer", id_json(o->id),
+					       "reason", offer_end_name(why)), NULL);
+}
+
+static void ev_joined(void *ctx, struct router_chat *c, struct router_staff *s)
+{
+	struct hub *h = ctx;
+
+	send_json(visitor_conn(c->visitor), json_pack("{s:s, s:o, s:o}", "type", "joined", "chat", id_json(c->id),
+						      "staff", staff_json(s)), NULL);
+	for (unsigned i = 0; i < c->n_staff; i++) {
+		if (c->staff[i] == s)
+			continue;
+		send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:o}", "type", "joined",
+							     "chat", id_json(c->id), "staff", staff_json(s)), NULL);
+	}
+	send_chat_to_staff(h, c, s);
+	log_info("c%llu joined a chat", staff_conn(s) ? (unsigned long long)staff_conn(s)->no : 0ull);
+}
+
+static void ev_left(void *ctx, struct router_chat *c, struct router_staff *s, enum router_leave why)
+{
+	const char *reason = why == ROUTER_LEAVE_TRANSFERRED ? "transferred" : "dropped";
+
+	send_json(visitor_conn(c->visitor), json_pack("{s:s, s:o}", "type", "left", "staff", staff_json(s)), NULL);
+	for (unsigned i = 0; i < c->n_staff; i++)
+		if (c->staff[i] != s)
+			send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:o, s:s}", "type", "left",
+				  "chat", id_json(c->id), "staff", staff_json(s), "reason", reason), NULL);
+	send_json(staff_conn(s), json_pack("{s:s, s:o, s:o, s:s, s:b}", "type", "left", "chat", id_json(c->id),
+					   "staff", staff_json(s), "reason", reason, "you", 1), NULL);
+}
+
+static void ev_requeued(void *ctx, struct router_visitor *v)
+{
+	struct hub *h = ctx;
+	struct vsession *vs = v->owner;
+	char *text;
+
+	if (visitor_conn(v) == NULL)
+		return;
+	text = i18n_text(h->i18n, vs->lang, I18N_REQUEUED);
+	send_json(visitor_conn(v), json_pack("{s:s, s:s, s:s}", "type", "notice", "code", "requeued",
+					     "text", text ? text : ""), NULL);
+	free(text);
+}
+
+static const char *end_name(enum router_end by, bool for_staff)
+{
+	switch (by) {
+	case ROUTER_END_VISITOR: return "visitor";
+	case ROUTER_END_QUICK_EXIT: return for_staff ? "quick_exit" : "visitor";
+	case ROUTER_END_STAFF: return "staff";
+	case ROUTER_END_TIMEOUT: return "timeout";
+	default: return "shutdown";
+	}
+}
+
+static enum i18n_key end_text(enum router_end by)
+{
+	switch (by) {
+	case ROUTER_END_VISITOR:
+	case ROUTER_END_QUICK_EXIT: return I18N_ENDED_VISITOR;
+	case ROUTER_END_STAFF: return I18N_ENDED_STAFF;
+	case ROUTER_END_TIMEOUT: return I18N_ENDED_TIMEOUT;
+	default: return I18N_ENDED_SHUTDOWN;
+	}
+}
+
+static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
+{
+	struct hub *h = ctx;
+	struct hub_conn *vc = visitor_conn(c->visitor);
+	struct frame *f;
+
+	if (vc != NULL) {
+		char *text = i18n_text(h->i18n, vc->vs->lang, end_text(by));
+		send_json(vc, json_pack("{s:s, s:s, s:s}", "type", "ended", "by", end_name(by, false),
+					"text", text ? text : ""), NULL);
+		free(text);
+	}
+	f = proto_frame_take(json_pack("{s:s, s:o, s:s}", "type", "ended", "chat", id_json(c->id),
+				       "by", end_name(by, true)), NULL);
+	for (unsigned i = 0; i < c->n_staff; i++)
+		send_frame(staff_conn(c->staff[i]), f);
+	frame_unref(f);
+	/* Once the chat is over the resume token has nothing to resume. */
+	if (c->visitor != NULL && c->visitor->owner != NULL)
+		vsession_forget_token(c->visitor->owner);
+	log_info("chat ended by %s", end_name(by, true));
+}
+
+static void ev_availability(void *ctx, struct router_staff *s)
+{
+	send_json(staff_conn(s), json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
+}
+
+static void ev_request_failed(void *ctx, struct router_staff *s, struct router_chat *c,
+			      enum router_offer_kind kind, enum router_offer_end why)
+{
+	send_json(staff_conn(s), json_pack("{s:s, s:o, s:s, s:s}", "type", "request_failed",
+					   "chat", id_json(c->id), "kind", offer_kind_name(kind),
+					   "reason", offer_end_name(why)), NULL);
+}
+
+static void ev_visitor_gone(void *ctx, struct router_visitor *v)
+{
+	struct vsession *vs = v->owner;
+
+	v->owner = NULL;
+	vsession_free(vs);
+}
+
+static const struct router_events hub_router_events = {
+	.queue = ev_queue,
+	.closed = ev_closed,
+	.offer = ev_offer,
+	.offer_gone = ev_offer_gone,
+	.joined = ev_joined,
+	.left = ev_left,
+	.requeued = ev_requeued,
+	.ended = ev_ended,
+	.availability = ev_availability,
+	.request_failed = ev_request_failed,
+	.visitor_gone = ev_visitor_gone,
+};
+
+/* ---- presence (visitor away/back), told to the staff of its chat ---- */
+
+static void send_presence(struct router_visitor *v, bool back)
+{
+	struct router_chat *c = v->chat;
+
+	if (c == NULL || v->state != ROUTER_V_CHATTING)
+		return;
+	for (unsigned i = 0; i < c->n_staff; i++)
+		send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:s}", "type", "presence",
+				"chat", id_json(c->id), "visitor", back ? "back" : "away"), NULL);
+}
+
+/* ---- visitor handlers ---- */
+
+static int send_welcome(struct hub_conn *c, struct vsession *vs, bool open, bool resumed, const char *id)
+{
+	struct hub *h = c->hub;
+	json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "welcome", "session", vs->token,
+				"lang", h->cfg->langs[vs->lang], "dir", i18n_dir(h->i18n, vs->lang),
+				"open", open);
+
+	if (msg == NULL)
+		return BRUG_E_INTERNAL;
+	if (resumed)
+		json_object_set_new(msg, "resumed", json_true());
+	send_json(c, msg, id);
+	return 0;
+}
+
+/* Resume an earlier session on this socket (protocol "hello.resume"). */
+static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	struct router_visitor *v = vs->rv;
+
+	if (vs->conn != NULL && vs->conn != c) {
+		/* The same session on two sockets: the newer one wins. */
+		struct hub_conn *old = vs->conn;
+		old->vs = NULL;
+		close_conn(old, CLOSE_REPLACED, "replaced");
+		vs->conn = NULL;
+	}
+	if (c->vs != NULL && c->vs != vs)
+		return BRUG_E_CONFLICT;
+	vs->conn = c;
+	c->vs = vs;
+	c->lang = vs->lang;
+	/* A fresh token each time: a token seen on a dropped network is spent. */
+	if (vsession_new_token(vs) < 0)
+		return BRUG_E_INTERNAL;
+	router_visitor_attach(h->router, v, now);
+	send_welcome(c, vs, router_lang_open(h->router, v->lang), true, in->id);
+	if (v->state == ROUTER_V_WAITING) {
+		send_queue(h, v);
+	} else if (v->state == ROUTER_V_CHATTING && v->chat != NULL) {
+		for (unsigned i = 0; i < v->chat->n_staff; i++)
+			send_json(c, json_pack("{s:s, s:o, s:o}", "type", "joined", "chat", id_json(v->chat->id),
+					       "staff", staff_json(v->chat->staff[i])), NULL);
+		send_transcript(c, v->chat, (uint64_t)in->last_seq, false);
+		send_presence(v, true);
+	}
+	log_info("c%llu visitor resumed", (unsigned long long)c->no);
+	return 0;
+}
+
+static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	struct vsession *vs = c->vs;
+	int lang, topic = -1, rc;
+	bool open;
+
+	if (in->resume != NULL) {
+		struct vsession *old = map_find(h, in->resume);
+		if (old != NULL && old->rv != NULL &&
+		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING))
+			return visitor_resume(c, old, in, now);
+		/* An unknown or spent token starts a new session, as if absent. */
+	}
+	if (in->lang != NULL) {
+		lang = config_lang_index(h->cfg, in->lang);
+		if (lang < 0)
+			return BRUG_E_BAD_FIELD;
+	} else {
+		lang = c->lang;
+	}
+	if (in->topic != NULL) {
+		topic = config_topic_index(h->cfg, in->topic);
+		if (topic < 0)
+			return BRUG_E_BAD_FIELD;
+	}
+	if (vs != NULL) {
+		if (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING)
+			return BRUG_E_CONFLICT;
+		if (vs->rv->state == ROUTER_V_PARKED)
+			router_visitor_end(h->router, vs->rv, false, now);
+	} else {
+		vs = calloc(1, sizeof *vs);
+		if (vs == NULL)
+			return BRUG_E_INTERNAL;
+		vs->hub = h;
+		list_init(&vs->link);
+		vs->rv = router_visitor_new(h->router, vs);
+		if (vs->rv == NULL) {
+			free(vs);
+			return BRUG_E_INTERNAL;
+		}
+		vs->conn = c;
+		c->vs = vs;
+		list_add_tail(&h->sessions, &vs->link);
+	}
+	vs->lang = lang;
+	c->lang = lang;
+	if (vsession_new_token(vs) < 0)
+		return BRUG_E_INTERNAL;
+	open = router_lang_open(h->router, lang);
+	send_welcome(c, vs, open, false, in->id);
+	rc = router_visitor_start(h->router, vs->rv, lang, topic, now);
+	log_info("c%llu hello lang=%s open=%d", (unsigned long long)c->no, h->cfg->langs[lang], open);
+	return rc;
+}
+
+/* Intake of a visitor's or staff member's text; *out is wiped by the caller. */
+static int take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len)
+{
+	return i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
+}
+
+/* Append text to chat and send it to everyone in it; reply_to gets the
+ * copy carrying the request id. */
+static int relay_msg(struct hub *h, struct router_chat *chat, struct router_staff *from, const char *text,
+		     size_t len, struct hub_conn *reply_to, const char *id)
+{
+	const struct chat_msg *m;
+	struct frame *for_visitor, *for_staff;
+
+	m = chat_log_append(&chat->log, from == NULL, from ? from->alias : NULL, text, len, wall_now(h));
+	if (m == NULL)
+		return BRUG_E_INTERNAL;
+	for_visitor = proto_frame_take(msg_json(chat, m, false), NULL);
+	for_staff = proto_frame_take(msg_json(chat, m, true), NULL);
+	if (for_visitor == NULL || for_staff == NULL) {
+		frame_unref(for_visitor);
+		frame_unref(for_staff);
+		return BRUG_E_INTERNAL;
+	}
+	struct hub_conn *vc = visitor_conn(chat->visitor);
+	if (vc != NULL && vc == reply_to && id[0] != '\0')
+		send_json(vc, msg_json(chat, m, false), id);
+	else
+		send_frame(vc, for_visitor);
+	for (unsigned i = 0; i < chat->n_staff; i++) {
+		struct hub_conn *sc = staff_conn(chat->staff[i]);
+		if (sc != NULL && sc == reply_to && id[0] != '\0')
+			send_json(sc, msg_json(chat, m, true), id);
+		else
+			send_frame(sc, for_staff);
+	}
+	frame_unref(for_visitor);
+	frame_unref(for_staff);
+	return 0;
+}
+
+static int on_visitor_msg(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	/* Protocol: msg before joined is a conflict; nothing is kept for later. */
+	if (v == NULL || v->state != ROUTER_V_CHATTING || v->chat == NULL)
+		return BRUG_E_CONFLICT;
+	rc = take_text(c->hub, in, &text, &len);
+	if (rc != 0)
+		return rc;
+	rc = relay_msg(c->hub, v->chat, NULL, text, len, c, in->id);
+	secmem_free(text, len);
+	return rc;
+}
+
+static int on_visitor_typing(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
+	struct frame *f;
+
+	if (v == NULL || v->state != ROUTER_V_CHATTING || v->chat == NULL)
+		return BRUG_E_CONFLICT;
+	f = proto_frame_take(json_pack("{s:s, s:o, s:s, s:b}", "type", "typing", "chat", id_json(v->chat->id),
+				       "from", "visitor", "on", in->on), NULL);
+	for (unsigned i = 0; i < v->chat->n_staff; i++)
+		send_frame(staff_conn(v->chat->staff[i]), f);
+	frame_unref(f);
+	return 0;
+}
+
+static int on_visitor_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
+	enum router_visitor_state before;
+	int rc;
+
+	if (v == NULL)
+		return BRUG_E_CONFLICT;
+	before = v->state;
+	rc = router_visitor_end(c->hub->router, v, in->quick_exit, now);
+	if (rc != 0)
+		return rc;
+	if (before != ROUTER_V_CHATTING) {
+		/* Leaving the queue: no chat to announce, so answer directly. */
+		char *text = i18n_text(c->hub->i18n, c->lang, I18N_ENDED_VISITOR);
+		send_json(c, json_pack("{s:s, s:s, s:s}", "type", "ended", "by", "visitor", "text", text ? text : ""),
+			  in->id);
+		free(text);
+		vsession_forget_token(c->vs);
+	}
+	log_info("c%llu visitor ended%s", (unsigned long long)c->no, in->quick_exit ? " (quick exit)" : "");
+	return 0;
+}
+
+/* ---- staff handlers ---- */
+
+static uint32_t mask_of(const struct config *cfg, const char *list, bool langs)
+{
+	uint32_t mask = 0;
+	char buf[512], *save = NULL;
+
+	if (list == NULL)
+		return 0;
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+		int i = langs ? config_lang_index(cfg, tok) : config_topic_index(cfg, tok);
+		if (i >= 0)
+			mask |= 1u << i;
+	}
+	return mask;
+}
+
+static json_t *csv_array(const char *list)
+{
+	json_t *a = json_array();
+	char buf[512], *save = NULL;
+
+	if (a == NULL || list == NULL)
+		return a;
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
+		json_array_append_new(a, json_string(tok));
+	return a;
+}
+
+static json_t *roles_array(uint32_t roles)
+{
+	json_t *a = json_array();
+
+	for (uint32_t bit = 1; bit <= BRUG_ROLE_COORDINATOR && a != NULL; bit <<= 1)
+		if ((roles & bit) && brug_role_name(bit) != NULL)
+			json_array_append_new(a, json_string(brug_role_name(bit)));
+	return a;
+}
+
+static void iso8601(uint64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Re-send a staff member's offers and chats after it took over a session
+ * on a new socket, so a reload loses nothing. */
+static void staff_resend_state(struct hub *h, struct hub_conn *c)
+{
+	struct router_staff *s = c->rs;
+	struct list *it;
+
+	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
+	list_for_each(it, &s->offers)
+		ev_offer(h, list_entry(it, struct router_offer, staff_link));
+	for (uint64_t id = 0; (id = router_staff_next_chat(h->router, s, id)) != 0;)
+		send_chat_to_staff(h, router_chat_find(h->router, id), s);
+}
+
+static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	struct staff_account acct = { 0 };
+	struct router_staff_info info;
+	struct router_staff *existing;
+	int64_t expires = 0;
+	char when[32];
+	json_t *user;
+	int rc;
+
+	if (c->rs != NULL)
+		return BRUG_E_CONFLICT;
+	if (in->token != NULL) {
+		rc = staff_resume(h->staff, in->token, (int64_t)wall_now(h), &acct, &expires);
+		if (rc == 0)
+			snprintf(c->token, sizeof c->token, "%s", in->token);
+	} else {
+		/* The TOTP second factor arrives with a later issue; in->totp is ignored. */
+		rc = staff_login(h->staff, in->user, in->password, c->addr_key, (int64_t)wall_now(h), &acct,
+				 c->token, &expires);
+	}
+	if (rc != 0) {
+		log_notice("c%llu staff login refused", (unsigned long long)c->no);
+		/* Protocol: a wrong login is answered, then the socket closes 4001. */
+		send_error(c, rc == BRUG_E_RATE_LIMITED ? rc : BRUG_E_UNAUTHORIZED, in->id);
+		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
+		return -1;
+	}
+	c->staff_id = acct.id;
+	c->roles = acct.roles;
+	c->session_checked_ms = now;
+	existing = router_staff_find_id(h->router, (uint64_t)acct.id);
+	if (existing != NULL) {
+		/* Same account on a new socket: move the live session over. */
+		struct hub_conn *old = staff_conn(existing);
+		existing->owner = c;
+		c->rs = existing;
+		if (old != NULL) {
+			old->rs = NULL;
+			close_conn(old, CLOSE_REPLACED, "replaced");
+		}
+	} else {
+		info = (struct router_staff_info){
+			.id = (uint64_t)acct.id,
+			.username = acct.username,
+			.alias = acct.alias,
+			.roles = acct.roles,
+			.langs = mask_of(h->cfg, acct.langs, true),
+			.topics = mask_of(h->cfg, acct.topics, false),
+			.max_chats = acct.max_chats ? acct.max_chats : 1,
+		};
+		c->rs = router_staff_add(h->router, c, &info, now);
+		if (c->rs == NULL) {
+			staff_account_fini(&acct);
+			return BRUG_E_INTERNAL;
+		}
+	}
+	iso8601((uint64_t)expires, when);
+	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct.username, "alias", acct.alias,
+			 "roles", roles_array(acct.roles), "langs", csv_array(acct.langs),
+			 "topics", csv_array(acct.topics), "max_chats", (json_int_t)acct.max_chats);
+	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
+			       "user", user), in->id);
+	if (existing != NULL)
+		staff_resend_state(h, c);
+	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct.id);
+	staff_account_fini(&acct);
+	return 0;
+}
+
+static int on_status(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	router_staff_set_available(c->hub->router, c->rs, in->available, now);
+	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", c->rs->available), in->id);
+	return 0;
+}
+
+static int on_accept(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	return router_offer_accept(c->hub->router, c->rs, in->offer, now);
+}
+
+static int on_decline(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	return router_offer_decline(c->hub->router, c->rs, in->offer, now);
+}
+
+/* The chat a staff message names, checked for membership. */
+static int staff_chat(struct hub_conn *c, uint64_t id, struct router_chat **out)
+{
+	struct router_chat *chat = router_chat_find(c->hub->router, id);
+
+	if (chat == NULL)
+		return BRUG_E_NOT_FOUND;
+	if (!router_chat_has_staff(chat, c->rs))
+		return BRUG_E_FORBIDDEN;
+	*out = chat;
+	return 0;
+}
+
+static int on_staff_msg(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_chat *chat;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = staff_chat(c, in->chat, &chat);
+	if (rc != 0)
+		return rc;
+	rc = take_text(c->hub, in, &text, &len);
+	if (rc != 0)
+		return rc;
+	rc = relay_msg(c->hub, chat, c->rs, text, len, c, in->id);
+	secmem_free(text, len);
+	return rc;
+}
+
+static int on_staff_typing(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_chat *chat;
+	int rc = staff_chat(c, in->chat, &chat);
+
+	if (rc != 0)
+		return rc;
+	send_json(visitor_conn(chat->visitor), json_pack("{s:s, s:b}", "type", "typing", "on", in->on), NULL);
+	for (unsigned i = 0; i < chat->n_staff; i++)
+		if (chat->staff[i] != c->rs)
+			send_json(staff_conn(chat->staff[i]), json_pack("{s:s, s:o, s:s, s:s, s:b}", "type",
+				  "typing", "chat", id_json(chat->id), "from", "staff", "alias", c->rs->alias,
+				  "on", in->on), NULL);
+	return 0;
+}
+
+static int target_of(const struct proto_in *in, struct router_target *t)
+{
+	memset(t, 0, sizeof *t);
+	if (in->to_user != NULL) {
+		t->user = in->to_user;
+		return 0;
+	}
+	t->roles = brug_role_parse(in->to_role);
+	return t->roles != 0 ? 0 : BRUG_E_BAD_FIELD;
+}
+
+static int on_transfer(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_target t;
+	int rc = target_of(in, &t);
+
+	return rc != 0 ? rc : router_transfer(c->hub->router, c->rs, in->chat, &t, now);
+}
+
+static int on_invite(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct router_target t;
+	int rc = target_of(in, &t);
+
+	return rc != 0 ? rc : router_invite(c->hub->router, c->rs, in->chat, &t, now);
+}
+
+static int on_staff_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	for (unsigned i = 0; i < in->n_tags; i++)
+		if (config_topic_index(c->hub->cfg, in->tags[i]) < 0)
+			return BRUG_E_BAD_FIELD;
+	/* Tags feed only the anonymous aggregate statistics (a later issue). */
+	return router_chat_end(c->hub->router, c->rs, in->chat, now);
+}
+
+static int on_logout(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	staff_logout(c->hub->staff, c->token);
+	secmem_wipe(c->token, sizeof c->token);
+	send_json(c, json_pack("{s:s}", "type", "logout"), in->id);
+	router_staff_remove(c->hub->router, c->rs, now);
+	c->rs = NULL;
+	close_conn(c, 1000, "logged out");
+	return 0;
+}
+
+/* The message table: who may send what (style: Redis's command table). */
+#define SIDE_V (1u << PROTO_SIDE_VISITOR)
+#define SIDE_S (1u << PROTO_SIDE_STAFF)
+
+struct handler {
+	unsigned sides;
+	bool login;      /* staff: needs a logged-in session */
+	uint32_t roles;  /* staff roles allowed; 0 = any */
+	int (*fn)(struct hub_conn *c, struct proto_in *in, uint64_t now);
+};
+
+static const struct handler visitor_handlers[PROTO__COUNT] = {
+	[PROTO_HELLO] = { SIDE_V, false, 0, on_hello },
+	[PROTO_MSG] = { SIDE_V, false, 0, on_visitor_msg },
+	[PROTO_TYPING] = { SIDE_V, false, 0, on_visitor_typing },
+	[PROTO_END] = { SIDE_V, false, 0, on_visitor_end },
+};
+
+/* Every role that holds chats may chat; a coordinator-only account logs in
+ * but is not offered chats (its pages come with a later issue). */
+#define CHAT_ROLES (BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON | BRUG_ROLE_PROFESSIONAL)
+
+static const struct handler staff_handlers[PROTO__COUNT] = {
+	[PROTO_LOGIN] = { SIDE_S, false, 0, on_login },
+	[PROTO_STATUS] = { SIDE_S, true, CHAT_ROLES, on_status },
+	[PROTO_ACCEPT] = { SIDE_S, true, CHAT_ROLES, on_accept },
+	[PROTO_DECLINE] = { SIDE_S, true, CHAT_ROLES, on_decline },
+	[PROTO_MSG] = { SIDE_S, true, CHAT_ROLES, on_staff_msg },
+	[PROTO_TYPING] = { SIDE_S, true, CHAT_ROLES, on_staff_typing },
+	[PROTO_TRANSFER] = { SIDE_S, true, CHAT_ROLES, on_transfer },
+	[PROTO_INVITE] = { SIDE_S, true, CHAT_ROLES, on_invite },
+	[PROTO_END] = { SIDE_S, true, CHAT_ROLES, on_staff_end },
+	[PROTO_LOGOUT] = { SIDE_S, true, 0, on_logout },
+};
+
+/* ---- connections ---- */
+
+static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side, uint64_t no)
+{
+	struct hub_conn *c;
+
+	if (h->shutting_down)
+		return NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	c->hub = h;
+	c->edge = edge;
+	c->no = no;
+	c->side = side;
+	c->lang = config_lang_index(h->cfg, h->cfg->default_lang);
+	if (c->lang < 0)
+		c->lang = 0;
+	return c;
+}
+
+struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
+
+	if (c == NULL)
+		return NULL;
+	c->lang = i18n_negotiate(h->i18n, NULL, accept_language);
+	list_add_tail(&h->visitors, &c->link);
+	h->n_visitors++;
+	log_info("c%llu visitor open", (unsigned long long)conn_no);
+	return c;
+}
+
+struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
+
+	if (c == NULL)
+		return NULL;
+	if (addr_key != NULL && (c->addr_key = strdup(addr_key)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	list_add_tail(&h->staff_conns, &c->link);
+	h->n_staff++;
+	log_info("c%llu staff open", (unsigned long long)conn_no);
+	return c;
+}
+
+/* Count a message or an error in c's windows; true if c must be closed. */
+static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max)
+{
+	if (now - *start >= window) {
+		*start = now;
+		*count = 0;
+	}
+	return ++*count > max;
+}
+
+static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
+{
+	send_error(c, err, id);
+	if (rate_exceeded(now, ERROR_WINDOW_MS, &c->err_start_ms, &c->err_count, ERROR_MAX))
+		close_conn(c, CLOSE_FLOOD, "too many errors");
+}
+
+/* Staff sessions expire while the socket is open too (idle or absolute). */
+static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
+{
+	if (c->rs == NULL)
+		return true;
+	if (staff_session_check(c->hub->staff, c->token, (int64_t)wall_now(c->hub), touch, NULL) == 0)
+		return true;
+	close_conn(c, CLOSE_SESSION_EXPIRED, "session expired");
+	return false;
+}
+
+void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
+{
+	const struct handler *table = c->side == PROTO_SIDE_VISITOR ? visitor_handlers : staff_handlers;
+	struct proto_in in = { 0 };
+	const struct handler *hd;
+	int rc;
+
+	if (c->dead)
+		return;
+	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
+		close_conn(c, CLOSE_FLOOD, "too many messages");
+		return;
+	}
+	rc = proto_decode(buf, len, c->side, &in);
+	if (c->side == PROTO_SIDE_STAFF && c->rs == NULL && (rc != 0 || in.type != PROTO_LOGIN)) {
+		/* Protocol: the first staff message must be a valid login. */
+		send_error(c, BRUG_E_UNAUTHORIZED, in.id);
+		close_conn(c, CLOSE_NOT_AUTHENTICATED, "login required");
+		goto out;
+	}
+	if (rc != 0) {
+		reply_error(c, rc, in.id, now);
+		goto out;
+	}
+	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
+		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
+		goto out;
+	}
+	hd = &table[in.type];
+	if (hd->fn == NULL) {
+		reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
+		goto out;
+	}
+	if (c->side == PROTO_SIDE_STAFF && hd->login) {
+		if (!staff_session_alive(c, now, true))
+			goto out;
+		if (hd->roles != 0 && (c->roles & hd->roles) == 0) {
+			reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
+			goto out;
+		}
+	}
+	rc = hd->fn(c, &in, now);
+	if (rc > 0)
+		reply_error(c, rc, in.id, now);
+out:
+	proto_in_fini(&in);
+}
+
+void hub_closed(struct hub_conn *c, uint64_t now)
+{
+	struct hub *h;
+
+	if (c == NULL)
+		return;
+	h = c->hub;
+	c->dead = true;
+	list_remove(&c->link);
+	if (c->side == PROTO_SIDE_VISITOR) {
+		h->n_visitors--;
+		if (c->vs != NULL) {
+			struct vsession *vs = c->vs;
+			struct router_visitor *v = vs->rv;
+			vs->conn = NULL;
+			c->vs = NULL;
+			if (router_visitor_detach(h->router, v, now))
+				send_presence(v, false);
+			else
+				vsession_free(vs);   /* the router freed v */
+		}
+	} else {
+		h->n_staff--;
+		if (c->rs != NULL) {
+			router_staff_remove(h->router, c->rs, now);
+			c->rs = NULL;
+		}
+		free(c->addr_key);
+	}
+	log_info("c%llu closed", (unsigned long long)c->no);
+	secmem_free(c, sizeof *c);
+}
+
+void hub_tick(struct hub *h, uint64_t now)
+{
+	router_tick(h->router, now);
+	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
+		struct list *it, *tmp;
+		h->last_session_sweep_ms = now;
+		list_for_each_safe(it, tmp, &h->staff_conns) {
+			struct hub_conn *c = list_entry(it, struct hub_conn, link);
+			if (!c->dead)
+				staff_session_alive(c, now, false);
+		}
+	}
+}
+
+struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, const struct hub_edge_ops *ops,
+		    void *ctx)
+{
+	struct router_config rc = {
+		.n_langs = cfg->n_langs,
+		.offer_timeout_ms = (uint64_t)cfg->offer_timeout_s * 1000,
+		.grace_ms = (uint64_t)cfg->grace_s * 1000,
+		.decline_cooldown_ms = 60000,
+	};
+	struct hub *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	h->cfg = cfg;
+	h->i18n = t;
+	h->staff = st;
+	h->ops = *ops;
+	h->ops_ctx = ctx;
+	list_init(&h->visitors);
+	list_init(&h->staff_conns);
+	list_init(&h->sessions);
+	h->router = router_new(&rc, &hub_router_events, h);
+	if (h->router == NULL) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void hub_shutdown(struct hub *h, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	if (h->shutting_down)
+		return;
+	h->shutting_down = true;
+	router_end_all(h->router, now);
+	list_for_each_safe(it, tmp, &h->visitors)
+		close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
+	list_for_each_safe(it, tmp, &h->staff_conns)
+		close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
+}
+
+void hub_free(struct hub *h, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	if (h == NULL)
+		return;
+	/* Connections the edge never reported closed are dropped here. */
+	list_for_each_safe(it, tmp, &h->visitors)
+		hub_closed(list_entry(it, struct hub_conn, link), now);
+	list_for_each_safe(it, tmp, &h->staff_conns)
+		hub_closed(list_entry(it, struct hub_conn, link), now);
+	router_free(h->router, now);
+	/* Sessions still in their grace period lost their router visitor
+	 * above; wipe and free them. */
+	list_for_each_safe(it, tmp, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		vs->rv = NULL;
+		vsession_free(vs);
+	}
+	free(h->map);
+	free(h);
+}
+
+void hub_get_stats(const struct hub *h, struct hub_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->visitors_connected = h->n_visitors;
+	out->staff_connected = h->n_staff;
+	for (unsigned l = 0; l < h->cfg->n_langs; l++)
+		out->waiting += router_queue_length(h->router, (int)l);
+}

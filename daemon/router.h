@@ -260,6 +260,13 @@ int router_invite(struct router *r, struct router_staff *s, uint64_t chat_id,
  * router_transfer. */
 int router_chat_end(struct router *r, struct router_staff *s, uint64_t chat_id, uint64_t now_ms);
 
+/* Iterate s's chats: the id of the chat after the one with id `after` (0 to
+ * start), in a stable order; 0 when there are no more. */
+uint64_t router_staff_next_chat(struct router *r, const struct router_staff *s, uint64_t after);
+/* End every chat with ROUTER_END_SHUTDOWN (events fire) and take no new
+ * visitors into chats; visitors and staff stay until removed. */
+void router_end_all(struct router *r, uint64_t now_ms);
+
 /* ---- time and state ---- */
 
 /* Whether lang has a staff member who is online and available. */

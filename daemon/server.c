@@ -1,1 +1,603 @@
-/* placeholder: being written */
+/* The libwebsockets edge (lws 4.1 on its libev loop): HTTPS and WSS only,
+ * security headers, handshake checks (path, subprotocol, Origin), frame
+ * assembly with a size cap, a per-socket outbound queue, timers, signals
+ * and graceful shutdown. Everything else happens in the hub. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "hub.h"
+#include "proto.h"
+#include "server.h"
+#include "util/list.h"
+#include "util/log.h"
+#include "util/secmem.h"
+#include "util/token.h"
+
+_Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket header");
+
+#define VISITOR_PROTOCOL "brug-visitor.v1"
+#define STAFF_PROTOCOL "brug-staff.v1"
+#define VISITOR_PATH "/ws/visitor"
+#define STAFF_PATH "/ws/staff"
+#define TICK_US (250 * LWS_US_PER_MS)
+#define SHUTDOWN_GRACE_MS 2000
+/* A slow reader may not make the daemon hold unbounded memory for it. */
+#define OUTQ_MAX_FRAMES 512
+#define OUTQ_MAX_BYTES (2u * 1024 * 1024)
+/* Mozilla's "intermediate" TLS 1.2 suites; TLS 1.3 uses OpenSSL's defaults. */
+#define TLS12_CIPHERS                                                                   \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                    \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                    \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                    \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define TLS_GROUPS "X25519:prime256v1:secp384r1"
+
+struct outq_item {
+	struct list link;
+	struct frame *f;       /* one reference */
+};
+
+/* Per-connection state, zeroed and freed by lws (only pointers to our heap). */
+struct pss {
+	struct lws *wsi;
+	struct hub_conn *conn;
+	uint64_t no;
+	bool established;
+	bool closing;
+	int close_code;
+	char close_reason[64];
+	struct list outq;
+	unsigned outq_len;
+	size_t outq_bytes;
+	unsigned char *rx;     /* max_frame bytes, wiped: it holds visitor text */
+	size_t rx_len;
+};
+
+static struct {
+	const struct config *cfg;
+	struct lws_context *ctx;
+	struct hub *hub;
+	struct lws_vhost *vhost;
+	int port;
+	char own_origin[300];
+	char csp[2048];
+	unsigned live_wsi;
+	unsigned max_conns;
+	uint64_t next_conn_no;
+	lws_sorted_usec_list_t tick_sul;
+	lws_sorted_usec_list_t stop_sul;
+	uint64_t stop_deadline_ms;
+	volatile sig_atomic_t signal_seen;
+	bool shutting_down;
+	bool destroyed;
+} g;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ms(void *ctx)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- hub edge operations ---- */
+
+static void edge_send(void *edge, struct frame *f)
+{
+	struct pss *p = edge;
+	struct outq_item *it;
+
+	if (p->closing)
+		return;
+	if (p->outq_len >= OUTQ_MAX_FRAMES || p->outq_bytes + f->len > OUTQ_MAX_BYTES) {
+		/* The reader does not keep up: cut it off rather than buffer forever. */
+		log_warn("c%llu outbound queue full, closing", (unsigned long long)p->no);
+		p->closing = true;
+		p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		snprintf(p->close_reason, sizeof p->close_reason, "too slow");
+		lws_callback_on_writable(p->wsi);
+		return;
+	}
+	it = malloc(sizeof *it);
+	if (it == NULL)
+		return;
+	it->f = frame_ref(f);
+	list_add_tail(&p->outq, &it->link);
+	p->outq_len++;
+	p->outq_bytes += f->len;
+	lws_callback_on_writable(p->wsi);
+}
+
+static void edge_close(void *edge, int code, const char *reason)
+{
+	struct pss *p = edge;
+
+	if (p->closing)
+		return;
+	p->closing = true;
+	p->close_code = code;
+	snprintf(p->close_reason, sizeof p->close_reason, "%s", reason ? reason : "");
+	lws_callback_on_writable(p->wsi);
+}
+
+static const struct hub_edge_ops edge_ops = {
+	.send = edge_send,
+	.close = edge_close,
+	.wall_ms = wall_ms,
+};
+
+static void outq_drain(struct pss *p)
+{
+	struct list *it, *tmp;
+
+	if (p->outq.next == NULL)
+		return;
+	list_for_each_safe(it, tmp, &p->outq) {
+		struct outq_item *q = list_entry(it, struct outq_item, link);
+		list_remove(it);
+		frame_unref(q->f);
+		free(q);
+	}
+	p->outq_len = 0;
+	p->outq_bytes = 0;
+}
+
+/* ---- timers and shutdown ---- */
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	hub_tick(g.hub, mono_ms());
+	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
+}
+
+static void stop_cb(lws_sorted_usec_list_t *sul)
+{
+	/* Leave once every socket is gone or the grace time is over. */
+	if (g.live_wsi > 0 && mono_ms() < g.stop_deadline_ms) {
+		lws_sul_schedule(g.ctx, 0, &g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
+		return;
+	}
+	lws_sul_cancel(&g.tick_sul);
+	g.destroyed = true;
+	lws_context_destroy(g.ctx);
+}
+
+static void begin_shutdown(void)
+{
+	if (g.shutting_down)
+		return;
+	g.shutting_down = true;
+	log_notice("shutting down");
+	hub_shutdown(g.hub, mono_ms());
+	g.stop_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
+	lws_sul_schedule(g.ctx, 0, &g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
+}
+
+static void on_signal(int sig)
+{
+	g.signal_seen = sig;
+	if (g.ctx != NULL)
+		lws_cancel_service(g.ctx);
+}
+
+/* lws' own signal watcher on the libev loop (SIGINT). */
+static void lws_signal_cb(void *handle, int signum)
+{
+	g.signal_seen = signum;
+	begin_shutdown();
+}
+
+/* ---- handshake checks ---- */
+
+/* Copy header tok into buf; -1 if absent or too long. */
+static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t size)
+{
+	int len = lws_hdr_total_length(wsi, tok);
+
+	if (len <= 0 || (size_t)len >= size)
+		return -1;
+	return lws_hdr_copy(wsi, buf, (int)size, tok) < 0 ? -1 : len;
+}
+
+static bool origin_allowed(const char *origin, bool visitor)
+{
+	if (strcmp(origin, g.own_origin) == 0)
+		return true;
+	if (!visitor)
+		return false;
+	for (unsigned i = 0; i < g.cfg->n_origins; i++)
+		if (strcmp(origin, g.cfg->origins[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Protocol "Transport": the path decides the subprotocol, which must be
+ * named exactly, and the Origin must be our own (or a partner's, for the
+ * visitor socket). Anything else is refused with 403 before the upgrade. */
+static bool upgrade_allowed(struct lws *wsi)
+{
+	char path[64], proto[64], origin[300];
+	bool visitor;
+
+	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0)
+		return false;
+	if (strcmp(path, VISITOR_PATH) == 0)
+		visitor = true;
+	else if (strcmp(path, STAFF_PATH) == 0)
+		visitor = false;
+	else
+		return false;
+	if (header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof proto) < 0 ||
+	    strcmp(proto, visitor ? VISITOR_PROTOCOL : STAFF_PROTOCOL) != 0)
+		return false;
+	if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) < 0 || !origin_allowed(origin, visitor))
+		return false;
+	return true;
+}
+
+/* ---- protocols[0]: HTTP, handshake, TLS set-up, connection cap ---- */
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
+		SSL_CTX *ssl = user;
+		SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+		SSL_CTX_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+		if (SSL_CTX_set1_groups_list(ssl, TLS_GROUPS) != 1)
+			log_warn("could not restrict TLS groups to %s", TLS_GROUPS);
+		return 0;
+	}
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		if (g.shutting_down || g.live_wsi >= g.max_conns) {
+			log_warn("refusing a connection: %s", g.shutting_down ? "shutting down" : "connection cap");
+			return 1;
+		}
+		return 0;
+	case LWS_CALLBACK_WSI_CREATE:
+		g.live_wsi++;
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (g.live_wsi > 0)
+			g.live_wsi--;
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (g.shutting_down || !upgrade_allowed(wsi)) {
+			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+			return 1;
+		}
+		return 0;
+	case LWS_CALLBACK_ADD_HEADERS: {
+		struct lws_process_html_args *args = in;
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+						(const unsigned char *)g.csp, (int)strlen(g.csp),
+						(unsigned char **)&args->p,
+						(unsigned char *)args->p + args->max_len))
+			return 1;
+		return 0;
+	}
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (g.signal_seen && !g.shutting_down)
+			begin_shutdown();
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- the two WebSocket protocols ---- */
+
+static int close_now(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	return -1;
+}
+
+static void established(struct lws *wsi, struct pss *p, bool visitor)
+{
+	p->wsi = wsi;
+	p->no = ++g.next_conn_no;
+	list_init(&p->outq);
+	p->established = true;
+	if (visitor) {
+		char lang[256];
+		p->conn = hub_visitor_open(g.hub, p, header(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, lang, sizeof lang) > 0
+					   ? lang : NULL, p->no);
+	} else {
+		/* Only a hash of the staff member's address is kept, for login back-off. */
+		char addr[128], key[65];
+		const char *peer = lws_get_peer_simple(wsi, addr, sizeof addr);
+		if (peer != NULL)
+			token_hash_hex(strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr, key);
+		secmem_wipe(addr, sizeof addr);
+		p->conn = hub_staff_open(g.hub, p, peer != NULL ? key : NULL, p->no);
+	}
+	if (p->conn == NULL)
+		edge_close(p, 1013, "try again later");
+}
+
+static int receive(struct lws *wsi, struct pss *p, const void *in, size_t len)
+{
+	size_t max = g.cfg->max_frame;
+
+	if (p->conn == NULL || p->closing)
+		return 0;
+	if (lws_frame_is_binary(wsi))
+		return close_now(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
+	if (lws_is_first_fragment(wsi))
+		p->rx_len = 0;
+	if (p->rx_len + len + lws_remaining_packet_payload(wsi) > max)
+		return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+	if (p->rx == NULL && (p->rx = malloc(max)) == NULL)
+		return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no memory");
+	memcpy(p->rx + p->rx_len, in, len);
+	p->rx_len += len;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return 0;
+	hub_input(p->conn, (const char *)p->rx, p->rx_len, mono_ms());
+	secmem_wipe(p->rx, p->rx_len);
+	p->rx_len = 0;
+	return 0;
+}
+
+static int writeable(struct lws *wsi, struct pss *p)
+{
+	if (p->outq.next != NULL && !list_empty(&p->outq)) {
+		struct outq_item *q = list_entry(p->outq.next, struct outq_item, link);
+		int n;
+		list_remove(&q->link);
+		p->outq_len--;
+		p->outq_bytes -= q->f->len;
+		n = lws_write(wsi, q->f->data + FRAME_PRE, q->f->len, LWS_WRITE_TEXT);
+		frame_unref(q->f);
+		free(q);
+		if (n < 0)
+			return -1;
+		if (!list_empty(&p->outq) || p->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (p->closing)
+		return close_now(wsi, p->close_code, p->close_reason);
+	return 0;
+}
+
+static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len,
+		       bool visitor)
+{
+	struct pss *p = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		established(wsi, p, visitor);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return receive(wsi, p, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return p != NULL && p->established ? writeable(wsi, p) : 0;
+	case LWS_CALLBACK_CLOSED:
+		/* Also called for handshakes refused before ESTABLISHED. */
+		if (p == NULL || !p->established)
+			return 0;
+		p->established = false;
+		if (p->conn != NULL)
+			hub_closed(p->conn, mono_ms());
+		p->conn = NULL;
+		outq_drain(p);
+		if (p->rx != NULL)
+			secmem_free(p->rx, g.cfg->max_frame);
+		p->rx = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int callback_visitor(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	return callback_ws(wsi, reason, user, in, len, true);
+}
+
+static int callback_staff(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	return callback_ws(wsi, reason, user, in, len, false);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ .name = "http", .callback = callback_http },
+	{ .name = VISITOR_PROTOCOL, .callback = callback_visitor, .per_session_data_size = sizeof(struct pss),
+	  .rx_buffer_size = 4096, .tx_packet_size = 16384 },
+	{ .name = STAFF_PROTOCOL, .callback = callback_staff, .per_session_data_size = sizeof(struct pss),
+	  .rx_buffer_size = 4096, .tx_packet_size = 16384 },
+	{ 0 }
+};
+
+/* ---- set-up ---- */
+
+static const struct lws_protocol_vhost_options mime_webmanifest = {
+	NULL, NULL, ".webmanifest", "application/manifest+json" };
+static const struct lws_protocol_vhost_options mime_mjs = { &mime_webmanifest, NULL, ".mjs", "text/javascript" };
+static const struct lws_protocol_vhost_options mime_map = { &mime_mjs, NULL, ".map", "application/json" };
+
+/* Headers on every response; the CSP is added per file in ADD_HEADERS
+ * because it names our port, which is known only after binding. */
+static const struct lws_protocol_vhost_options hdr_permissions = {
+	NULL, NULL, "permissions-policy:", "camera=(), microphone=(), geolocation=(), payment=(), usb=()" };
+static const struct lws_protocol_vhost_options hdr_coop = {
+	&hdr_permissions, NULL, "cross-origin-opener-policy:", "same-origin" };
+static const struct lws_protocol_vhost_options hdr_nosniff = {
+	&hdr_coop, NULL, "x-content-type-options:", "nosniff" };
+static const struct lws_protocol_vhost_options hdr_referrer = {
+	&hdr_nosniff, NULL, "referrer-policy:", "no-referrer" };
+static const struct lws_protocol_vhost_options hdr_hsts = {
+	&hdr_referrer, NULL, "strict-transport-security:", "max-age=31536000" };
+
+static const lws_retry_bo_t keepalive = {
+	.secs_since_valid_ping = 25,
+	.secs_since_valid_hangup = 60,
+};
+
+/* lws' own log lines, kept to err|warn|notice; any address in them is
+ * masked so that no client address reaches the log. */
+static void lws_log_emit(int level, const char *line)
+{
+	char buf[512];
+	size_t o = 0;
+
+	for (const char *s = line; *s != '\0' && o + 8 < sizeof buf; s++) {
+		if ((*s >= '0' && *s <= '9') || (*s == ':' && s[1] == ':')) {
+			/* Mask runs that look like IPv4 or IPv6 addresses. */
+			const char *e = s;
+			unsigned dots = 0, colons = 0;
+			while ((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'f') || *e == '.' || *e == ':') {
+				dots += *e == '.';
+				colons += *e == ':';
+				e++;
+			}
+			if (dots >= 3 || colons >= 2) {
+				memcpy(buf + o, "[addr]", 6);
+				o += 6;
+				s = e - 1;
+				continue;
+			}
+		}
+		if (*s != '\n')
+			buf[o++] = *s;
+	}
+	buf[o] = '\0';
+	log_msg(level & LLL_ERR ? LOG_LEVEL_ERR : level & LLL_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_NOTICE,
+		"lws: %s", buf);
+}
+
+/* lws sizes its tables from the fd limit: raise it to what the connection
+ * cap needs (never above the hard limit) and say what we got. */
+static void raise_fd_limit(unsigned want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t target = (rlim_t)want + 256;
+	if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+		target = rl.rlim_max;
+	if (target > rl.rlim_cur) {
+		rl.rlim_cur = target;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("could not raise the file limit: %s", strerror(errno));
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	/* Keep headroom for our own files (database, static files, log) so
+	 * accept() never meets EMFILE (lws would spin on it). */
+	g.max_conns = rl.rlim_cur > (rlim_t)want + 64 ? want : (unsigned)(rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64);
+	log_notice("file limit %llu, connection cap %u", (unsigned long long)rl.rlim_cur, g.max_conns);
+}
+
+int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int port_override)
+{
+	struct lws_context_creation_info info;
+	struct lws_http_mount mount;
+	struct sigaction sa;
+	int status = 0;
+
+	memset(&g, 0, sizeof g);
+	g.cfg = cfg;
+	raise_fd_limit(cfg->max_connections);
+	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
+
+	memset(&mount, 0, sizeof mount);
+	mount.mountpoint = "/";
+	mount.mountpoint_len = 1;
+	mount.origin = cfg->web_root;
+	mount.def = "index.html";
+	mount.protocol = "http";      /* so ADD_HEADERS reaches callback_http */
+	mount.extra_mimetypes = &mime_map;
+	mount.origin_protocol = LWSMPRO_FILE;   /* no cache_* fields: Cache-Control no-store */
+
+	memset(&info, 0, sizeof info);
+	info.port = port_override >= 0 ? port_override : cfg->port;
+	info.iface = cfg->bind;
+	info.protocols = protocols;
+	info.mounts = &mount;
+	info.headers = &hdr_hsts;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_LIBEV;
+	info.ssl_cert_filepath = cfg->cert;
+	info.ssl_private_key_filepath = cfg->key;
+	info.ssl_cipher_list = TLS12_CIPHERS;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	info.alpn = "http/1.1";
+	info.vhost_name = cfg->hostname;
+	info.timeout_secs = 15;
+	info.retry_and_idle_policy = &keepalive;
+	info.pt_serv_buf_size = 16384;
+	info.signal_cb = lws_signal_cb;
+
+	g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
+	if (g.hub == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	g.ctx = lws_create_context(&info);
+	if (g.ctx == NULL) {
+		log_err("could not start the server (port %d in use, or certificate %s / key %s unreadable, "
+			"or the libev plugin libwebsockets-evlib-ev missing)", info.port, cfg->cert, cfg->key);
+		hub_free(g.hub, mono_ms());
+		return 1;
+	}
+	g.vhost = lws_get_vhost_by_name(g.ctx, cfg->hostname);
+	g.port = g.vhost != NULL ? lws_get_vhost_listen_port(g.vhost) : info.port;
+	if (g.port == 443)
+		snprintf(g.own_origin, sizeof g.own_origin, "https://%s", cfg->hostname);
+	else
+		snprintf(g.own_origin, sizeof g.own_origin, "https://%s:%d", cfg->hostname, g.port);
+	if (snprintf(g.csp, sizeof g.csp,
+		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
+		     "frame-ancestors %s", g.own_origin + strlen("https://"), cfg->frame_ancestors) >=
+	    (int)sizeof g.csp) {
+		log_err("frame_ancestors is too long");
+		status = 1;
+		goto out;
+	}
+
+	/* SIGTERM (and SIGINT where the loop does not watch it) wake the loop. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	printf("listening on port %d\n", g.port);
+	fflush(stdout);
+	log_notice("brugd serving https://%s:%d", cfg->hostname, g.port);
+
+	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
+	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
+		;
+out:
+	if (!g.destroyed)
+		lws_context_destroy(g.ctx);
+	g.ctx = NULL;
+	hub_free(g.hub, mono_ms());
+	g.hub = NULL;
+	log_notice("stopped");
+	return status;
+}

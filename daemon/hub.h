@@ -1,0 +1,66 @@
+/* The hub: brugd's core behind the sockets. It holds each connection's
+ * session (visitor or staff), decodes frames, checks roles against the
+ * message table, drives the router, and fans messages out as shared frames.
+ * It knows nothing of libwebsockets: the edge (server.c) gives it bytes and
+ * events and carries out its send and close requests. */
+#ifndef BRUG_HUB_H
+#define BRUG_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "proto.h"
+
+struct config;
+struct i18n;
+struct staff;
+struct hub;
+struct hub_conn;
+
+/* What the hub asks of the edge. edge is the pointer given at open. */
+struct hub_edge_ops {
+	/* Queue f on the socket; takes a new reference if it keeps f. */
+	void (*send)(void *edge, struct frame *f);
+	/* Close after the frames already queued, with a WebSocket close code
+	 * and a short ASCII reason. The edge later reports hub_closed(). */
+	void (*close)(void *edge, int code, const char *reason);
+	/* Wall-clock time in milliseconds since the epoch (protocol "ts"). */
+	uint64_t (*wall_ms)(void *ctx);
+};
+
+/* Create the hub. cfg, t and st are borrowed and must outlive it; ops is
+ * copied; ctx goes to ops->wall_ms. NULL on no memory. */
+struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st,
+		    const struct hub_edge_ops *ops, void *ctx);
+/* End every chat (SHUTDOWN), ask every socket to close with 1001 and stop
+ * taking new work. Sockets report hub_closed() afterwards as usual. */
+void hub_shutdown(struct hub *h, uint64_t now_ms);
+/* Free the hub and every session still held, wiping visitor data.
+ * Accepts NULL. Connections must have been reported closed. */
+void hub_free(struct hub *h, uint64_t now_ms);
+
+/* A visitor socket opened. accept_language is borrowed (may be NULL);
+ * conn_no is the per-boot connection number used in logs. Returns the
+ * connection (owned by the hub until hub_closed), or NULL: then the edge
+ * closes the socket. */
+struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, uint64_t conn_no);
+/* A staff socket opened. addr_key is an opaque, already hashed key for the
+ * client address used only for login back-off (borrowed, may be NULL). */
+struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no);
+/* One complete text frame (len bytes, valid UTF-8) arrived on c. buf is
+ * borrowed; the hub copies what it keeps. */
+void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now_ms);
+/* c's socket is gone. The hub unlinks and frees c (a visitor's session may
+ * live on for the grace period); the edge must not use c again. */
+void hub_closed(struct hub_conn *c, uint64_t now_ms);
+/* Timers: offer and grace expiry, staff session expiry. Call about every
+ * 250-1000 ms. */
+void hub_tick(struct hub *h, uint64_t now_ms);
+
+/* Counters for logs and the benchmark. */
+struct hub_stats {
+	unsigned visitors_connected, staff_connected, chats, waiting;
+};
+void hub_get_stats(const struct hub *h, struct hub_stats *out);
+
+#endif

@@ -1,0 +1,17 @@
+/* The libwebsockets edge: TLS context and vhost, static files with security
+ * headers, the two WebSocket protocols, timers and signals. It turns lws
+ * events into hub calls and carries out the hub's send and close requests. */
+#ifndef BRUG_SERVER_H
+#define BRUG_SERVER_H
+
+struct config;
+struct i18n;
+struct staff;
+
+/* Run the daemon until SIGINT or SIGTERM: bind (port_override >= 0 replaces
+ * the config's port; 0 picks a free one and prints "listening on port N"
+ * either way), serve, then shut down gracefully. cfg, t and st are borrowed.
+ * Returns the process exit status. */
+int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int port_override);
+
+#endif
