@@ -27,6 +27,7 @@ const UI = {
   accept: 'Accept',
   decline: 'Decline',
   offersCount: '({n}) {title}',
+  newOffer: 'A chat is waiting: {lang}',
   chatHeader: '{visitor} · {lang}',
   messageLabel: 'Message',
   send: 'Send',
@@ -268,6 +269,9 @@ function onOffer(m) {
   renderOffer(offer);
   el.offers.append(li);
   updateOffersChrome();
+  // The list itself is not a live region (its countdown changes every
+  // second); announce the new offer once instead.
+  setStatus(fmt(UI.newOffer, { lang: offer.lang }));
 }
 
 function renderOffer(o) {
@@ -324,6 +328,7 @@ function onChat(m) {
   for (const [oid, o] of offers) {
     if (o.li.querySelector('button[data-testid="offer-accept"]').disabled) removeOffer(oid);
   }
+  if (offers.size === 0) setStatus('');
   if (!c.ended) c.composer.focus();
 }
 
