@@ -1,0 +1,159 @@
+/* Staff accounts: validation, Argon2id password hashes, login with lockout,
+ * and the sessions a staff console resumes with a token. */
+#ifndef BRUG_STAFF_H
+#define BRUG_STAFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "token.h"
+
+/* Limits on account fields (staff_check_account). */
+#define STAFF_USERNAME_MAX 64     /* [a-z0-9._-], at least 1 */
+#define STAFF_ALIAS_MAX 64        /* bytes of UTF-8, at least 1 */
+#define STAFF_LIST_MAX 255        /* bytes of langs or topics */
+#define STAFF_MAX_CHATS_MAX 20    /* max_chats is 1..20 */
+#define STAFF_MAX_CHATS_DEFAULT 2
+#define STAFF_PASSWORD_MIN 10     /* bytes */
+#define STAFF_PASSWORD_MAX 1024   /* bytes */
+
+/* Lockout (protocol doc, staff socket 1: "repeated failures for a user or
+ * from one address are slowed and locked out"). */
+#define STAFF_LOCK_FAILURES 5                  /* failures in a window that lock */
+#define STAFF_LOCK_WINDOW_MS (15 * 60 * 1000)  /* the window */
+#define STAFF_LOCK_FIRST_MS (60 * 1000)        /* first lock; doubles per streak */
+#define STAFF_LOCK_MAX_MS (60 * 60 * 1000)     /* longest lock */
+#define STAFF_LOCK_FORGET_MS (24 * 60 * 60 * 1000) /* quiet time that resets a key */
+#define STAFF_LOCK_TABLE_SIZE 4096             /* keys remembered, oldest evicted */
+
+/* Session lifetimes used when staff_limits leaves them 0. */
+#define STAFF_SESSION_IDLE_MS (3600 * 1000)
+#define STAFF_SESSION_MAX_MS (43200 * 1000)
+
+struct staff;
+
+/* One account as stored. Every string is owned by the struct when it comes
+ * from staff_get/staff_login/staff_resume; release with staff_account_fini(). */
+struct staff_account {
+	int64_t id;          /* database id; ignored by staff_add */
+	char *username;      /* [a-z0-9._-]{1,64}, the login name */
+	char *alias;         /* the name visitors and colleagues see */
+	uint32_t roles;      /* enum brug_role bits, at least one */
+	char *langs;         /* comma-separated language codes, "nl,ar" */
+	char *topics;        /* comma-separated topics, may be "" */
+	unsigned max_chats;  /* chats at once, 1..20 */
+	bool disabled;       /* a disabled account cannot log in */
+};
+
+/* Tuning; a zero field (or a NULL struct) means the default. */
+struct staff_limits {
+	int64_t session_idle_ms;            /* default STAFF_SESSION_IDLE_MS */
+	int64_t session_max_ms;             /* default STAFF_SESSION_MAX_MS */
+	unsigned long long pwhash_opslimit; /* default crypto_pwhash_OPSLIMIT_INTERACTIVE */
+	size_t pwhash_memlimit;             /* default crypto_pwhash_MEMLIMIT_INTERACTIVE */
+	unsigned lock_table_size;           /* default STAFF_LOCK_TABLE_SIZE */
+};
+
+/* Free the strings of an account filled by this module and zero it. Accepts
+ * NULL and a zeroed struct. The struct itself stays the caller's. */
+void staff_account_fini(struct staff_account *a);
+
+/*
+ * Open (creating and migrating if needed) the staff database at db_path.
+ * limits is copied and may be NULL. Initialises libsodium. Returns the
+ * service, which the caller frees with staff_close(), or NULL if the
+ * database cannot be opened or memory runs out (the reason is logged).
+ */
+struct staff *staff_open(const char *db_path, const struct staff_limits *limits);
+/* Close the database and wipe the lockout table. Accepts NULL. Takes
+ * ownership of st. */
+void staff_close(struct staff *st);
+
+/*
+ * Check an account's fields without touching the database: username, alias
+ * (valid UTF-8, no control or bidi-override characters), roles, langs and
+ * topics (comma-separated [A-Za-z0-9_-] items, langs at least one) and
+ * max_chats. Returns 0 or BRUG_E_BAD_FIELD; then, if why is not NULL, *why
+ * is a static English sentence naming the rule. a is borrowed.
+ */
+int staff_check_account(const struct staff_account *a, const char **why);
+/* Check a new password's length (STAFF_PASSWORD_MIN..MAX bytes). Returns 0 or
+ * BRUG_E_BAD_FIELD with *why as above. password is borrowed. */
+int staff_check_password(const char *password, const char **why);
+
+/*
+ * Create an account from a (id and disabled ignored) with password, which
+ * is hashed with Argon2id. Returns 0, BRUG_E_BAD_FIELD (see
+ * staff_check_account; *why set), BRUG_E_CONFLICT if the username exists
+ * (*why set), BRUG_E_INTERNAL on a database error or -ENOMEM. Both a and
+ * password are borrowed; the caller wipes its password.
+ */
+int staff_add(struct staff *st, const struct staff_account *a, const char *password,
+	      const char **why);
+/*
+ * Replace username's password, end all its sessions and clear its lockout
+ * (a coordinator's reset is how a locked-out colleague gets back in).
+ * Returns 0, BRUG_E_BAD_FIELD (*why set), BRUG_E_NOT_FOUND, BRUG_E_INTERNAL
+ * or -ENOMEM. Arguments borrowed.
+ */
+int staff_set_password(struct staff *st, const char *username, const char *password,
+		       const char **why);
+/* Disable username and delete all its sessions. Disabling twice is not an
+ * error. Returns 0, BRUG_E_NOT_FOUND or BRUG_E_INTERNAL. username borrowed. */
+int staff_disable(struct staff *st, const char *username);
+/* Fill *out with username's account (disabled ones included); the caller
+ * frees it with staff_account_fini(). Returns 0, BRUG_E_NOT_FOUND,
+ * BRUG_E_INTERNAL or -ENOMEM; *out is zeroed on failure. */
+int staff_get(struct staff *st, const char *username, struct staff_account *out);
+/*
+ * Call fn for every account, ordered by username. The account passed is
+ * borrowed for the call only. A non-zero return from fn stops the walk and
+ * is returned; otherwise returns 0, BRUG_E_INTERNAL or -ENOMEM.
+ */
+int staff_list(struct staff *st, int (*fn)(const struct staff_account *a, void *ctx), void *ctx);
+
+/*
+ * Log in. addr_key is the caller's opaque key for the client address (for
+ * example the IPv4 address or the IPv6 /64 as text) or NULL; it is only
+ * hashed, never stored. now_ms is wall-clock milliseconds.
+ *
+ * Returns 0 with *acct_out filled (caller frees with staff_account_fini()),
+ * token_out holding a new session token (the caller sends it and wipes it;
+ * only its hash is stored) and *expires_ms the time the session ends if
+ * unused. Returns BRUG_E_UNAUTHORIZED for a wrong password, an unknown user
+ * and a disabled user alike, taking the same time for each;
+ * BRUG_E_RATE_LIMITED without looking at the password while the username or
+ * the address is locked out; BRUG_E_BAD_FIELD for NULL arguments;
+ * BRUG_E_INTERNAL on a database error. Every failure counts towards the
+ * lockout of both the (lower-cased) username and addr_key; a success clears
+ * the username's count. Username and password are borrowed.
+ */
+int staff_login(struct staff *st, const char *username, const char *password,
+		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
+		char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
+/*
+ * Resume the session of token (borrowed): if it exists, has not expired and
+ * its account is enabled, sets its last use to now_ms and returns 0 with
+ * *acct_out (caller frees) and *expires_ms (may be NULL) filled. Otherwise
+ * returns BRUG_E_UNAUTHORIZED (an expired session is deleted) or
+ * BRUG_E_INTERNAL.
+ */
+int staff_resume(struct staff *st, const char *token, int64_t now_ms,
+		 struct staff_account *acct_out, int64_t *expires_ms);
+/*
+ * Is token's session still valid at now_ms (it may have been ended by a
+ * logout, staff_disable or a password reset, perhaps from the CLI in
+ * another process)? With touch, activity is recorded: its idle time starts
+ * again at now_ms. Returns 0 with *expires_ms (may be NULL) set,
+ * BRUG_E_UNAUTHORIZED or BRUG_E_INTERNAL. token borrowed.
+ */
+int staff_session_check(struct staff *st, const char *token, int64_t now_ms, bool touch,
+			int64_t *expires_ms);
+/* End token's session. Returns 0 whether or not it existed, or
+ * BRUG_E_INTERNAL. token borrowed. */
+int staff_logout(struct staff *st, const char *token);
+/* Delete every session expired at now_ms (for a periodic timer; logins do it
+ * too). Returns 0 or BRUG_E_INTERNAL. */
+int staff_purge_sessions(struct staff *st, int64_t now_ms);
+
+#endif
