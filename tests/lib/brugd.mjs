@@ -427,12 +427,16 @@ export async function sync(client, timeoutMs = 5000) {
 	await client.waitFor((f) => f.type === 'error' && f.id === id, timeoutMs);
 }
 
-// Log in and become available; resolves with the client once the status
-// has been handled.
+// Log in and become available; resolves with the client once the daemon
+// has answered the `status` (so the availability is in effect).
 export async function availableStaff(b, user, password) {
 	const s = await loginStaff(b, user, password);
-	s.send({ type: 'status', available: true });
-	await sync(s);
+	const id = `status-${++syncCounter}`;
+	s.send({ type: 'status', available: true, id });
+	const reply = await s.waitFor((f) => f.id === id);
+	if (reply.type !== 'status' || reply.available !== true) {
+		throw new Error(`status for ${user}: ${JSON.stringify(reply)}`);
+	}
 	return s;
 }
 
