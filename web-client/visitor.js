@@ -22,12 +22,14 @@ const UI = {
   waitMinutes: 'Expected wait: about {minutes} min',
   nextOpen: 'Open again: {when}',
   joined: '{alias} joined',
+  left: '{alias} left',
   chattingWith: 'You are chatting with {alias}',
   typing: '{alias} is typing…',
   typingAnon: 'Typing…',
   ended: 'The chat has ended.',
   replaced: 'This chat continues in another window.',
   resumeFailed: 'The earlier conversation could not be continued. You can start a new chat.',
+  resumeLost: 'The earlier conversation could not be continued. You are waiting for a new chat.',
   connectFailed: 'No connection. Check your internet connection.',
 };
 
@@ -68,6 +70,7 @@ let attempts = 0;          // reconnects since the last good connection
 let reconnectTimer = null;
 let nextId = 1;
 const pending = new Map(); // id -> text of a msg not yet acknowledged
+const staffHere = new Set(); // aliases of the staff in the chat
 let typingSent = false;
 let typingTimer = null;
 let typingHideTimer = null;
@@ -94,13 +97,13 @@ function connect() {
     if (sock !== ws) return;
     attempts = 0;
     const hello = { type: 'hello' };
+    // With the language too: a token the daemon no longer knows starts a new
+    // chat, and that should be in the language the visitor chose.
+    if (chosenLang) hello.lang = chosenLang;
+    resuming = Boolean(token);
     if (token) {
       hello.resume = token;
       hello.last_seq = lastSeq;
-      resuming = true;
-    } else {
-      if (chosenLang) hello.lang = chosenLang;
-      resuming = false;
     }
     send(hello);
   });
@@ -154,6 +157,7 @@ function handle(m) {
     case 'queue': onQueue(m); break;
     case 'closed': onClosedNotice(m); break;
     case 'joined': onJoined(m); break;
+    case 'left': onLeft(m); break;
     case 'msg': onMsg(m); break;
     case 'typing': onTyping(m); break;
     case 'ended': onEnded(m); break;
@@ -165,6 +169,16 @@ function handle(m) {
 
 function onWelcome(m) {
   if (typeof m.session === 'string') token = m.session;
+  if (resuming && m.resumed !== true) {
+    // The daemon did not know the token any more and started afresh.
+    lastSeq = 0;
+    pending.clear();
+    staffHere.clear();
+    phase = 'waiting';
+    setComposerEnabled(false);
+    hideTyping();
+    addNotice(UI.resumeLost);
+  }
   resuming = false;
   if (typeof m.lang === 'string') {
     uiLang = m.lang;
@@ -179,6 +193,7 @@ function onWelcome(m) {
 function onQueue(m) {
   // Also after a chat: a staff member who dropped puts the visitor back here.
   phase = 'waiting';
+  staffHere.clear();
   setComposerEnabled(false);
   setStatus(typeof m.text === 'string' ? m.text : '');
   const parts = [];
@@ -208,12 +223,24 @@ function onJoined(m) {
   const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : '';
   phase = 'chatting';
   showPosition('');
-  if (alias) {
+  // After a resume the daemon repeats `joined` for who is already here.
+  const fresh = alias && !staffHere.has(alias);
+  if (fresh) {
+    staffHere.add(alias);
     addNotice(fmt(UI.joined, { alias }));
-    setStatus(fmt(UI.chattingWith, { alias }));
   }
+  if (staffHere.size) setStatus(fmt(UI.chattingWith, { alias: [...staffHere].join(', ') }));
   setComposerEnabled(true);
-  el.composer.focus();
+  if (fresh) el.composer.focus();
+}
+
+function onLeft(m) {
+  const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : '';
+  if (alias) {
+    staffHere.delete(alias);
+    addNotice(fmt(UI.left, { alias }));
+    if (staffHere.size) setStatus(fmt(UI.chattingWith, { alias: [...staffHere].join(', ') }));
+  }
 }
 
 function onMsg(m) {
@@ -266,6 +293,7 @@ function start(lang) {
   lastSeq = 0;
   attempts = 0;
   pending.clear();
+  staffHere.clear();
   el.messages.replaceChildren();
   hideTyping();
   showPosition('');
@@ -283,6 +311,7 @@ function start(lang) {
 // let the socket go.
 function finish(statusText) {
   phase = 'ended';
+  staffHere.clear();
   token = null;
   clearTimeout(reconnectTimer);
   reconnectTimer = null;

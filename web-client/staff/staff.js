@@ -22,6 +22,8 @@ const UI = {
   nowAvailable: 'You are available for new chats.',
   nowUnavailable: 'You are not available for new chats.',
   offer: 'Language: {lang} · Topic: {topic} · Waited {waited} · {left} left',
+  offerTransfer: 'Transfer from {from}',
+  offerInvite: 'Invitation from {from}',
   noTopic: '—',
   seconds: '{n} s',
   accept: 'Accept',
@@ -32,7 +34,7 @@ const UI = {
   messageLabel: 'Message',
   send: 'Send',
   roleLabel: 'Colleague',
-  roles: { professional: 'Professional', key_person: 'Key person', volunteer: 'Volunteer' },
+  roles: { professional: 'Professional', keyperson: 'Key person', volunteer: 'Volunteer', coordinator: 'Coordinator' },
   invite: 'Invite',
   transfer: 'Transfer',
   end: 'End chat',
@@ -44,12 +46,16 @@ const UI = {
   ended: 'Chat ended ({by}).',
   endedBy: { visitor: 'by the visitor', staff: 'by staff', timeout: 'timed out', shutdown: 'server shut down', quick_exit: 'quick exit' },
   requestFailed: 'The request could not be completed.',
+  requestFailedKind: { transfer: 'The transfer did not happen', invite: 'The invitation did not happen' },
+  requestFailedReason: { declined: 'declined', lapsed: 'not answered in time', withdrawn: 'withdrawn', nobody: 'nobody available' },
+  youLeft: 'You left this chat.',
+  visitorAway: 'The visitor lost the connection.',
+  visitorBack: 'The visitor is back.',
   invited: 'Invitation sent.',
   transferring: 'Transfer requested.',
   sessionExpired: 'Your session has ended. Please log in again.',
   replaced: 'The console was opened in another window.',
   loggedOut: 'You are logged out.',
-  online: 'Online: {list}',
 };
 
 const TOKEN_KEY = 'brug.staff.token';
@@ -71,7 +77,6 @@ const el = {
   loginError: $('login-error'),
   loginSubmit: $('login-submit'),
   console: $('console'),
-  presence: $('presence'),
   noOffers: $('no-offers'),
   offers: $('offers'),
   chats: $('chats'),
@@ -260,6 +265,8 @@ function onOffer(m) {
   const expires = Number.isFinite(m.expires_s) ? m.expires_s : 30;
   const offer = {
     li, info,
+    kind: m.kind === 'transfer' || m.kind === 'invite' ? m.kind : 'chat',
+    from: typeof m.from === 'string' ? m.from : '',
     lang: typeof m.lang === 'string' ? m.lang : '',
     topic: typeof m.topic === 'string' ? m.topic : '',
     waitedAt: Date.now() - (Number.isFinite(m.waited_s) ? m.waited_s : 0) * 1000,
@@ -278,12 +285,15 @@ function renderOffer(o) {
   const now = Date.now();
   const left = Math.max(0, Math.ceil((o.deadline - now) / 1000));
   const waited = Math.max(0, Math.round((now - o.waitedAt) / 1000));
-  o.info.textContent = fmt(UI.offer, {
+  let text = fmt(UI.offer, {
     lang: o.lang,
     topic: o.topic || UI.noTopic,
     waited: fmt(UI.seconds, { n: waited }),
     left: fmt(UI.seconds, { n: left }),
   });
+  if (o.kind === 'transfer') text = `${fmt(UI.offerTransfer, { from: o.from })} · ${text}`;
+  if (o.kind === 'invite') text = `${fmt(UI.offerInvite, { from: o.from })} · ${text}`;
+  o.info.textContent = text;
   return left;
 }
 
@@ -370,10 +380,14 @@ function onJoined(m) {
 function onLeft(m) {
   const c = chatFor(m);
   if (!c) return;
-  const alias = typeof m.alias === 'string' ? m.alias : m.staff && m.staff.alias;
+  // `you`: it is us who left (our transfer went through); the chat is no
+  // longer ours.
+  if (m.you === true) {
+    markEnded(c, UI.youLeft);
+    return;
+  }
+  const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : m.alias;
   if (typeof alias === 'string') addNotice(c, fmt(UI.left, { alias }));
-  // When it is us who left (a transfer went through), the chat is no longer ours.
-  if (m.self === true || (me && alias === me.alias)) markEnded(c, null);
 }
 
 function onEnded(m) {
@@ -384,17 +398,18 @@ function onEnded(m) {
 }
 
 function onPresence(m) {
-  // Show who is online when the server says so; the format is an extension.
-  const list = Array.isArray(m.staff) ? m.staff : Array.isArray(m.online) ? m.online : null;
-  if (!list) return;
-  const names = list.map((s) => (typeof s === 'string' ? s : s && s.alias)).filter((s) => typeof s === 'string');
-  el.presence.textContent = fmt(UI.online, { list: names.join(', ') });
-  el.presence.hidden = false;
+  // The visitor of a chat went away (connection dropped) or came back.
+  const c = chatFor(m);
+  if (!c || c.ended) return;
+  if (m.visitor === 'away') c.state.textContent = UI.visitorAway;
+  else if (m.visitor === 'back') c.state.textContent = UI.visitorBack;
 }
 
 function onRequestFailed(m) {
   const c = chatFor(m) || chatForRequest(m.id);
-  const text = (typeof m.text === 'string' && m.text) || (typeof m.message === 'string' && m.message) || UI.requestFailed;
+  const what = UI.requestFailedKind[m.kind];
+  const why = UI.requestFailedReason[m.reason];
+  const text = what ? (why ? `${what}: ${why}.` : `${what}.`) : UI.requestFailed;
   if (c) addNotice(c, text, true); else setStatus(text);
 }
 
@@ -654,7 +669,6 @@ function resetConsole() {
   for (const c of [...chats.values()]) closeChat(c);
   el.available.checked = false;
   delete el.available.dataset.confirmed;
-  el.presence.hidden = true;
   el.whoami.textContent = '';
 }
 
