@@ -209,7 +209,7 @@ test('a second visitor sees position 2, then 1 when the first is taken', { timeo
 		const joined = await a.next('joined');
 		assert.equal(joined.chat, chat.chat);
 		assert.equal(joined.staff.alias, 'Tom');
-		assert.equal((await c.next('queue')).position, 1);
+		assert.equal((await c.waitFor({ type: 'queue', position: 1 })).position, 1);
 		// The first visitor is out of the queue: no further queue frames.
 		assert.deepEqual(await a.quiet({ type: 'queue' }, 200), []);
 
