@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what building and running Brug needs on Debian 12, and with
+# --tests also what the whole test suite needs. Run as root. Installs only
+# what is missing, so a second run does nothing and takes well under a second.
+#
+# usage: scripts/setup.sh [--tests]
+set -euo pipefail
+
+repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+
+usage() {
+	echo "usage: $0 [--tests]"
+}
+
+tests=0
+for arg in "$@"; do
+	case $arg in
+	--tests) tests=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+
+packages=(
+	build-essential meson ninja-build pkg-config
+	libwebsockets-dev libwebsockets-evlib-ev libssl-dev openssl
+	libicu-dev icu-devtools libjansson-dev libsqlite3-dev sqlite3
+	libsodium-dev libinih-dev libcmocka-dev
+)
+if ((tests)); then
+	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind)
+	# A nodejs package from NodeSource carries its own npm and conflicts
+	# with Debian's npm package, so working commands are enough here.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		packages+=(nodejs npm)
+	fi
+fi
+
+# One dpkg-query for all of them keeps the common case fast.
+declare -A installed=()
+while read -r name status; do
+	if [[ $status == installed ]]; then
+		installed[$name]=1
+	fi
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
+
+missing=()
+for p in "${packages[@]}"; do
+	[[ -n ${installed[$p]:-} ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if ((EUID != 0)); then
+		echo "setup: missing Debian packages: ${missing[*]}" >&2
+		echo "setup: run this script as root to install them: sudo bash $0 $*" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# Wait for another apt or dpkg run instead of failing at once.
+	apt_opts=(-q -o DPkg::Lock::Timeout=600)
+	apt-get "${apt_opts[@]}" update
+	apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The test-only npm packages (package.json); npm ci rewrites
+# node_modules/.package-lock.json, so its age tells whether they are current.
+if ((tests)) && [[ -f $repo/package-lock.json ]]; then
+	if [[ ! -f $repo/node_modules/.package-lock.json ||
+		$repo/package-lock.json -nt $repo/node_modules/.package-lock.json ]]; then
+		echo "setup: installing the test-only npm packages"
+		(cd -- "$repo" && npm ci --no-audit --no-fund)
+	fi
+fi
