@@ -92,8 +92,9 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
 	      const char **why);
 /*
  * Replace username's password, end all its sessions and clear its lockout
- * (a coordinator's reset is how a locked-out colleague gets back in).
- * Returns 0, BRUG_E_BAD_FIELD (*why set), BRUG_E_NOT_FOUND, BRUG_E_INTERNAL
+ * in this process's table (so a reset made inside the daemon lets a
+ * locked-out colleague back in; a reset from the CLI, another process,
+ * cannot lift the daemon's lock, which runs out by itself). Returns 0, BRUG_E_BAD_FIELD (*why set), BRUG_E_NOT_FOUND, BRUG_E_INTERNAL
  * or -ENOMEM. Arguments borrowed.
  */
 int staff_set_password(struct staff *st, const char *username, const char *password,
