@@ -75,12 +75,12 @@ static const char *const state_names[] = {
 	[ROUTER_V_ENDED] = "ended",
 };
 
-static struct chat_impl *chat_impl_of(struct router_chat *c)
+static struct chat_impl *impl_of_chat(struct router_chat *c)
 {
 	return list_entry(c, struct chat_impl, pub);
 }
 
-static struct staff_impl *staff_impl_of(struct router_staff *s)
+static struct staff_impl *impl_of_staff(struct router_staff *s)
 {
 	return list_entry(s, struct staff_impl, pub);
 }
@@ -231,8 +231,8 @@ static void offer_unlink(struct router *r, struct router_offer *o)
 			o->visitor->offer = NULL;
 			r->dirty |= 1u << o->visitor->lang;
 		}
-	} else if (o->chat != NULL && chat_impl_of(o->chat)->request == o) {
-		chat_impl_of(o->chat)->request = NULL;
+	} else if (o->chat != NULL && impl_of_chat(o->chat)->request == o) {
+		impl_of_chat(o->chat)->request = NULL;
 	}
 }
 
@@ -462,7 +462,7 @@ static void hash_remove(struct router *r, struct chat_impl *ci)
 	}
 }
 
-static struct chat_impl *chat_new(struct router *r, struct router_visitor *v, uint64_t now_ms)
+static struct chat_impl *new_chat(struct router *r, struct router_visitor *v, uint64_t now_ms)
 {
 	struct chat_impl *ci = calloc(1, sizeof *ci);
 	struct router_chat *c;
@@ -486,16 +486,16 @@ static struct chat_impl *chat_new(struct router *r, struct router_visitor *v, ui
 	return ci;
 }
 
-static void chat_add_staff(struct router_chat *c, struct router_staff *s, uint64_t now_ms)
+static void seat_staff(struct router_chat *c, struct router_staff *s, uint64_t now_ms)
 {
-	struct chat_impl *ci = chat_impl_of(c);
+	struct chat_impl *ci = impl_of_chat(c);
 
 	assert(c->n_staff < ROUTER_CHAT_MAX_STAFF);
 	c->staff[c->n_staff++] = s;
 	for (size_t i = 0; i < ROUTER_CHAT_MAX_STAFF; i++) {
 		if (ci->seats[i].staff == NULL) {
 			ci->seats[i].staff = s;
-			list_add_tail(&staff_impl_of(s)->chats, &ci->seats[i].link);
+			list_add_tail(&impl_of_staff(s)->chats, &ci->seats[i].link);
 			break;
 		}
 	}
@@ -504,9 +504,9 @@ static void chat_add_staff(struct router_chat *c, struct router_staff *s, uint64
 }
 
 /* Take s out of c's staff (join order kept); does not touch open_chats. */
-static void chat_drop_staff(struct router_chat *c, struct router_staff *s)
+static void unseat_staff(struct router_chat *c, struct router_staff *s)
 {
-	struct chat_impl *ci = chat_impl_of(c);
+	struct chat_impl *ci = impl_of_chat(c);
 	unsigned i, j;
 
 	for (i = 0; i < c->n_staff && c->staff[i] != s; i++)
@@ -527,9 +527,9 @@ static void chat_drop_staff(struct router_chat *c, struct router_staff *s)
 
 /* End c: report, release its staff, withdraw its request, detach its
  * visitor, wipe the transcript and free it. */
-static void chat_end(struct router *r, struct router_chat *c, enum router_end by, uint64_t now_ms)
+static void end_chat(struct router *r, struct router_chat *c, enum router_end by, uint64_t now_ms)
 {
-	struct chat_impl *ci = chat_impl_of(c);
+	struct chat_impl *ci = impl_of_chat(c);
 	struct router_visitor *v = c->visitor;
 
 	log_debug("router: chat %llu ended (%d)", (unsigned long long)c->id, (int)by);
@@ -537,7 +537,7 @@ static void chat_end(struct router *r, struct router_chat *c, enum router_end by
 	while (c->n_staff > 0) {
 		struct router_staff *s = c->staff[c->n_staff - 1];
 
-		chat_drop_staff(c, s);
+		unseat_staff(c, s);
 		s->open_chats--;
 		s->idle_since_ms = now_ms;
 		r->dirty |= s->langs;
@@ -580,7 +580,7 @@ static void requeue(struct router *r, struct router_visitor *v)
 /* Take v out of its queue or parked list and end whatever it holds: a
  * pending offer is withdrawn, a chat (live or requeued) ends with `by`. v is
  * left in the loose list, ENDED unless it was NEW or ENDED already. */
-static void visitor_release(struct router *r, struct router_visitor *v, enum router_end by, uint64_t now_ms)
+static void release_visitor(struct router *r, struct router_visitor *v, enum router_end by, uint64_t now_ms)
 {
 	if (v->offer != NULL)
 		offer_end(r, v->offer, ROUTER_OFFER_WITHDRAWN, false);
@@ -598,10 +598,10 @@ static void visitor_release(struct router *r, struct router_visitor *v, enum rou
 		break;
 	}
 	if (v->chat != NULL)
-		chat_end(r, v->chat, by, now_ms);
+		end_chat(r, v->chat, by, now_ms);
 }
 
-static void visitor_destroy(struct router_visitor *v)
+static void destroy_visitor(struct router_visitor *v)
 {
 	list_remove(&v->queue_link);
 	list_remove(&v->grace_link);
@@ -610,7 +610,7 @@ static void visitor_destroy(struct router_visitor *v)
 
 /* ---- staff helpers ---- */
 
-static void staff_open_langs(struct router *r, struct router_staff *s, uint64_t now_ms)
+static void open_langs(struct router *r, struct router_staff *s, uint64_t now_ms)
 {
 	for (unsigned lang = 0; lang < r->cfg.n_langs; lang++) {
 		struct lang_state *l = &r->langs[lang];
@@ -628,7 +628,7 @@ static void staff_open_langs(struct router *r, struct router_staff *s, uint64_t 
 	r->dirty |= s->langs;
 }
 
-static void staff_close_langs(struct router *r, struct router_staff *s)
+static void close_langs(struct router *r, struct router_staff *s)
 {
 	for (unsigned lang = 0; lang < r->cfg.n_langs; lang++)
 		if (s->langs & (1u << lang))
@@ -638,13 +638,13 @@ static void staff_close_langs(struct router *r, struct router_staff *s)
 /* s stops being available (if it was). Its pending CHAT offers are
  * withdrawn; with all_offers (a lapse, or s leaving) its transfer and invite
  * offers too, and their requesters are told. */
-static void staff_unavailable(struct router *r, struct router_staff *s, bool all_offers, bool report)
+static void make_unavailable(struct router *r, struct router_staff *s, bool all_offers, bool report)
 {
 	struct list *n, *tmp;
 
 	if (s->available) {
 		s->available = false;
-		staff_close_langs(r, s);
+		close_langs(r, s);
 		if (report)
 			EMIT(r, availability, s);
 	}
@@ -663,7 +663,7 @@ static void offer_lapse(struct router *r, struct router_offer *o)
 
 	log_debug("router: offer %llu lapsed", (unsigned long long)o->id);
 	offer_end(r, o, ROUTER_OFFER_LAPSED, true);
-	staff_unavailable(r, s, true, true);
+	make_unavailable(r, s, true, true);
 }
 
 static bool name_is(const struct router_staff *s, const char *name)
@@ -694,7 +694,7 @@ static struct router_staff *pick_target(struct router *r, struct router_chat *c,
 }
 
 /* Look up chat_id for s: the chat, or a BRUG_E_* code in *err. */
-static struct router_chat *chat_for_staff(struct router *r, struct router_staff *s, uint64_t chat_id, int *err)
+static struct router_chat *member_chat(struct router *r, struct router_staff *s, uint64_t chat_id, int *err)
 {
 	struct router_chat *c = router_chat_find(r, chat_id);
 
@@ -718,10 +718,10 @@ static int request(struct router *r, struct router_staff *s, uint64_t chat_id, c
 		return -EINVAL;
 	if (to == NULL)
 		return BRUG_E_BAD_FIELD;
-	c = chat_for_staff(r, s, chat_id, &err);
+	c = member_chat(r, s, chat_id, &err);
 	if (c == NULL)
 		return err;
-	ci = chat_impl_of(c);
+	ci = impl_of_chat(c);
 	if (ci->request != NULL)
 		return BRUG_E_CONFLICT;
 	if (kind == ROUTER_OFFER_INVITE && c->n_staff >= ROUTER_CHAT_MAX_STAFF)
@@ -777,7 +777,7 @@ fail_router:
 static void free_visitors(struct list *head)
 {
 	while (!list_empty(head))
-		visitor_destroy(list_entry(head->next, struct router_visitor, queue_link));
+		destroy_visitor(list_entry(head->next, struct router_visitor, queue_link));
 }
 
 void router_free(struct router *r, uint64_t now_ms)
@@ -786,7 +786,7 @@ void router_free(struct router *r, uint64_t now_ms)
 		return;
 	r->closing = true;
 	while (!list_empty(&r->chats))
-		chat_end(r, list_entry(r->chats.next, struct router_chat, link), ROUTER_END_SHUTDOWN, now_ms);
+		end_chat(r, list_entry(r->chats.next, struct router_chat, link), ROUTER_END_SHUTDOWN, now_ms);
 	while (!list_empty(&r->offers)) {
 		struct router_offer *o = list_entry(r->offers.next, struct router_offer, timeout_link);
 
@@ -804,7 +804,7 @@ void router_free(struct router *r, uint64_t now_ms)
 		list_remove(&s->link);
 		secmem_free_str(s->username);
 		secmem_free_str(s->alias);
-		free(staff_impl_of(s));
+		free(impl_of_staff(s));
 	}
 	free(r->buckets);
 	free(r);
@@ -897,7 +897,7 @@ int router_visitor_end(struct router *r, struct router_visitor *v, bool quick_ex
 		return -EINVAL;
 	if (v->state == ROUTER_V_NEW || v->state == ROUTER_V_ENDED)
 		return BRUG_E_CONFLICT;
-	visitor_release(r, v, quick_exit ? ROUTER_END_QUICK_EXIT : ROUTER_END_VISITOR, now_ms);
+	release_visitor(r, v, quick_exit ? ROUTER_END_QUICK_EXIT : ROUTER_END_VISITOR, now_ms);
 	dispatch(r, now_ms);
 	return 0;
 }
@@ -906,8 +906,8 @@ void router_visitor_free(struct router *r, struct router_visitor *v, uint64_t no
 {
 	if (r == NULL || v == NULL)
 		return;
-	visitor_release(r, v, ROUTER_END_VISITOR, now_ms);
-	visitor_destroy(v);
+	release_visitor(r, v, ROUTER_END_VISITOR, now_ms);
+	destroy_visitor(v);
 	dispatch(r, now_ms);
 }
 
@@ -972,9 +972,9 @@ void router_staff_remove(struct router *r, struct router_staff *s, uint64_t now_
 
 	if (r == NULL || s == NULL)
 		return;
-	si = staff_impl_of(s);
+	si = impl_of_staff(s);
 	/* Leaving quietly: no availability event for someone who is gone. */
-	staff_unavailable(r, s, true, false);
+	make_unavailable(r, s, true, false);
 	/* Transfers and invites it asked for die with it; they can only be
 	 * in chats it is in. */
 	for (struct list *n = si->chats.next; n != &si->chats; n = n->next) {
@@ -986,7 +986,7 @@ void router_staff_remove(struct router *r, struct router_staff *s, uint64_t now_
 	while (!list_empty(&si->chats)) {
 		struct router_chat *c = &list_entry(si->chats.next, struct seat, link)->chat->pub;
 
-		chat_drop_staff(c, s);
+		unseat_staff(c, s);
 		s->open_chats--;
 		if (c->n_staff > 0) {
 			EMIT(r, left, c, s, ROUTER_LEAVE_DROPPED);
@@ -1009,9 +1009,9 @@ void router_staff_set_available(struct router *r, struct router_staff *s, bool a
 	if (available) {
 		s->available = true;
 		s->idle_since_ms = now_ms;
-		staff_open_langs(r, s, now_ms);
+		open_langs(r, s, now_ms);
 	} else {
-		staff_unavailable(r, s, false, false);
+		make_unavailable(r, s, false, false);
 	}
 	dispatch(r, now_ms);
 }
@@ -1040,7 +1040,7 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 		if (c == NULL) {
 			/* Allocate before changing anything, so no memory
 			 * leaves the offer pending as it was. */
-			struct chat_impl *ci = chat_new(r, v, now_ms);
+			struct chat_impl *ci = new_chat(r, v, now_ms);
 
 			if (ci == NULL)
 				return -ENOMEM;
@@ -1055,7 +1055,7 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 		free(o);
 		queue_leave(r, v, mean_changed);
 		set_state(v, ROUTER_V_CHATTING);
-		chat_add_staff(c, s, now_ms);
+		seat_staff(c, s, now_ms);
 		log_debug("router: chat %llu joined by staff %llu", (unsigned long long)c->id,
 			  (unsigned long long)s->id);
 		EMIT(r, joined, c, s);
@@ -1078,14 +1078,14 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 	free(o);
 	if (transfer && c->n_staff >= ROUTER_CHAT_MAX_STAFF) {
 		/* Out of a full chat the requester makes room first. */
-		chat_drop_staff(c, from);
-		chat_add_staff(c, s, now_ms);
+		unseat_staff(c, from);
+		seat_staff(c, s, now_ms);
 		EMIT(r, joined, c, s);
 	} else {
-		chat_add_staff(c, s, now_ms);
+		seat_staff(c, s, now_ms);
 		EMIT(r, joined, c, s);
 		if (transfer)
-			chat_drop_staff(c, from);
+			unseat_staff(c, from);
 	}
 	if (transfer) {
 		from->open_chats--;
@@ -1153,10 +1153,10 @@ int router_chat_end(struct router *r, struct router_staff *s, uint64_t chat_id, 
 
 	if (r == NULL || s == NULL)
 		return -EINVAL;
-	c = chat_for_staff(r, s, chat_id, &err);
+	c = member_chat(r, s, chat_id, &err);
 	if (c == NULL)
 		return err;
-	chat_end(r, c, ROUTER_END_STAFF, now_ms);
+	end_chat(r, c, ROUTER_END_STAFF, now_ms);
 	dispatch(r, now_ms);
 	return 0;
 }
@@ -1196,9 +1196,9 @@ void router_tick(struct router *r, uint64_t now_ms)
 		if (v->grace_deadline_ms > now_ms)
 			break;
 		list_remove(&v->grace_link);
-		visitor_release(r, v, ROUTER_END_TIMEOUT, now_ms);
+		release_visitor(r, v, ROUTER_END_TIMEOUT, now_ms);
 		EMIT(r, visitor_gone, v);
-		visitor_destroy(v);
+		destroy_visitor(v);
 	}
 	/* Every language: decline cooldowns run out and offers that found no
 	 * memory are retried. A walk stops as soon as nobody speaking the

@@ -749,6 +749,67 @@ static void test_detach_frees_idle(void **state)
 	/* Left alive on purpose: router_free frees it. */
 }
 
+static void test_requeued_visitor_leaves(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *a = online(f, 1, "anna", 1, 1);
+	struct router_staff *b = online(f, 2, "bert", 1, 1);
+	struct router_visitor *v1 = visitor(f, 0, -1);
+	struct router_visitor *v2 = visitor(f, 0, -1);
+	struct router_visitor *v3 = visitor(f, 0, -1);
+	struct router_chat *c1 = serve(f, a, v1);
+	struct router_chat *c2 = serve(f, b, v2);
+	uint64_t id1 = c1->id, id2 = c2->id;
+	long e, g;
+
+	/* v1 requeued with its chat and offered to b once b is free; it
+	 * quick-exits: the offer goes, then the chat ends. */
+	router_staff_remove(f->r, a, f->now);
+	assert_int_equal(v1->position, 1);
+	assert_int_equal(v3->position, 2);
+	assert_int_equal(router_chat_end(f->r, b, id2, f->now), 0);
+	assert_int_equal(last(f, EV_OFFER)->chat_id, id1);
+	clear(f);
+	assert_int_equal(router_visitor_end(f->r, v1, true, f->now), 0);
+	g = find(f, EV_OFFER_GONE, 0);
+	e = find(f, EV_ENDED, 0);
+	assert_true(g >= 0 && e > g);
+	assert_int_equal(f->recs[g].why, ROUTER_OFFER_WITHDRAWN);
+	assert_int_equal(f->recs[e].chat_id, id1);
+	assert_int_equal(f->recs[e].why, ROUTER_END_QUICK_EXIT);
+	assert_null(router_chat_find(f->r, id1));
+	assert_int_equal(v1->state, ROUTER_V_ENDED);
+	assert_null(v1->chat);
+	assert_int_equal(v3->position, 1);
+	assert_ptr_equal(v3->offer->to, b); /* b is offered the next one */
+
+	/* v3 is served, requeued, and its grace runs out: TIMEOUT. */
+	c1 = serve(f, b, v3);
+	id1 = c1->id;
+	assert_true(router_visitor_detach(f->r, v3, f->now));
+	router_staff_remove(f->r, b, f->now);
+	assert_int_equal(v3->state, ROUTER_V_WAITING);
+	clear(f);
+	f->now += GRACE_MS;
+	router_tick(f->r, f->now);
+	e = find(f, EV_ENDED, 0);
+	assert_true(e >= 0);
+	assert_int_equal(f->recs[e].why, ROUTER_END_TIMEOUT);
+	assert_int_equal(f->recs[e].chat_id, id1);
+	assert_true(find(f, EV_VISITOR_GONE, (size_t)e) > e);
+	assert_int_equal(router_queue_length(f->r, 0), 0);
+
+	/* A socket that closes for good in a chat ends it with VISITOR. */
+	b = online(f, 3, "bea", 1, 1);
+	v2 = visitor(f, 0, -1);
+	c2 = serve(f, b, v2);
+	clear(f);
+	router_visitor_free(f->r, v2, f->now);
+	assert_int_equal(last(f, EV_ENDED)->why, ROUTER_END_VISITOR);
+	assert_int_equal(b->open_chats, 0);
+	assert_int_equal(count(f, EV_VISITOR_GONE), 0);
+}
+
 /* ---- transfer and invite ---- */
 
 static void test_transfer(void **state)
@@ -1003,6 +1064,7 @@ static void test_wait_estimate(void **state)
 	struct router_visitor *v2 = visitor(f, 0, -1);
 	struct router_visitor *v3 = visitor(f, 0, -1);
 	struct router_visitor *v4 = visitor(f, 0, -1);
+	struct router_visitor *v5;
 	struct router_chat *c;
 
 	assert_int_equal(v2->wait_s, -1); /* no samples yet */
@@ -1026,6 +1088,32 @@ static void test_wait_estimate(void **state)
 	assert_int_equal(v3->wait_s, 120);	/* 82.5 s */
 	assert_int_equal(v4->wait_s, 180);	/* 165 s */
 	assert_int_equal(count(f, EV_QUEUE), 2);
+
+	/* The head is away, so v4 is served: it entered at 4 and waited
+	 * 150 s, 37.5 s a place. The mean (67.5 s) changes, but v3's rounded
+	 * estimate at position 1 does not, so only v5 (moving up) is told. */
+	v5 = visitor(f, 0, -1);
+	assert_int_equal(v5->wait_s, 300);
+	assert_true(router_visitor_detach(f->r, v3, f->now));
+	assert_int_equal(router_chat_end(f->r, a, c->id, f->now), 0);
+	clear(f);
+	c = serve(f, a, v4);
+	assert_int_equal(count(f, EV_QUEUE), 1);
+	assert_ptr_equal(last(f, EV_QUEUE)->v, v5);
+	assert_int_equal(v5->position, 2);
+	assert_int_equal(v5->wait_s, 180);
+	assert_int_equal(v3->wait_s, 120);
+	/* v5 is served at once (a zero wait): the mean drops to 50.6 s, and
+	 * v3, ahead of it, is told its new estimate. */
+	assert_int_equal(router_chat_end(f->r, a, c->id, f->now), 0);
+	clear(f);
+	c = serve(f, a, v5);
+	assert_int_equal(count(f, EV_QUEUE), 1);
+	assert_ptr_equal(last(f, EV_QUEUE)->v, v3);
+	assert_int_equal(v3->position, 1);
+	assert_int_equal(v3->wait_s, 60);
+	router_visitor_attach(f->r, v3, f->now);
+	assert_int_equal(router_visitor_end(f->r, v3, false, f->now), 0);
 
 	/* A very short wait still shows at least a minute. */
 	assert_int_equal(router_chat_end(f->r, a, c->id, f->now), 0);
@@ -1207,6 +1295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_visitor_grace_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_visitor_grace_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_frees_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requeued_visitor_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transfer_lapse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invite, setup, teardown),
