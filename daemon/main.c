@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "config.h"
-#include "config.h"
 #include "i18n.h"
 #include "server.h"
 #include "staff.h"
@@ -144,7 +143,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(db_path, sizeof db_path, "%s/brug.db", cfg.state_dir);
-	staff = staff_open(db_path, NULL);
+	staff = staff_open(db_path, &(struct staff_limits){
+		.session_idle_ms = (int64_t)cfg.session_idle_s * 1000,
+		.session_max_ms = (int64_t)cfg.session_max_s * 1000,
+	});
 	if (staff == NULL) {
 		fprintf(stderr, "brugd: cannot open the staff database %s\n", db_path);
 		goto out;

@@ -1206,3 +1206,28 @@ void router_tick(struct router *r, uint64_t now_ms)
 	r->dirty = (uint32_t)((1ull << r->cfg.n_langs) - 1);
 	dispatch(r, now_ms);
 }
+
+uint64_t router_staff_next_chat(struct router *r, const struct router_staff *s, uint64_t after)
+{
+	const struct staff_impl *si = list_entry(s, struct staff_impl, pub);
+	bool found = after == 0;
+	struct list *it;
+
+	(void)r;
+	list_for_each(it, &si->chats) {
+		const struct seat *seat = list_entry(it, struct seat, link);
+		if (found)
+			return seat->chat->pub.id;
+		if (seat->chat->pub.id == after)
+			found = true;
+	}
+	return 0;
+}
+
+void router_end_all(struct router *r, uint64_t now_ms)
+{
+	/* closing stops dispatch, so no new offer follows the shutdown. */
+	r->closing = true;
+	while (!list_empty(&r->chats))
+		end_chat(r, list_entry(r->chats.next, struct router_chat, link), ROUTER_END_SHUTDOWN, now_ms);
+}
