@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "brug-build.h"
 #include "hub.h"
 #include "proto.h"
 #include "server.h"
@@ -462,6 +463,10 @@ static void lws_log_emit(int level, const char *line)
 	char buf[512];
 	size_t o = 0;
 
+	/* The libev plugin reports every watcher change at notice level. */
+	if (strncmp(line, "elops_io_ev", 11) == 0 || strstr(line, ": elops_io_ev") != NULL)
+		return;
+
 	for (const char *s = line; *s != '\0' && o + 8 < sizeof buf; s++) {
 		if ((*s >= '0' && *s <= '9') || (*s == ':' && s[1] == ':')) {
 			/* Mask runs that look like IPv4 or IPv6 addresses. */
@@ -587,7 +592,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 
 	printf("listening on port %d\n", g.port);
 	fflush(stdout);
-	log_notice("brugd serving https://%s:%d", cfg->hostname, g.port);
+	log_notice("brugd %s serving port %d", BRUG_VERSION, g.port);
 
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
 	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
