@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* By path: the build directory's generated config.h has the same name. */
+/* By path, so a stale generated config.h in an old build directory (now
+ * brug-build.h) can never be picked up instead. */
 #include "../../daemon/config.h"
 
 /* One temporary tree per test: ROOT/etc/brugd.conf and ROOT/web-client/. */
