@@ -598,8 +598,9 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
 		;
 out:
-	if (!g.destroyed)
-		lws_context_destroy(g.ctx);
+	/* With an event library the destroy in stop_cb is staged: this second
+	 * call completes it once the loop has returned (lws' own pattern). */
+	lws_context_destroy(g.ctx);
 	g.ctx = NULL;
 	hub_free(g.hub, mono_ms());
 	g.hub = NULL;
