@@ -262,3 +262,94 @@ test('without lang, the language comes from Accept-Language, else the default', 
 		bye(v1, v2);
 	}
 });
+
+test('the quick exit ends the chat; staff are told quick_exit, the visitor visitor', { timeout: 20000 }, async () => {
+	let s, v;
+	try {
+		s = await availableStaff(b, 'samira', PW);
+		let chat;
+		({ v, chat } = await startChat(b, s, { lang: 'nl' }));
+		v.send({ type: 'end', quick_exit: true });
+		assert.equal((await v.next('ended')).by, 'visitor');
+		assert.equal((await s.waitFor({ type: 'ended', chat })).by, 'quick_exit');
+		// The socket can start over with a new hello.
+		v.send({ type: 'hello', lang: 'nl' });
+		const w = await v.next('welcome');
+		assert.equal(w.open, true);
+		assert.equal((await v.next('queue')).position, 1);
+		const offer = await s.next('offer');
+		assert.equal(offer.lang, 'nl');
+		s.send({ type: 'decline', offer: offer.offer });
+	} finally {
+		bye(v);
+		s?.close();
+	}
+});
+
+test('texts are normalized: NFC, trimmed, no bidi overrides; empty is bad_field', { timeout: 20000 }, async () => {
+	let s, v;
+	try {
+		s = await availableStaff(b, 'nadia', PW);
+		let chat;
+		({ v, chat } = await startChat(b, s, { lang: 'nl' }));
+		v.send({ type: 'msg', text: '  Cafe\u0301 \u202Eom tien\u202C  ' });
+		const ack = await v.next('msg');
+		assert.equal(ack.text, 'Café om tien');
+		assert.equal((await s.waitFor({ type: 'msg', seq: 1 })).text, 'Café om tien');
+		v.send({ type: 'msg', text: ' \u202E ', id: 'empty-1' });
+		const err = await v.next('error');
+		assert.equal(err.code, 'bad_field');
+		assert.equal(err.id, 'empty-1');
+		s.send({ type: 'msg', chat, text: 'ok' });
+		assert.equal((await v.next('msg')).seq, 2, 'the refused text took no seq');
+	} finally {
+		bye(v);
+		s?.close();
+	}
+});
+
+// Which of the clients has an offer queued first (polls, takes nothing).
+async function firstWithOffer(clients, timeoutMs = 5000) {
+	const until = Date.now() + timeoutMs;
+	while (Date.now() < until) {
+		const c = clients.find((x) => x.pending().some((f) => f.type === 'offer'));
+		if (c) return c;
+		await new Promise((r) => setTimeout(r, 20));
+	}
+	throw new Error('no offer arrived');
+}
+
+test('an offer not answered in time goes to the next staff member and the first becomes unavailable', { timeout: 30000 }, async () => {
+	let amal, samira, v;
+	try {
+		amal = await availableStaff(b, 'amal', PW);
+		samira = await availableStaff(b, 'samira', PW);
+		({ v } = await visitorHello(b, { lang: 'ar' }));
+		// Whoever gets it first lets it lapse (3 s here).
+		const first = await firstWithOffer([amal, samira]);
+		const other = first === amal ? samira : amal;
+		const o1 = await first.waitFor({ type: 'offer' });
+		const t0 = Date.now();
+		const o2 = await other.waitFor({ type: 'offer' }, 8000);
+		const waited = Date.now() - t0;
+		assert.ok(waited >= 2000, `re-offered after ${waited} ms, the offer timeout is 3 s`);
+		assert.notEqual(o2.offer, o1.offer);
+		const st = await first.waitFor((f) => f.type === 'status' && f.id === undefined, 2000);
+		assert.equal(st.available, false, 'the one who let it lapse is unavailable');
+		const gone = await first.waitFor({ type: 'offer_gone' }, 2000);
+		assert.equal(gone.offer, o1.offer);
+		assert.equal(gone.reason, 'lapsed');
+		first.send({ type: 'accept', offer: o1.offer, id: 'late' });
+		const late = await first.waitFor({ type: 'error', id: 'late' });
+		assert.equal(late.code, 'not_found');
+
+		// A decline: nobody else is available now, so no offer comes.
+		other.send({ type: 'decline', offer: o2.offer });
+		assert.equal((await other.waitFor({ type: 'offer_gone' })).reason, 'declined');
+		assert.deepEqual(await first.quiet({ type: 'offer' }, 300), []);
+	} finally {
+		bye(v);
+		amal?.close();
+		samira?.close();
+	}
+});
