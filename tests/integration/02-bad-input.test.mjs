@@ -22,6 +22,7 @@ before(async () => {
 		staff: [
 			{ user: 'alice', alias: 'Alice', roles: 'volunteer', langs: 'ar', maxChats: 1, password: PW },
 			{ user: 'bob', alias: 'Bob', roles: 'volunteer', langs: 'tr', maxChats: 1, password: PW },
+			{ user: 'carl', alias: 'Carl', roles: 'volunteer', langs: 'en', maxChats: 4, password: PW },
 		],
 	});
 	alice = await availableStaff(b, 'alice', PW);
@@ -238,6 +239,47 @@ test('a first staff message that is not a login closes 4001', { timeout: 15000 }
 	const s3 = await connectStaff(b);
 	s3.sendRaw('login please');
 	assert.equal((await s3.closed()).code, 4001);
+});
+
+test('hello while waiting or chatting is a conflict; bad tags are bad_field', { timeout: 15000 }, async () => {
+	bg.send({ type: 'hello', lang: 'ar', id: 'h-1' });
+	assertError(await bg.next(), 'conflict', 'h-1');
+	alice.send({ type: 'end', chat: bgChat, tags: ['no_such_topic'], id: 'g-1' });
+	assertError(await alice.waitFor({ type: 'error', id: 'g-1' }), 'bad_field', 'g-1');
+	alice.send({ type: 'end', chat: bgChat, tags: Array(9).fill('other'), id: 'g-2' });
+	assertError(await alice.waitFor({ type: 'error', id: 'g-2' }), 'bad_field', 'g-2');
+	alice.send({ type: 'msg', chat: '01', text: 'x', id: 'g-3' });
+	assertError(await alice.waitFor({ type: 'error', id: 'g-3' }), 'bad_field', 'g-3');
+	alice.send({ type: 'msg', chat: 42, text: 'x', id: 'g-4' });
+	assertError(await alice.waitFor({ type: 'error', id: 'g-4' }), 'bad_field', 'g-4');
+	alice.send({ type: 'msg', chat: '999999', text: 'x', id: 'g-5' });
+	assertError(await alice.waitFor({ type: 'error', id: 'g-5' }), 'not_found', 'g-5');
+	const longId = 'i'.repeat(65);
+	bg.send({ type: 'typing', on: true, id: longId });
+	assertError(await bg.next(), 'bad_field');
+});
+
+test('more than 20 messages in 10 s are rate_limited, but end still works', { timeout: 20000 }, async () => {
+	const carl = await availableStaff(b, 'carl', PW);
+	const { v, chat } = await startChat(b, carl, { lang: 'en' });
+	try {
+		for (let i = 0; i < 24; i++) v.send({ type: 'typing', on: i % 2 === 0, id: `r-${i}` });
+		const limited = await v.waitFor({ type: 'error', code: 'rate_limited' });
+		assert.equal(limited.id, 'r-19', 'hello and 19 typing frames make 20; the 21st message is limited');
+		assert.equal(v.closeInfo, null);
+		v.send({ type: 'end' });
+		assert.equal((await v.next('ended')).by, 'visitor');
+		assert.equal((await carl.waitFor({ type: 'ended', chat })).by, 'visitor');
+	} finally {
+		v.close();
+		carl.close();
+	}
+});
+
+test('a flood closes the socket with 4029', { timeout: 20000 }, async () => {
+	const v = await connectVisitor(b);
+	for (let i = 0; i < 80; i++) v.send({ type: 'typing', on: true });
+	assert.equal((await v.closed()).code, 4029);
 });
 
 test('the unrelated chats still work', { timeout: 15000 }, async () => {
