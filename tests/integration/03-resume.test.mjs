@@ -4,7 +4,7 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	startBrugd, connectVisitor, loginStaff, availableStaff, visitorHello, startChat,
+	startBrugd, connectVisitor, connectStaff, loginStaff, availableStaff, visitorHello, startChat,
 } from '../lib/brugd.mjs';
 
 const PW = 'integration-test-password-03';
@@ -18,6 +18,7 @@ before(async () => {
 			{ user: 'emma', alias: 'Emma', roles: 'volunteer', langs: 'en', maxChats: 1, password: PW },
 			{ user: 'nora1', alias: 'Nora1', roles: 'volunteer', langs: 'nl', maxChats: 1, password: PW },
 			{ user: 'nora2', alias: 'Nora2', roles: 'volunteer', langs: 'nl', maxChats: 1, password: PW },
+			{ user: 'tess', alias: 'Tess', roles: 'volunteer', langs: 'ti', maxChats: 2, password: PW },
 		],
 	});
 }, { timeout: 60000 });
@@ -202,5 +203,64 @@ test('a staff drop requeues the visitor first, and the next staff member gets th
 	} finally {
 		bye(v);
 		n2?.close();
+	}
+});
+
+test('resuming while the old socket is still open closes the old one with 4003', { timeout: 20000 }, async () => {
+	let tess, v, v2;
+	try {
+		tess = await availableStaff(b, 'tess', PW);
+		let welcome, chat;
+		({ v, welcome, chat } = await startChat(b, tess, { lang: 'ti' }));
+		v.send({ type: 'msg', text: 'one' });
+		await tess.waitFor({ type: 'msg', seq: 1 });
+		v2 = await connectVisitor(b);
+		v2.send({ type: 'hello', resume: welcome.session, last_seq: 1 });
+		const w = await v2.next('welcome');
+		assert.equal(w.resumed, true);
+		assert.equal((await v.closed()).code, 4003);
+		assert.equal((await v2.next('joined')).chat, chat);
+		// last_seq 1: nothing to replay.
+		assert.deepEqual(await v2.quiet({ type: 'msg' }, 200), []);
+		tess.send({ type: 'msg', chat, text: 'two' });
+		assert.equal((await v2.next('msg')).seq, 2);
+	} finally {
+		bye(v2);
+		tess?.close();
+	}
+});
+
+test('a staff session taken over by token keeps its chats; logout kills the token', { timeout: 20000 }, async () => {
+	let s1, s2, s3, v;
+	try {
+		s1 = await availableStaff(b, 'tess', PW);
+		let chat;
+		({ v, chat } = await startChat(b, s1, { lang: 'ti' }));
+		s2 = await connectStaff(b);
+		s2.send({ type: 'login', token: s1.session.token, id: 'tok-1' });
+		const sess = await s2.next('session');
+		assert.equal(sess.id, 'tok-1');
+		assert.equal(sess.user.alias, 'Tess');
+		assert.equal((await s1.closed()).code, 4003);
+		const cf = await s2.waitFor({ type: 'chat' });
+		assert.equal(cf.chat, chat);
+		assert.deepEqual(await v.quiet((f) => f.type === 'notice' || f.type === 'ended', 200), [],
+			'the visitor does not notice the takeover');
+		v.send({ type: 'msg', text: 'still there?' });
+		assert.equal((await s2.waitFor({ type: 'msg', seq: 1 })).text, 'still there?');
+
+		s2.send({ type: 'logout' });
+		assert.equal((await s2.closed()).code, 1000);
+		s3 = await connectStaff(b);
+		s3.send({ type: 'login', token: sess.token, id: 'tok-2' });
+		const err = await s3.next();
+		assert.equal(err.type, 'error');
+		assert.equal(err.code, 'unauthorized');
+		assert.equal((await s3.closed()).code, 4001);
+		// The chat she held alone puts the visitor back in the queue.
+		assert.equal((await v.waitFor({ type: 'notice' })).code, 'requeued');
+	} finally {
+		bye(v);
+		s3?.close();
 	}
 });
