@@ -4,7 +4,7 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startBrugd, availableStaff, startChat } from '../lib/brugd.mjs';
@@ -35,6 +35,68 @@ function filesUnder(dir) {
 	}
 	return out;
 }
+
+// Where needle occurs in the writable memory of process pid: a list of
+// mapping names. Throws EACCES/EPERM when the memory cannot be read.
+function findInMemory(pid, needle) {
+	const hits = [];
+	const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter(Boolean);
+	const fd = openSync(`/proc/${pid}/mem`, 'r');
+	try {
+		for (const line of maps) {
+			const [range, perms, , , , name] = line.split(/\s+/);
+			if (!perms.startsWith('rw')) continue;
+			const [lo, hi] = range.split('-').map((x) => BigInt('0x' + x));
+			const len = Number(hi - lo);
+			if (len > (256 << 20)) continue;
+			const buf = Buffer.alloc(len);
+			try {
+				readSync(fd, buf, 0, len, lo);
+			} catch {
+				continue; // guard pages and the like
+			}
+			if (buf.indexOf(needle) >= 0) hits.push(name || '[anon]');
+		}
+	} finally {
+		closeSync(fd);
+	}
+	return hits;
+}
+
+// Protocol: "after ended the chat's messages exist nowhere in the daemon".
+// Reading the memory of our own child needs no privilege beyond the default
+// Yama setting; where it is not allowed the test is skipped.
+test('after ended, the texts are gone from the daemon\'s memory', {
+	timeout: 30000,
+	todo: 'known: the raw bytes of the last long inbound frame (here the staff text) stay in a receive buffer on the heap',
+}, async (t) => {
+	try {
+		readFileSync(`/proc/${b.process.pid}/maps`);
+		closeSync(openSync(`/proc/${b.process.pid}/mem`, 'r'));
+	} catch (e) {
+		t.skip(`cannot read the daemon's memory: ${e.code}`);
+		return;
+	}
+	const lena = await availableStaff(b, 'lena', PW);
+	const { v, chat } = await startChat(b, lena, { lang: 'nl' });
+	const fromVisitor = 'canary-' + randomBytes(12).toString('hex');
+	const fromStaff = 'canary-' + randomBytes(12).toString('hex');
+	v.send({ type: 'msg', text: `visitor says ${fromVisitor}` });
+	await lena.waitFor({ type: 'msg', seq: 1 });
+	lena.send({ type: 'msg', chat, text: `staff says ${fromStaff}` });
+	await v.waitFor({ type: 'msg', seq: 2 });
+	v.send({ type: 'end' });
+	await v.next('ended');
+	await lena.waitFor({ type: 'ended', chat });
+	v.close();
+	lena.close();
+	await lena.closed();
+	const found = {
+		visitor: findInMemory(b.process.pid, Buffer.from(fromVisitor)),
+		staff: findInMemory(b.process.pid, Buffer.from(fromStaff)),
+	};
+	assert.deepEqual(found, { visitor: [], staff: [] }, 'texts still in the daemon\'s memory');
+});
 
 test('a finished chat leaves no trace in logs, files or the database', { timeout: 60000 }, async () => {
 	const canaryV = 'canary-' + randomBytes(12).toString('hex');
@@ -70,14 +132,23 @@ test('a finished chat leaves no trace in logs, files or the database', { timeout
 	second.v.terminate();
 	assert.equal((await lena.waitFor({ type: 'ended', chat: second.chat }, 10000)).by, 'timeout');
 
-	lena.send({ type: 'logout' });
-	await lena.closed().catch(() => lena.close());
+	// A third chat is still going when the daemon stops: both sides are
+	// told, and the sockets close with 1001.
+	const canary3 = 'canary-' + randomBytes(12).toString('hex');
+	const third = await startChat(b, lena, { lang: 'ar' });
+	third.v.send({ type: 'msg', text: canary3 });
+	await lena.waitFor({ type: 'msg', chat: third.chat, seq: 1 });
 
 	const { code, signal } = await b.stop();
 	assert.equal(signal, null, 'brugd exits by itself on SIGTERM');
 	assert.equal(code, 0);
+	assert.equal((await third.v.waitFor({ type: 'ended' })).by, 'shutdown');
+	assert.equal((await lena.waitFor({ type: 'ended', chat: third.chat })).by, 'shutdown');
+	assert.equal((await third.v.closed()).code, 1001);
+	assert.equal((await lena.closed()).code, 1001);
 
-	const secrets = [canaryV, canaryS, canaryArabic, canary2, token, second.welcome.session, staffToken, PW];
+	const secrets = [canaryV, canaryS, canaryArabic, canary2, canary3, token, second.welcome.session,
+		third.welcome.session, staffToken, PW];
 	const logs = b.logs();
 	assert.ok(logs.length > 0, 'brugd logged something');
 	const logText = logs.join('\n');
