@@ -96,10 +96,9 @@ test('a visitor and a volunteer chat through the pages', async (t) => {
     await available.waitFor({ state: 'visible', timeout: STEP_MS });
     await assertText(staff.getByTestId('whoami'), /Vera/);
     await available.check();
-    // The daemon may confirm with a `status`; without one, give it a moment
-    // to handle the frame before the visitor arrives.
-    await staff.waitForSelector('[data-testid="available"][data-confirmed="true"]', { timeout: 1000 })
-      .catch(() => staff.waitForTimeout(500));
+    // The daemon answers `status` with the resulting availability; the page
+    // marks the checkbox once it has (so the visitor cannot arrive first).
+    await staff.waitForSelector('[data-testid="available"][data-confirmed="true"]', { timeout: STEP_MS });
     assert.equal(await staff.evaluate(() => sessionStorage.length), 1, 'staff keeps only its token');
 
     // The visitor page: pick Nederlands and start.

@@ -517,12 +517,14 @@ function ensureChat(id) {
     role.append(opt);
   }
   roleField.append(roleLabel, role);
-  const invite = button(UI.invite, '', 'chat-invite', () => {
-    if (send({ type: 'invite', chat: id, to: { role: role.value } }) !== null) addNotice(c, UI.invited);
-  });
-  const transfer = button(UI.transfer, '', 'chat-transfer', () => {
-    if (send({ type: 'transfer', chat: id, to: { role: role.value } }) !== null) addNotice(c, UI.transferring);
-  });
+  const ask = (kind, note) => {
+    const rid = send({ type: kind, chat: id, to: { role: role.value } });
+    if (rid === null) return;
+    track(rid, { chat: id, kind });
+    addNotice(c, note);
+  };
+  const invite = button(UI.invite, '', 'chat-invite', () => ask('invite', UI.invited));
+  const transfer = button(UI.transfer, '', 'chat-transfer', () => ask('transfer', UI.transferring));
   const end = button(UI.end, 'danger', 'chat-end', () => {
     if (c.ended) closeChat(c); else track(send({ type: 'end', chat: id, tags: [] }), { chat: id, kind: 'end' });
   });
@@ -718,6 +720,15 @@ el.logout.addEventListener('click', () => {
   resetConsole();
   showLogin(null);
   setStatus(UI.loggedOut);
+});
+
+// Leaving or reloading the page drops the socket, and the daemon then puts
+// the visitors of open chats back in the queue: ask first.
+window.addEventListener('beforeunload', (ev) => {
+  if ([...chats.values()].some((c) => !c.ended)) {
+    ev.preventDefault();
+    ev.returnValue = '';
+  }
 });
 
 if (token) {
