@@ -261,7 +261,10 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
 		SSL_CTX *ssl = user;
 		SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-		SSL_CTX_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+		/* CLEANSE_PLAINTEXT: OpenSSL wipes decrypted records once read, so
+		 * no visitor text lingers in its buffers. */
+		SSL_CTX_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CLEANSE_PLAINTEXT);
 		if (SSL_CTX_set1_groups_list(ssl, TLS_GROUPS) != 1)
 			log_warn("could not restrict TLS groups to %s", TLS_GROUPS);
 		return 0;
@@ -335,21 +338,30 @@ static void established(struct lws *wsi, struct pss *p, bool visitor)
 		edge_close(p, 1013, "try again later");
 }
 
-static int receive(struct lws *wsi, struct pss *p, const void *in, size_t len)
+static int receive(struct lws *wsi, struct pss *p, void *in, size_t len)
 {
 	size_t max = g.cfg->max_frame;
 
-	if (p->conn == NULL || p->closing)
+	if (p->conn == NULL || p->closing) {
+		secmem_wipe(in, len);
 		return 0;
-	if (lws_frame_is_binary(wsi))
+	}
+	if (lws_frame_is_binary(wsi)) {
+		secmem_wipe(in, len);
 		return close_now(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
+	}
 	if (lws_is_first_fragment(wsi))
 		p->rx_len = 0;
-	if (p->rx_len + len + lws_remaining_packet_payload(wsi) > max)
+	if (p->rx_len + len + lws_remaining_packet_payload(wsi) > max) {
+		secmem_wipe(in, len);
 		return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+	}
 	if (p->rx == NULL && (p->rx = malloc(max)) == NULL)
 		return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no memory");
 	memcpy(p->rx + p->rx_len, in, len);
+	/* lws keeps the unmasked payload in its per-connection buffer until a
+	 * later frame overwrites it; wipe it now so no text outlives its chat. */
+	secmem_wipe(in, len);
 	p->rx_len += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
 		return 0;

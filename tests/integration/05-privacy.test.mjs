@@ -68,7 +68,6 @@ function findInMemory(pid, needle) {
 // Yama setting; where it is not allowed the test is skipped.
 test('after ended, the texts are gone from the daemon\'s memory', {
 	timeout: 30000,
-	todo: 'known: the raw bytes of the last long inbound frame (here the staff text) stay in a receive buffer on the heap',
 }, async (t) => {
 	try {
 		readFileSync(`/proc/${b.process.pid}/maps`);
