@@ -278,7 +278,7 @@ function onOffer(m) {
   updateOffersChrome();
   // The list itself is not a live region (its countdown changes every
   // second); announce the new offer once instead.
-  setStatus(fmt(UI.newOffer, { lang: offer.lang }));
+  setStatus(fmt(UI.newOffer, { lang: offer.lang }), 'offer');
 }
 
 function renderOffer(o) {
@@ -313,6 +313,7 @@ function removeOffer(id) {
   o.li.remove();
   offers.delete(id);
   updateOffersChrome();
+  if (offers.size === 0 && el.status.dataset.kind === 'offer') setStatus('');
 }
 
 function updateOffersChrome() {
@@ -338,7 +339,6 @@ function onChat(m) {
   for (const [oid, o] of offers) {
     if (o.li.querySelector('button[data-testid="offer-accept"]').disabled) removeOffer(oid);
   }
-  if (offers.size === 0) setStatus('');
   if (!c.ended) c.composer.focus();
 }
 
@@ -652,8 +652,9 @@ function track(id, info) {
   if (id !== null) requests.set(id, info);
 }
 
-function setStatus(text) {
+function setStatus(text, kind) {
   el.status.textContent = text;
+  el.status.dataset.kind = kind || '';
 }
 
 function showLogin(message) {
