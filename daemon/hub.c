@@ -305,19 +305,20 @@ static void send_closed(struct hub *h, struct router_visitor *v)
 	struct hub_conn *c = visitor_conn(v);
 	struct vsession *vs = v->owner;
 	const char *empty = "";
-	char *closed, *alt, *text;
+	char *closed, *text;
 	size_t len;
 
 	if (c == NULL)
 		return;
+	/* The localized text already names 112 and Veilig Thuis; the
+	 * helpline's own alternatives from the config follow, a line each. */
 	closed = i18n_format(h->i18n, vs->lang, I18N_CLOSED, 1, NULL, &empty);
-	alt = i18n_text(h->i18n, vs->lang, I18N_ALTERNATIVES);
-	len = (closed ? strlen(closed) : 0) + (alt ? strlen(alt) : 0) + 2;
+	len = (closed ? strlen(closed) : 0) + 1;
 	for (unsigned i = 0; i < h->cfg->n_alternatives; i++)
 		len += strlen(h->cfg->alternatives[i]) + 1;
 	text = malloc(len);
 	if (text != NULL) {
-		snprintf(text, len, "%s %s", closed ? closed : "", alt ? alt : "");
+		snprintf(text, len, "%s", closed ? closed : "");
 		for (unsigned i = 0; i < h->cfg->n_alternatives; i++) {
 			strcat(text, "\n");
 			strcat(text, h->cfg->alternatives[i]);
@@ -327,7 +328,6 @@ static void send_closed(struct hub *h, struct router_visitor *v)
 	send_json(c, json_pack("{s:s, s:s, s:n}", "type", "closed", "text", text ? text : "",
 			       "next_open"), NULL);
 	free(closed);
-	free(alt);
 	free(text);
 }
 
