@@ -38,6 +38,8 @@ enum key_id {
 	KEY_SESSION_IDLE,
 	KEY_SESSION_MAX,
 	KEY_LOG_LEVEL,
+	KEY_LOCALES_DIR,
+	KEY_TIMEZONE,
 	KEY__COUNT
 };
 
@@ -55,6 +57,7 @@ enum key_type {
 	TYPE_TOPICS,      /* a list of [a-z_]{1,32} */
 	TYPE_TEXT,        /* one line of free UTF-8 text, appended each time */
 	TYPE_LOG_LEVEL,   /* err, warn, notice, info or debug */
+	TYPE_TIMEZONE,    /* an IANA time zone name like Europe/Amsterdam */
 };
 
 struct key_def {
@@ -94,6 +97,9 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_SESSION_IDLE] = { "staff", "session_idle_seconds", TYPE_UINT, "3600", 1, 2592000, "seconds" },
 	[KEY_SESSION_MAX] = { "staff", "session_max_seconds", TYPE_UINT, "43200", 1, 2592000, "seconds" },
 	[KEY_LOG_LEVEL] = { "log", "level", TYPE_LOG_LEVEL, "notice", 0, 0, NULL },
+	/* Without the key brugd uses the bundles of its build tree or install. */
+	[KEY_LOCALES_DIR] = { "server", "locales_dir", TYPE_PATH, NULL, 0, 0, NULL },
+	[KEY_TIMEZONE] = { "chat", "timezone", TYPE_TIMEZONE, "Europe/Amsterdam", 0, 0, NULL },
 };
 
 static const char *const log_levels[] = { "err", "warn", "notice", "info", "debug" };
@@ -356,6 +362,8 @@ static char **string_field(struct config *cfg, enum key_id id)
 	case KEY_KEY: return &cfg->key;
 	case KEY_DEFAULT_LANGUAGE: return &cfg->default_lang;
 	case KEY_LOG_LEVEL: return &cfg->log_level;
+	case KEY_LOCALES_DIR: return &cfg->locales_dir;
+	case KEY_TIMEZONE: return &cfg->timezone;
 	default: return NULL;
 	}
 }
@@ -608,6 +616,26 @@ static bool parse_text(struct load *ld, unsigned line, const struct key_def *def
 	return true;
 }
 
+/* A time zone name as in the IANA database ("Europe/Amsterdam"); ICU
+ * resolves it when texts are formatted. */
+static bool parse_timezone(struct load *ld, unsigned line, const struct key_def *def,
+		const char *value, char **field)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 64 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					"0123456789_/+-") != n || value[0] == '/' || strstr(value, "..")) {
+		fail(ld, line, "%s = '%s' is not a time zone: expected a name like Europe/Amsterdam",
+			def->name, value);
+		return false;
+	}
+	if (!set_string(field, value)) {
+		fail(ld, line, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 static bool parse_log_level(struct load *ld, unsigned line, const struct key_def *def,
 		const char *value, char **field)
 {
@@ -667,6 +695,8 @@ static bool set_key(struct load *ld, enum key_id id, unsigned line, const char *
 		return parse_text(ld, line, def, value);
 	case TYPE_LOG_LEVEL:
 		return parse_log_level(ld, line, def, value, field);
+	case TYPE_TIMEZONE:
+		return parse_timezone(ld, line, def, value, field);
 	}
 	return false;
 }
@@ -950,6 +980,15 @@ static bool resolve_paths(struct load *ld, const char *state_dir_override)
 		return false;
 	}
 
+	if (cfg->locales_dir != NULL) {
+		if (!resolve_path(ld, ld->dir, &cfg->locales_dir))
+			return false;
+		if (stat(cfg->locales_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fail(ld, ld->key_line[KEY_LOCALES_DIR], "locales_dir '%s' is not a directory",
+				cfg->locales_dir);
+			return false;
+		}
+	}
 	return resolve_path(ld, cfg->state_dir, &cfg->cert) &&
 		resolve_path(ld, cfg->state_dir, &cfg->key);
 }
@@ -1078,6 +1117,8 @@ void config_fini(struct config *cfg)
 	free_list(cfg->origins, &cfg->n_origins);
 	free(cfg->frame_ancestors);
 	free(cfg->neutral_url);
+	free(cfg->locales_dir);
+	free(cfg->timezone);
 	free(cfg->cert);
 	free(cfg->key);
 	free_list(cfg->langs, &cfg->n_langs);

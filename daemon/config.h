@@ -25,6 +25,7 @@ struct config {
 	unsigned n_origins;
 	char *frame_ancestors;   /* CSP frame-ancestors value, default "'self'" */
 	char *neutral_url;       /* where the quick exit goes, default "https://www.google.com/" */
+	char *locales_dir;       /* compiled bundles (daemon/, client/); NULL = built-in default */
 	/* [tls] */
 	char *cert;              /* absolute path of the PEM chain */
 	char *key;               /* absolute path of the PEM key */
@@ -37,6 +38,7 @@ struct config {
 	unsigned grace_s;        /* default 120 */
 	unsigned offer_timeout_s;/* default 30 */
 	unsigned max_text;       /* grapheme clusters per message, default 2000 */
+	char *timezone;          /* the helpline's time zone, default "Europe/Amsterdam" */
 	char *alternatives[CONFIG_MAX_ALTERNATIVES]; /* extra emergency alternatives shown on closed */
 	unsigned n_alternatives;
 	/* [staff] */

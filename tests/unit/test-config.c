@@ -166,6 +166,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->session_idle_s, 3600);
 	assert_int_equal(c->session_max_s, 43200);
 	assert_string_equal(c->log_level, "notice");
+	assert_null(c->locales_dir);
+	assert_string_equal(c->timezone, "Europe/Amsterdam");
 
 	/* Comments, blank lines and empty sections change nothing. */
 	assert_int_equal(load(fx, "# comment\n; another\n\n[server]\n[chat]\n", NULL), 0);
@@ -386,6 +388,22 @@ static void test_other_bad_values(void **state)
 	expect_error_has(fx, "[chat]\nalternative = bad \x01 control\n", 2, "alternative", "control", NULL);
 	expect_error_has(fx, "[chat]\nalternative = bad \xc0\xaf utf-8\n", 2, "alternative", "UTF-8", NULL);
 	expect_error_has(fx, "[chat]\nalternative =\n", 2, "alternative has no value", NULL);
+	expect_error_has(fx, "[chat]\ntimezone = Europe/../etc/passwd\n", 2, "timezone", "Europe/Amsterdam", NULL);
+	expect_error_has(fx, "[chat]\ntimezone = Europe Amsterdam\n", 2, "not a time zone", NULL);
+	expect_error_has(fx, "[server]\nlocales_dir = no-such-dir\n", 2, "locales_dir", "not a directory", NULL);
+}
+
+static void test_locales_and_timezone(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = &fx->cfg;
+	char want[PATH_MAX];
+
+	make_dir(fx, "locales");
+	assert_int_equal(load(fx, "[server]\nlocales_dir = ../locales\n[chat]\ntimezone = America/Sao_Paulo\n", NULL), 0);
+	path_join(want, fx->root, "locales");
+	assert_string_equal(c->locales_dir, want);
+	assert_string_equal(c->timezone, "America/Sao_Paulo");
 }
 
 static void test_structure_errors(void **state)
@@ -640,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_languages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_origin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locales_and_timezone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
