@@ -1,5 +1,6 @@
 /* Everything a person reads, in their language: negotiation, direction,
- * system texts through ICU MessageFormat, and the intake (validation,
+ * system texts through ICU MessageFormat from the compiled resource bundles
+ * (locales/), the web client's labels as JSON, and the intake (validation,
  * normalization, filtering, grapheme limits) of text people type. */
 #include <errno.h>
 #include <math.h>
@@ -7,14 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include <jansson.h>
 #include <unicode/ubrk.h>
 #include <unicode/uchar.h>
+#include <unicode/ucal.h>
+#include <unicode/udat.h>
+#include <unicode/udatpg.h>
 #include <unicode/uenum.h>
 #include <unicode/uloc.h>
 #include <unicode/umsg.h>
 #include <unicode/unorm2.h>
+#include <unicode/ures.h>
 #include <unicode/ustring.h>
 #include <unicode/utf16.h>
 
@@ -24,10 +29,10 @@
 #include "util/secmem.h"
 
 /*
- * The texts, one row per key and one column per language. When they move to
- * ICU resource bundles, each column becomes locales/<code>.txt and each row
- * a string resource named by `name`; `args` stays here because the code that
- * passes the arguments is what fixes their kinds.
+ * The daemon's texts live in locales/daemon/<lang>.txt, compiled by genrb,
+ * as string resources in a table `daemon`, one per key named by `name`.
+ * `args` stays here because the code that passes the arguments is what
+ * fixes their kinds.
  *
  * `args` lists the numbered arguments a pattern must use, one letter each:
  * 'n' a number (plural, number), 's' a string (plain or select). Every
@@ -39,204 +44,36 @@
  * selects the `none` case: ICU's select cannot name the empty string.
  *
  * Strings that a person chose (a staff alias, a time) are wrapped in first
- * strong isolates (U+2068 ... U+2069) so that a Latin alias inside Arabic
- * text, or the reverse, cannot reorder the sentence around it.
+ * strong isolates (U+2068 ... U+2069) in the bundles, so that a Latin alias
+ * inside Arabic text, or the reverse, cannot reorder the sentence around it.
  */
-enum column { COL_NL, COL_AR, COL_TI, COL_TR, COL_EN, COL__COUNT };
-
-static const char *const column_codes[COL__COUNT] = {
-	[COL_NL] = "nl", [COL_AR] = "ar", [COL_TI] = "ti", [COL_TR] = "tr", [COL_EN] = "en",
-};
-
-/* A language without a column gets these texts. */
-#define FALLBACK_COLUMN COL_EN
-
-/* The most arguments any key takes; call_format() spells out each signature. */
-#define MAX_ARGS 2
-
-struct text_row {
+struct key_def {
 	const char *name;
 	const char *args;
-	const char *text[COL__COUNT];
 };
 
-static const struct text_row texts[I18N__COUNT] = {
-	[I18N_QUEUE] = { "queue", "nn", {
-		[COL_NL] = "{0, plural, =1 {Je bent de eerste in de rij.} other {Je bent nummer # in de rij.}} "
-			   "{1, plural, =-1 {We weten nog niet hoe lang het duurt.} "
-			   "=0 {Het duurt nog minder dan een minuut.} "
-			   "one {Het duurt nog ongeveer één minuut.} "
-			   "other {Het duurt nog ongeveer # minuten.}}",
-		[COL_AR] = "{0, plural, =1 {دورك هو الأول في قائمة الانتظار.} other {دورك رقم # في قائمة الانتظار.}} "
-			   "{1, plural, =-1 {لا يمكننا تقدير مدة الانتظار بعد.} "
-			   "zero {مدة الانتظار المتوقعة أقل من دقيقة.} "
-			   "one {مدة الانتظار المتوقعة دقيقة واحدة تقريبًا.} "
-			   "two {مدة الانتظار المتوقعة دقيقتان تقريبًا.} "
-			   "few {مدة الانتظار المتوقعة # دقائق تقريبًا.} "
-			   "many {مدة الانتظار المتوقعة # دقيقةً تقريبًا.} "
-			   "other {مدة الانتظار المتوقعة # دقيقة تقريبًا.}}",
-		[COL_TI] = "{0, plural, =1 {ኣብ መስርዕ ተራኹም ቀዳማይ እዩ።} other {ኣብ መስርዕ ተራኹም ቁጽሪ # እዩ።}} "
-			   "{1, plural, =-1 {ክንደይ ግዜ ከም ዝወስድ ገና ኣይንፈልጥን።} "
-			   "=0 {ምጽባይ ካብ ሓደ ደቒቕ ንታሕቲ እዩ።} "
-			   "one {ምጽባይ ኣስታት ሓደ ደቒቕ እዩ።} "
-			   "other {ምጽባይ ኣስታት # ደቒቕ እዩ።}}",
-		[COL_TR] = "{0, plural, =1 {Sırada ilk kişi sizsiniz.} other {Sırada #. kişisiniz.}} "
-			   "{1, plural, =-1 {Ne kadar bekleyeceğinizi henüz bilmiyoruz.} "
-			   "=0 {Bekleme süresi bir dakikadan az.} "
-			   "one {Bekleme süresi yaklaşık bir dakika.} "
-			   "other {Bekleme süresi yaklaşık # dakika.}}",
-		[COL_EN] = "{0, plural, =1 {You are first in line.} other {You are number # in line.}} "
-			   "{1, plural, =-1 {We do not know yet how long it will take.} "
-			   "=0 {It will take less than a minute.} "
-			   "one {It will take about one minute.} "
-			   "other {It will take about # minutes.}}",
-	} },
-	[I18N_CLOSED] = { "closed", "s", {
-		[COL_NL] = "Op dit moment is er niemand beschikbaar in jouw taal."
-			   "{0, select, none {} other { Vanaf \u2068{0}\u2069 is er weer iemand.}}",
-		[COL_AR] = "لا يوجد الآن أحد متاح للتحدث بلغتك."
-			   "{0, select, none {} other { سيكون هناك من يساعدك مجددًا ابتداءً من \u2068{0}\u2069.}}",
-		[COL_TI] = "ሕጂ ብቋንቋኹም ዝሕግዘኩም ሰብ የለን።"
-			   "{0, select, none {} other { ካብ \u2068{0}\u2069 ጀሚሩ ዝሕግዘኩም ሰብ ክህሉ እዩ።}}",
-		[COL_TR] = "Şu anda dilinizde konuşabileceğiniz kimse yok."
-			   "{0, select, none {} other { Yeniden ulaşabileceğiniz zaman: \u2068{0}\u2069.}}",
-		[COL_EN] = "Right now nobody is available in your language."
-			   "{0, select, none {} other { Someone will be there again from \u2068{0}\u2069.}}",
-	} },
-	[I18N_JOINED] = { "joined", "s", {
-		[COL_NL] = "\u2068{0}\u2069 is bij het gesprek gekomen.",
-		[COL_AR] = "\u2068{0}\u2069 معك الآن في المحادثة.",
-		[COL_TI] = "\u2068{0}\u2069 ናብቲ ዕላል ተጸንቢሩ።",
-		[COL_TR] = "\u2068{0}\u2069 sohbete katıldı.",
-		[COL_EN] = "\u2068{0}\u2069 has joined the chat.",
-	} },
-	[I18N_REQUEUED] = { "requeued", "", {
-		[COL_NL] = "De verbinding met je hulpverlener is verbroken. Je bent weer de eerste in de rij.",
-		[COL_AR] = "انقطع اتصال الشخص الذي كان يساعدك. دورك الآن هو الأول في قائمة الانتظار من جديد.",
-		[COL_TI] = "ናይቲ ዝሕግዘኩም ዝነበረ ሰብ ርክብ ተቋሪጹ። ከም ብሓድሽ ኣብ መስርዕ ተራኹም ቀዳማይ እዩ።",
-		[COL_TR] = "Size yardım eden kişinin bağlantısı koptu. Yeniden sıranın başındasınız.",
-		[COL_EN] = "Your helper lost their connection. You are first in line again.",
-	} },
-	[I18N_ENDED_VISITOR] = { "ended_visitor", "", {
-		[COL_NL] = "Je hebt het gesprek beëindigd. Je kunt altijd terugkomen.",
-		[COL_AR] = "لقد أنهيت المحادثة. يمكنك العودة في أي وقت.",
-		[COL_TI] = "ዕላል ብወገንኩም ተዛዚሙ። ኣብ ዝኾነ ግዜ ክትምለሱ ትኽእሉ ኢኹም።",
-		[COL_TR] = "Sohbeti sonlandırdınız. İstediğiniz zaman geri gelebilirsiniz.",
-		[COL_EN] = "You have ended the chat. You can always come back.",
-	} },
-	[I18N_ENDED_STAFF] = { "ended_staff", "", {
-		[COL_NL] = "Je hulpverlener heeft het gesprek beëindigd. Je kunt altijd terugkomen.",
-		[COL_AR] = "أنهى الشخص الذي يساعدك المحادثة. يمكنك العودة في أي وقت.",
-		[COL_TI] = "ዕላል ብወገን ሓጋዚኹም ተዛዚሙ። ኣብ ዝኾነ ግዜ ክትምለሱ ትኽእሉ ኢኹም።",
-		[COL_TR] = "Size yardım eden kişi sohbeti sonlandırdı. İstediğiniz zaman geri gelebilirsiniz.",
-		[COL_EN] = "Your helper has ended the chat. You can always come back.",
-	} },
-	[I18N_ENDED_TIMEOUT] = { "ended_timeout", "", {
-		[COL_NL] = "Het gesprek is gestopt omdat de verbinding te lang weg was. "
-			   "Je kunt altijd een nieuw gesprek beginnen.",
-		[COL_AR] = "انتهت المحادثة لأن الاتصال انقطع لمدة طويلة. يمكنك بدء محادثة جديدة في أي وقت.",
-		[COL_TI] = "ርክብ ንነዊሕ ግዜ ስለ ዝተቋረጸ ዕላል ተዛዚሙ። ኣብ ዝኾነ ግዜ ሓድሽ ዕላል ክትጅምሩ ትኽእሉ ኢኹም።",
-		[COL_TR] = "Bağlantı çok uzun süre kesik kaldığı için sohbet sona erdi. "
-			   "İstediğiniz zaman yeni bir sohbet başlatabilirsiniz.",
-		[COL_EN] = "The chat has ended because the connection was lost for too long. "
-			   "You can always start a new chat.",
-	} },
-	[I18N_ENDED_SHUTDOWN] = { "ended_shutdown", "", {
-		[COL_NL] = "De chat wordt opnieuw opgestart. Kom over een paar minuten terug.",
-		[COL_AR] = "تتم الآن إعادة تشغيل خدمة المحادثة. يرجى العودة بعد بضع دقائق.",
-		[COL_TI] = "ኣገልግሎት ዕላል ዳግማይ ይጅምር ኣሎ። በጃኹም ድሕሪ ቁሩብ ደቓይቕ ተመለሱ።",
-		[COL_TR] = "Sohbet hizmeti yeniden başlatılıyor. Lütfen birkaç dakika sonra tekrar gelin.",
-		[COL_EN] = "The chat service is restarting. Please come back in a few minutes.",
-	} },
-	[I18N_ALTERNATIVES] = { "alternatives", "", {
-		[COL_NL] = "In een noodgeval: bel 112. Veilig Thuis (advies en meldingen over huiselijk geweld): "
-			   "0800-2000, gratis, dag en nacht.",
-		[COL_AR] = "في حالة الطوارئ يرجى الاتصال بالرقم 112. Veilig Thuis (استشارات وبلاغات بشأن العنف المنزلي): "
-			   "0800-2000، مجانًا، ليلًا ونهارًا.",
-		[COL_TI] = "ኣብ ህጹጽ እዋን ናብ 112 ደውሉ። Veilig Thuis (ምኽርን ጸብጻብን ብዛዕባ ዓመጽ ኣብ ስድራቤት)፦ "
-			   "0800-2000፣ ብነጻ፣ ለይትን መዓልትን።",
-		[COL_TR] = "Acil durumda 112'yi arayın. Veilig Thuis (aile içi şiddet hakkında danışma ve bildirim): "
-			   "0800-2000, ücretsiz, gece gündüz.",
-		[COL_EN] = "In an emergency, call 112. Veilig Thuis (advice and reports about domestic violence): "
-			   "0800-2000, free, day and night.",
-	} },
-	[I18N_ERR_BAD_JSON] = { "err_bad_json", "", {
-		[COL_NL] = "Het bericht kon niet worden gelezen.",
-		[COL_AR] = "تعذّرت قراءة الرسالة.",
-		[COL_TI] = "እቲ መልእኽቲ ክንበብ ኣይተኻእለን።",
-		[COL_TR] = "Mesaj okunamadı.",
-		[COL_EN] = "The message could not be read.",
-	} },
-	[I18N_ERR_BAD_TYPE] = { "err_bad_type", "", {
-		[COL_NL] = "Het bericht werd niet begrepen.",
-		[COL_AR] = "لم يتم فهم الرسالة.",
-		[COL_TI] = "እቲ መልእኽቲ ኣይተረድአን።",
-		[COL_TR] = "Mesaj anlaşılamadı.",
-		[COL_EN] = "The message was not understood.",
-	} },
-	[I18N_ERR_BAD_FIELD] = { "err_bad_field", "", {
-		[COL_NL] = "Het bericht is leeg of niet compleet.",
-		[COL_AR] = "الرسالة فارغة أو غير مكتملة.",
-		[COL_TI] = "እቲ መልእኽቲ ባዶ ወይ ዘይምሉእ እዩ።",
-		[COL_TR] = "Mesaj boş ya da eksik.",
-		[COL_EN] = "The message is empty or incomplete.",
-	} },
-	[I18N_ERR_TOO_LONG] = { "err_too_long", "", {
-		[COL_NL] = "Je bericht is te lang. Maak het wat korter.",
-		[COL_AR] = "الرسالة طويلة جدًا. يرجى تقصيرها قليلًا.",
-		[COL_TI] = "መልእኽትኹም ኣዝዩ ነዊሕ እዩ። በጃኹም ኣሕጽርዎ።",
-		[COL_TR] = "Mesajınız çok uzun. Lütfen biraz kısaltın.",
-		[COL_EN] = "Your message is too long. Please make it shorter.",
-	} },
-	[I18N_ERR_RATE_LIMITED] = { "err_rate_limited", "", {
-		[COL_NL] = "Doe het even wat rustiger aan.",
-		[COL_AR] = "يرجى التمهّل قليلًا.",
-		[COL_TI] = "በጃኹም ቁሩብ ቀስ በሉ።",
-		[COL_TR] = "Lütfen biraz yavaşlayın.",
-		[COL_EN] = "Please slow down a little.",
-	} },
-	[I18N_ERR_UNAUTHORIZED] = { "err_unauthorized", "", {
-		[COL_NL] = "Inloggen is mislukt. Controleer je naam en wachtwoord.",
-		[COL_AR] = "فشل تسجيل الدخول. يرجى التحقق من الاسم وكلمة المرور.",
-		[COL_TI] = "ምእታው ኣይተኻእለን። ሽምኩምን ቃል ምሕላፍኩምን ኣረጋግጹ።",
-		[COL_TR] = "Giriş yapılamadı. Adınızı ve şifrenizi kontrol edin.",
-		[COL_EN] = "Login failed. Check your name and password.",
-	} },
-	[I18N_ERR_FORBIDDEN] = { "err_forbidden", "", {
-		[COL_NL] = "Je hebt geen toestemming om dat te doen.",
-		[COL_AR] = "غير مسموح لك بالقيام بذلك.",
-		[COL_TI] = "ነዚ ክትገብሩ ፍቓድ የብልኩምን።",
-		[COL_TR] = "Bunu yapma izniniz yok.",
-		[COL_EN] = "You are not allowed to do that.",
-	} },
-	[I18N_ERR_NOT_FOUND] = { "err_not_found", "", {
-		[COL_NL] = "Dit is niet gevonden. Misschien is het al afgelopen.",
-		[COL_AR] = "تعذّر العثور على ذلك. ربما انتهى بالفعل.",
-		[COL_TI] = "እዚ ክርከብ ኣይተኻእለን። ምናልባት ተዛዚሙ ይኸውን።",
-		[COL_TR] = "Bu bulunamadı. Belki de çoktan sona erdi.",
-		[COL_EN] = "That could not be found. Perhaps it has already ended.",
-	} },
-	[I18N_ERR_CONFLICT] = { "err_conflict", "", {
-		[COL_NL] = "Dat kan nu niet.",
-		[COL_AR] = "هذا غير ممكن في الوقت الحالي.",
-		[COL_TI] = "እዚ ሕጂ ኣይከኣልን እዩ።",
-		[COL_TR] = "Bu şu anda mümkün değil.",
-		[COL_EN] = "That is not possible right now.",
-	} },
-	[I18N_ERR_CLOSED] = { "err_closed", "", {
-		[COL_NL] = "Op dit moment is er niemand beschikbaar in jouw taal. Probeer het later nog eens.",
-		[COL_AR] = "لا يوجد الآن أحد متاح للتحدث بلغتك. يرجى المحاولة لاحقًا.",
-		[COL_TI] = "ሕጂ ብቋንቋኹም ዝሕግዘኩም ሰብ የለን። በጃኹም ጸኒሕኩም ደጊምኩም ፈትኑ።",
-		[COL_TR] = "Şu anda dilinizde konuşabileceğiniz kimse yok. Lütfen daha sonra tekrar deneyin.",
-		[COL_EN] = "Right now nobody is available in your language. Please try again later.",
-	} },
-	[I18N_ERR_INTERNAL] = { "err_internal", "", {
-		[COL_NL] = "Er ging bij ons iets mis. Probeer het nog eens.",
-		[COL_AR] = "حدث خطأ من جهتنا. يرجى المحاولة مرة أخرى.",
-		[COL_TI] = "ካባና ዝመጸ ጌጋ ተፈጺሙ። በጃኹም ደጊምኩም ፈትኑ።",
-		[COL_TR] = "Bizim tarafımızda bir sorun oluştu. Lütfen tekrar deneyin.",
-		[COL_EN] = "Something went wrong on our side. Please try again.",
-	} },
+static const struct key_def keys[I18N__COUNT] = {
+	[I18N_QUEUE] = { "queue", "nn" },
+	[I18N_CLOSED] = { "closed", "s" },
+	[I18N_NEXT_OPEN] = { "next_open", "ss" },
+	[I18N_JOINED] = { "joined", "s" },
+	[I18N_REQUEUED] = { "requeued", "" },
+	[I18N_ENDED_VISITOR] = { "ended_visitor", "" },
+	[I18N_ENDED_STAFF] = { "ended_staff", "" },
+	[I18N_ENDED_TIMEOUT] = { "ended_timeout", "" },
+	[I18N_ENDED_SHUTDOWN] = { "ended_shutdown", "" },
+	[I18N_ALTERNATIVES] = { "alternatives", "" },
+	[I18N_ERR_BAD_JSON] = { "err_bad_json", "" },
+	[I18N_ERR_BAD_TYPE] = { "err_bad_type", "" },
+	[I18N_ERR_BAD_FIELD] = { "err_bad_field", "" },
+	[I18N_ERR_TOO_LONG] = { "err_too_long", "" },
+	[I18N_ERR_RATE_LIMITED] = { "err_rate_limited", "" },
+	[I18N_ERR_UNAUTHORIZED] = { "err_unauthorized", "" },
+	[I18N_ERR_FORBIDDEN] = { "err_forbidden", "" },
+	[I18N_ERR_NOT_FOUND] = { "err_not_found", "" },
+	[I18N_ERR_CONFLICT] = { "err_conflict", "" },
+	[I18N_ERR_CLOSED] = { "err_closed", "" },
+	[I18N_ERR_INTERNAL] = { "err_internal", "" },
 };
 
 /* i18n_error() maps codes to keys by offset, so both lists must line up. */
@@ -244,15 +81,31 @@ _Static_assert(I18N_ERR_INTERNAL - I18N_ERR_BAD_JSON == BRUG_E_INTERNAL - BRUG_E
 	       "I18N_ERR_* must follow enum brug_error");
 _Static_assert(I18N_ERR_INTERNAL + 1 == I18N__COUNT, "I18N_ERR_INTERNAL must be the last key");
 
+/* The most arguments any key takes; call_format() spells out each signature. */
+#define MAX_ARGS 2
+
 /* Longest language code we accept in the configuration ("ar", "nl-BE"). */
 #define CODE_MAX 32
 
+/* The packages under locales_dir (locales/README.md). */
+#define PKG_DAEMON "daemon"
+#define PKG_CLIENT "client"
+
+/* The clock in a time is always 24-hour: that is how opening hours are
+ * written in the Netherlands, and it cannot be misread as morning. */
+#define TIME_SKELETON "HHmm"
+#define WEEKDAY_PATTERN "EEEE"
+#define PATTERN_MAX 64
+
 struct i18n_lang {
-	char *code;        /* as configured */
-	const char *locale; /* the ICU locale the texts are formatted in */
-	enum column column;
+	char *code;          /* as configured */
+	char locale[ULOC_FULLNAME_CAPACITY]; /* ICU's spelling, texts are formatted in it */
+	char bundle[ULOC_FULLNAME_CAPACITY]; /* the bundles' name: locale or its language */
 	bool rtl;
 	UMessageFormat *fmt[I18N__COUNT];
+	UChar time_pattern[PATTERN_MAX]; /* the locale's pattern for TIME_SKELETON */
+	json_t *client;      /* GET /i18n/<code>.json as an object */
+	char *client_json;   /* ... and as text, built once */
 };
 
 struct i18n {
@@ -308,20 +161,6 @@ static bool code_plausible(const char *code)
 			return false;
 	}
 	return true;
-}
-
-static int column_of(const char *code)
-{
-	char lang[ULOC_LANG_CAPACITY];
-	UErrorCode st = U_ZERO_ERROR;
-
-	uloc_getLanguage(code, lang, sizeof lang, &st);
-	if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING)
-		return -1;
-	for (int c = 0; c < COL__COUNT; c++)
-		if (strcasecmp(lang, column_codes[c]) == 0)
-			return c;
-	return -1;
 }
 
 /* ---- checking a pattern's arguments ---------------------------------------
@@ -559,138 +398,414 @@ static const char *check_arguments(const UChar *pattern, int32_t len, const char
 	return NULL;
 }
 
+
 /* ---- construction ---------------------------------------------------------- */
 
-static int open_patterns(struct i18n_lang *l, char *err, size_t err_len)
+static UChar *utf8_to_uchars(const char *s);
+static char *uchars_to_utf8(const UChar *u, int32_t len, size_t *out_len);
+
+/* Where the compiled bundles are, as ICU wants them: it reads a folder of
+ * .res files when given an absolute path ending in '/', and takes a bare
+ * relative one for the name of a packaged data file. */
+struct bundle_dirs {
+	char *root;   /* locales_dir, absolute, for messages */
+	char *daemon; /* <root>/daemon/ */
+	char *client; /* <root>/client/ */
+};
+
+static void dirs_fini(struct bundle_dirs *d)
 {
-	UChar *pattern = NULL;
+	free(d->root);
+	free(d->daemon);
+	free(d->client);
+}
+
+static int dirs_init(struct bundle_dirs *d, const char *locales_dir, char *err, size_t err_len)
+{
+	size_t n;
+
+	memset(d, 0, sizeof *d);
+	d->root = realpath(locales_dir, NULL);
+	if (d->root == NULL) {
+		int e = errno;
+
+		set_err(err, err_len, "i18n: locales directory %s: %s", locales_dir, strerror(e));
+		return e == ENOMEM ? -ENOMEM : BRUG_E_NOT_FOUND;
+	}
+	n = strlen(d->root) + sizeof PKG_DAEMON + sizeof PKG_CLIENT + 3;
+	d->daemon = malloc(n);
+	d->client = malloc(n);
+	if (d->daemon == NULL || d->client == NULL) {
+		set_err(err, err_len, "i18n: out of memory");
+		dirs_fini(d);
+		return -ENOMEM;
+	}
+	snprintf(d->daemon, n, "%s/%s/", d->root, PKG_DAEMON);
+	snprintf(d->client, n, "%s/%s/", d->root, PKG_CLIENT);
+	return 0;
+}
+
+/* ures_openDirect() never falls back to a parent or to root: a language
+ * without a bundle must be reported, not shown in another language. */
+static UResourceBundle *open_bundle(const char *dir, const char *name)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UResourceBundle *b = ures_openDirect(dir, name, &st);
+
+	if (U_FAILURE(st)) {
+		ures_close(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Finds and opens the two bundles of a configured language: named like the
+ * code in ICU's spelling ("nl_BE"), else like its language ("nl"). */
+static int open_bundles(struct i18n_lang *l, const struct bundle_dirs *d, UResourceBundle **daemon,
+			UResourceBundle **client, char *err, size_t err_len)
+{
+	char names[2][ULOC_FULLNAME_CAPACITY];
+	const char *want;
+	UErrorCode st = U_ZERO_ERROR;
+
+	*daemon = *client = NULL;
+	uloc_canonicalize(l->code, l->locale, sizeof l->locale, &st);
+	if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || l->locale[0] == '\0') {
+		set_err(err, err_len, "i18n: \"%s\" is not a language code", l->code);
+		return BRUG_E_BAD_FIELD;
+	}
+	snprintf(names[0], sizeof names[0], "%s", l->locale);
+	uloc_getLanguage(l->locale, names[1], sizeof names[1], &st);
+	if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING)
+		names[1][0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		if (names[i][0] == '\0' || strcmp(names[i], "root") == 0)
+			continue;
+		*daemon = open_bundle(d->daemon, names[i]);
+		if (*daemon == NULL)
+			continue;
+		*client = open_bundle(d->client, names[i]);
+		if (*client == NULL) {
+			set_err(err, err_len, "i18n: language %s has %s%s.res but no %s%s.res", l->code,
+				d->daemon, names[i], d->client, names[i]);
+			ures_close(*daemon);
+			*daemon = NULL;
+			return BRUG_E_NOT_FOUND;
+		}
+		snprintf(l->bundle, sizeof l->bundle, "%.*s", (int)sizeof l->bundle - 1, names[i]);
+		if (i > 0)
+			log_notice("i18n: language %s has no bundles of its own and uses those of %s",
+				   l->code, l->bundle);
+		return 0;
+	}
+	want = names[1][0] != '\0' ? names[1] : names[0];
+	set_err(err, err_len,
+		"i18n: no texts for language %s: %s has no %s.res (add locales/daemon/%s.txt and "
+		"locales/client/%s.txt, see locales/README.md)",
+		l->code, d->daemon, want, want, want);
+	return BRUG_E_NOT_FOUND;
+}
+
+/* Opens and checks every daemon text of one language. */
+static int open_patterns(struct i18n_lang *l, const UResourceBundle *bundle, char *err, size_t err_len)
+{
+	UResourceBundle *table;
+	UErrorCode st = U_ZERO_ERROR;
 	int r = 0;
 
+	table = ures_getByKey(bundle, PKG_DAEMON, NULL, &st);
+	if (U_FAILURE(st)) {
+		set_err(err, err_len, "i18n: daemon/%s.res has no table \"daemon\"", l->bundle);
+		ures_close(table);
+		return BRUG_E_INTERNAL;
+	}
 	for (int k = 0; k < I18N__COUNT; k++) {
-		const char *utf8 = texts[k].text[l->column];
+		const UChar *pattern;
 		const char *problem;
-		UErrorCode st = U_ZERO_ERROR;
-		UParseError pe;
+		UParseError pe = { 0 };
 		int32_t len = 0;
 
-		if (texts[k].name == NULL || strlen(texts[k].args) > MAX_ARGS) {
-			set_err(err, err_len, "i18n: key %d has no row or too many arguments", k);
+		if (keys[k].name == NULL || strlen(keys[k].args) > MAX_ARGS) {
+			set_err(err, err_len, "i18n: key %d has no name or too many arguments", k);
 			r = BRUG_E_INTERNAL;
-			goto cleanup;
-		}
-		if (utf8 == NULL) {
-			set_err(err, err_len, "i18n: text %s is missing in %s", texts[k].name,
-				column_codes[l->column]);
-			r = BRUG_E_INTERNAL;
-			goto cleanup;
-		}
-		/* The table's texts are ours, so a bad conversion is a bug that
-		 * shows up in the unit test, not at a visitor. */
-		u_strFromUTF8(NULL, 0, &len, utf8, -1, &st);
-		if (st != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(st)) {
-			set_err(err, err_len, "i18n: text %s in %s is not valid UTF-8", texts[k].name,
-				column_codes[l->column]);
-			r = BRUG_E_INTERNAL;
-			goto cleanup;
+			break;
 		}
 		st = U_ZERO_ERROR;
-		pattern = malloc(((size_t)len + 1) * sizeof *pattern);
-		if (pattern == NULL) {
-			set_err(err, err_len, "i18n: out of memory");
-			r = -ENOMEM;
-			goto cleanup;
+		pattern = ures_getStringByKey(table, keys[k].name, &len, &st);
+		if (U_FAILURE(st)) {
+			set_err(err, err_len, "i18n: text %s is missing in daemon/%s.res", keys[k].name,
+				l->bundle);
+			r = BRUG_E_INTERNAL;
+			break;
 		}
-		u_strFromUTF8(pattern, len + 1, NULL, utf8, -1, &st);
 		l->fmt[k] = umsg_open(pattern, len, l->locale, &pe, &st);
 		if (U_FAILURE(st)) {
 			set_err(err, err_len, "i18n: text %s in %s does not parse at offset %d: %s",
-				texts[k].name, column_codes[l->column], (int)pe.offset, u_errorName(st));
-			r = BRUG_E_INTERNAL;
-			goto cleanup;
+				keys[k].name, l->bundle, (int)pe.offset, u_errorName(st));
+			r = st == U_MEMORY_ALLOCATION_ERROR ? -ENOMEM : BRUG_E_INTERNAL;
+			break;
 		}
-		problem = check_arguments(pattern, len, texts[k].args);
+		problem = check_arguments(pattern, len, keys[k].args);
 		if (problem != NULL) {
-			set_err(err, err_len, "i18n: text %s in %s %s", texts[k].name,
-				column_codes[l->column], problem);
+			set_err(err, err_len, "i18n: text %s in %s %s", keys[k].name, l->bundle, problem);
 			r = BRUG_E_INTERNAL;
-			goto cleanup;
+			break;
 		}
-		free(pattern);
-		pattern = NULL;
 	}
-cleanup:
-	free(pattern);
+	ures_close(table);
 	return r;
 }
 
-struct i18n *i18n_new(const char *const *langs, unsigned n_langs, const char *default_lang,
-		      char *err, size_t err_len)
+/* The locale's own way to write a 24-hour time ("HH:mm", "HH.mm"). */
+static int open_time_pattern(struct i18n_lang *l, char *err, size_t err_len)
 {
-	struct i18n *t;
+	UChar skeleton[sizeof TIME_SKELETON];
+	UDateTimePatternGenerator *g;
+	UErrorCode st = U_ZERO_ERROR;
+
+	u_uastrcpy(skeleton, TIME_SKELETON);
+	g = udatpg_open(l->locale, &st);
+	if (U_SUCCESS(st))
+		udatpg_getBestPattern(g, skeleton, -1, l->time_pattern, PATTERN_MAX, &st);
+	udatpg_close(g);
+	if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING) {
+		set_err(err, err_len, "i18n: no time format for %s: %s", l->locale, u_errorName(st));
+		return st == U_MEMORY_ALLOCATION_ERROR ? -ENOMEM : BRUG_E_INTERNAL;
+	}
+	return 0;
+}
+
+/* A resource as JSON: tables become objects, arrays arrays, strings UTF-8
+ * strings, integers numbers. NULL on no memory or a resource of another
+ * kind (binary, integer vector), which labels never are. */
+static json_t *resource_json(const UResourceBundle *r)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	json_t *j = NULL;
+
+	switch (ures_getType(r)) {
+	case URES_STRING: {
+		int32_t len = 0;
+		const UChar *u = ures_getString(r, &len, &st);
+		size_t n = 0;
+		char *s;
+
+		if (U_FAILURE(st))
+			return NULL;
+		s = uchars_to_utf8(u, len, &n);
+		if (s == NULL)
+			return NULL;
+		j = json_stringn(s, n);
+		free(s);
+		return j;
+	}
+	case URES_INT:
+		return json_integer(ures_getInt(r, &st));
+	case URES_TABLE:
+	case URES_ARRAY: {
+		bool table = ures_getType(r) == URES_TABLE;
+
+		j = table ? json_object() : json_array();
+		if (j == NULL)
+			return NULL;
+		for (int32_t i = 0; i < ures_getSize(r); i++) {
+			UResourceBundle *c;
+			json_t *v;
+			int e;
+
+			st = U_ZERO_ERROR;
+			c = ures_getByIndex(r, i, NULL, &st);
+			v = U_SUCCESS(st) ? resource_json(c) : NULL;
+			if (v == NULL)
+				e = -1;
+			else if (table)
+				e = json_object_set_new(j, ures_getKey(c), v);
+			else
+				e = json_array_append_new(j, v);
+			ures_close(c);
+			if (e != 0) {
+				json_decref(j);
+				return NULL;
+			}
+		}
+		return j;
+	}
+	default:
+		return NULL;
+	}
+}
+
+/* A table of the client bundle by its path ("client", "visitor"). */
+static json_t *client_part(const UResourceBundle *b, const char *outer, const char *inner)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UResourceBundle *o = ures_getByKey(b, outer, NULL, &st), *i = NULL;
+	json_t *j = NULL;
+
+	if (U_SUCCESS(st) && inner != NULL)
+		i = ures_getByKey(o, inner, NULL, &st);
+	if (U_SUCCESS(st) && ures_getType(inner != NULL ? i : o) == URES_TABLE)
+		j = resource_json(inner != NULL ? i : o);
+	ures_close(i);
+	ures_close(o);
+	return j;
+}
+
+/* The language's name in its own script (client meta/autonym). */
+static json_t *autonym(const UResourceBundle *b)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UResourceBundle *meta = ures_getByKey(b, "meta", NULL, &st), *name = NULL;
+	json_t *j = NULL;
+
+	if (U_SUCCESS(st))
+		name = ures_getByKey(meta, "autonym", NULL, &st);
+	if (U_SUCCESS(st) && ures_getType(name) == URES_STRING)
+		j = resource_json(name);
+	ures_close(name);
+	ures_close(meta);
+	return j;
+}
+
+/* GET /i18n/<code>.json for language i, from its client bundle and every
+ * language's autonym (languages[], already read). */
+static int build_client_json(struct i18n *t, unsigned i, const UResourceBundle *client,
+			     json_t *languages, char *err, size_t err_len)
+{
+	struct i18n_lang *l = &t->langs[i];
+	static const struct {
+		const char *json, *outer, *inner;
+	} parts[] = {
+		{ "topics", "topics", NULL },
+		{ "visitor", PKG_CLIENT, "visitor" },
+		{ "staff", PKG_CLIENT, "staff" },
+	};
+	size_t n;
+
+	l->client = json_pack("{s:s, s:s, s:O}", "lang", l->code, "dir", l->rtl ? "rtl" : "ltr",
+			      "languages", languages);
+	if (l->client == NULL) {
+		set_err(err, err_len, "i18n: out of memory");
+		return -ENOMEM;
+	}
+	for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+		json_t *part = client_part(client, parts[p].outer, parts[p].inner);
+
+		if (part == NULL) {
+			set_err(err, err_len, "i18n: client/%s.res has no table %s%s%s (or it cannot be read)",
+				l->bundle, parts[p].outer, parts[p].inner ? "/" : "",
+				parts[p].inner ? parts[p].inner : "");
+			return BRUG_E_INTERNAL;
+		}
+		if (json_object_set_new(l->client, parts[p].json, part) != 0) {
+			set_err(err, err_len, "i18n: out of memory");
+			return -ENOMEM;
+		}
+	}
+	/* Built once: serving it is then a pointer. */
+	n = json_dumpb(l->client, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	l->client_json = n > 0 ? malloc(n + 1) : NULL;
+	if (l->client_json == NULL) {
+		set_err(err, err_len, "i18n: out of memory");
+		return -ENOMEM;
+	}
+	json_dumpb(l->client, l->client_json, n, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	l->client_json[n] = '\0';
+	return 0;
+}
+
+struct i18n *i18n_new(const char *locales_dir, const char *const *langs, unsigned n_langs,
+		      const char *default_lang, char *err, size_t err_len)
+{
+	struct bundle_dirs dirs = { 0 };
+	UResourceBundle **clients = NULL;
+	json_t *languages = NULL;
+	struct i18n *t = NULL;
+	bool ok = false;
 
 	set_err(err, err_len, "i18n: out of memory");
+	if (locales_dir == NULL || locales_dir[0] == '\0') {
+		set_err(err, err_len, "i18n: no locales directory");
+		return NULL;
+	}
 	if (langs == NULL || n_langs == 0 || default_lang == NULL) {
 		set_err(err, err_len, "i18n: no languages configured");
 		return NULL;
 	}
-	t = calloc(1, sizeof *t);
-	if (t == NULL)
+	if (dirs_init(&dirs, locales_dir, err, err_len) != 0)
 		return NULL;
+	t = calloc(1, sizeof *t);
+	clients = calloc(n_langs, sizeof *clients);
+	languages = json_object();
+	if (t == NULL || clients == NULL || languages == NULL)
+		goto cleanup;
 	t->default_lang = -1;
 	t->langs = calloc(n_langs, sizeof *t->langs);
 	t->codes = calloc(n_langs, sizeof *t->codes);
 	if (t->langs == NULL || t->codes == NULL)
-		goto fail;
+		goto cleanup;
 
 	for (unsigned i = 0; i < n_langs; i++) {
 		struct i18n_lang *l = &t->langs[i];
+		UResourceBundle *daemon = NULL;
 		UErrorCode st = U_ZERO_ERROR;
-		int column;
+		json_t *name;
+		int r;
 
 		if (langs[i] == NULL || !code_plausible(langs[i])) {
 			set_err(err, err_len, "i18n: \"%s\" is not a language code",
 				langs[i] == NULL ? "(null)" : langs[i]);
-			goto fail;
+			goto cleanup;
 		}
 		if (i18n_lang_index(t, langs[i]) >= 0) {
 			set_err(err, err_len, "i18n: language %s is listed twice", langs[i]);
-			goto fail;
+			goto cleanup;
 		}
 		l->code = strdup(langs[i]);
 		if (l->code == NULL) {
 			set_err(err, err_len, "i18n: out of memory");
-			goto fail;
+			goto cleanup;
 		}
-		column = column_of(l->code);
-		if (column >= 0) {
-			l->column = (enum column)column;
-			l->locale = l->code;
-		} else {
-			/* The English texts must be formatted with English plural
-			 * rules and digits, whatever the configured code. */
-			l->column = FALLBACK_COLUMN;
-			l->locale = column_codes[FALLBACK_COLUMN];
-			log_notice("i18n: no texts for language %s yet, it gets the %s texts", l->code,
-				   l->locale);
-		}
-		/* Direction follows the texts shown, so a fallback language is
-		 * laid out like its fallback. */
-		l->rtl = uloc_getCharacterOrientation(l->locale, &st) == ULOC_LAYOUT_RTL && U_SUCCESS(st);
 		t->codes[i] = l->code;
 		t->n_langs = i + 1;
-		if (open_patterns(l, err, err_len) != 0)
-			goto fail;
+		if (open_bundles(l, &dirs, &daemon, &clients[i], err, err_len) != 0)
+			goto cleanup;
+		r = open_patterns(l, daemon, err, err_len);
+		ures_close(daemon);
+		if (r != 0 || open_time_pattern(l, err, err_len) != 0)
+			goto cleanup;
+		l->rtl = uloc_getCharacterOrientation(l->locale, &st) == ULOC_LAYOUT_RTL && U_SUCCESS(st);
+		name = autonym(clients[i]);
+		if (name == NULL) {
+			set_err(err, err_len, "i18n: client/%s.res has no string meta/autonym", l->bundle);
+			goto cleanup;
+		}
+		if (json_object_set_new(languages, l->code, name) != 0) {
+			set_err(err, err_len, "i18n: out of memory");
+			goto cleanup;
+		}
 	}
 	t->default_lang = i18n_lang_index(t, default_lang);
 	if (t->default_lang < 0) {
 		set_err(err, err_len, "i18n: default language %s is not one of the languages", default_lang);
-		goto fail;
+		goto cleanup;
 	}
+	for (unsigned i = 0; i < n_langs; i++)
+		if (build_client_json(t, i, clients[i], languages, err, err_len) != 0)
+			goto cleanup;
 	set_err(err, err_len, "%s", "");
+	ok = true;
+cleanup:
+	for (unsigned i = 0; clients != NULL && i < n_langs; i++)
+		ures_close(clients[i]);
+	free(clients);
+	json_decref(languages);
+	dirs_fini(&dirs);
+	if (!ok) {
+		i18n_free(t);
+		return NULL;
+	}
 	return t;
-fail:
-	i18n_free(t);
-	return NULL;
 }
 
 void i18n_free(struct i18n *t)
@@ -701,6 +816,8 @@ void i18n_free(struct i18n *t)
 		for (int k = 0; k < I18N__COUNT; k++)
 			if (t->langs[i].fmt[k] != NULL)
 				umsg_close(t->langs[i].fmt[k]);
+		json_decref(t->langs[i].client);
+		free(t->langs[i].client_json);
 		free(t->langs[i].code);
 	}
 	free(t->langs);
@@ -783,8 +900,8 @@ union fmt_arg {
 	UChar *str;
 };
 
-/* umsg_format() takes its arguments as varargs, so each signature in the
- * table needs its own call. */
+/* umsg_format() takes its arguments as varargs, so each signature in
+ * keys[] needs its own call. */
 static int32_t call_format(const UMessageFormat *f, const char *sig, const union fmt_arg *a, UChar *out,
 			   int32_t cap, UErrorCode *st)
 {
@@ -857,7 +974,7 @@ static char *uchars_to_utf8(const UChar *u, int32_t len, size_t *out_len)
 static UChar *format_uchars(const struct i18n_lang *l, enum i18n_key key, unsigned n_args,
 			    const double *num_args, const char *const *str_args, int32_t *len)
 {
-	const char *sig = texts[key].args;
+	const char *sig = keys[key].args;
 	union fmt_arg a[MAX_ARGS] = { 0 };
 	UChar *strs[MAX_ARGS] = { 0 };
 	UChar *out = NULL;
@@ -870,7 +987,7 @@ static UChar *format_uchars(const struct i18n_lang *l, enum i18n_key key, unsign
 		char numbuf[32];
 
 		/* A caller that passes the other kind gets it converted, not a
-		 * crash: the kinds are fixed by the table, not by the caller. */
+		 * crash: the kinds are fixed by keys[], not by the caller. */
 		if (sig[i] == 'n') {
 			a[i].num = have_num ? num_args[i] : have_str ? strtod(str_args[i], NULL) : 0;
 			continue;
@@ -881,7 +998,7 @@ static UChar *format_uchars(const struct i18n_lang *l, enum i18n_key key, unsign
 			snprintf(numbuf, sizeof numbuf, "%g", num_args[i]);
 			strs[i] = utf8_to_uchars(numbuf);
 		} else {
-			/* Empty picks the `none` case of a select (see the table). */
+			/* Empty picks the `none` case of a select (see keys[]). */
 			strs[i] = utf8_to_uchars("none");
 		}
 		if (strs[i] == NULL)
@@ -973,6 +1090,87 @@ char *i18n_error(const struct i18n *t, int lang, int brug_error)
 	if (brug_error >= BRUG_E_BAD_JSON && brug_error <= BRUG_E_INTERNAL)
 		key = (enum i18n_key)(I18N_ERR_BAD_JSON + (brug_error - BRUG_E_BAD_JSON));
 	return i18n_text(t, lang, key);
+}
+
+/* ---- times and the web client's labels --------------------------------------- */
+
+/* The time zone's ID as UTF-16, or false when ICU does not know it: ICU
+ * would silently format an unknown zone as GMT. */
+static bool zone_id(const char *tz, UChar *zone, int32_t cap)
+{
+	UChar canonical[PATTERN_MAX];
+	UBool system = false;
+	UErrorCode st = U_ZERO_ERROR;
+
+	if (tz == NULL || tz[0] == '\0' || strlen(tz) >= (size_t)cap)
+		return false;
+	u_uastrncpy(zone, tz, cap);
+	ucal_getCanonicalTimeZoneID(zone, -1, canonical, PATTERN_MAX, &system, &st);
+	return U_SUCCESS(st) && system;
+}
+
+bool i18n_timezone_valid(const char *tz)
+{
+	UChar zone[PATTERN_MAX];
+
+	return zone_id(tz, zone, PATTERN_MAX);
+}
+
+/* epoch_ms with a date pattern in the zone, as UTF-8; caller frees. */
+static char *format_date(const char *locale, const UChar *zone, const UChar *pattern, int64_t epoch_ms)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UDateFormat *f;
+	UChar out[PATTERN_MAX];
+	int32_t n;
+
+	f = udat_open(UDAT_PATTERN, UDAT_PATTERN, locale, zone, -1, pattern, -1, &st);
+	if (U_FAILURE(st)) {
+		udat_close(f);
+		return NULL;
+	}
+	n = udat_format(f, (UDate)epoch_ms, out, PATTERN_MAX, NULL, &st);
+	udat_close(f);
+	if (U_FAILURE(st) || n >= PATTERN_MAX)
+		return NULL;
+	return uchars_to_utf8(out, n, NULL);
+}
+
+char *i18n_format_time(const struct i18n *t, int lang, int64_t epoch_ms, const char *tz)
+{
+	const struct i18n_lang *l;
+	UChar zone[PATTERN_MAX], weekday[sizeof WEEKDAY_PATTERN];
+	char *parts[2] = { NULL, NULL }, *res = NULL;
+
+	if (t == NULL || !zone_id(tz, zone, PATTERN_MAX))
+		return NULL;
+	if (lang < 0 || (unsigned)lang >= t->n_langs)
+		lang = t->default_lang;
+	l = &t->langs[lang];
+	u_uastrcpy(weekday, WEEKDAY_PATTERN);
+	parts[0] = format_date(l->locale, zone, weekday, epoch_ms);
+	parts[1] = format_date(l->locale, zone, l->time_pattern, epoch_ms);
+	if (parts[0] != NULL && parts[1] != NULL)
+		res = i18n_format(t, lang, I18N_NEXT_OPEN, 2, NULL, (const char *const *)parts);
+	free(parts[0]);
+	free(parts[1]);
+	return res;
+}
+
+const char *i18n_client_json(const struct i18n *t, int lang)
+{
+	if (t == NULL || lang < 0 || (unsigned)lang >= t->n_langs)
+		return NULL;
+	return t->langs[lang].client_json;
+}
+
+const char *i18n_topic_label(const struct i18n *t, int lang, const char *topic)
+{
+	if (t == NULL || topic == NULL)
+		return NULL;
+	if (lang < 0 || (unsigned)lang >= t->n_langs)
+		lang = t->default_lang;
+	return json_string_value(json_object_get(json_object_get(t->langs[lang].client, "topics"), topic));
 }
 
 /* ---- intake ---------------------------------------------------------------- */

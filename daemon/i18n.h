@@ -1,5 +1,6 @@
 /* Everything a person reads, in their language: language negotiation,
- * text direction, system texts formatted with ICU MessageFormat, and the
+ * text direction, system texts formatted with ICU MessageFormat from the
+ * compiled resource bundles (locales/), the web client's labels, and the
  * intake of user text. No sockets here. */
 #ifndef BRUG_I18N_H
 #define BRUG_I18N_H
@@ -8,10 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The system texts. Arguments are ICU MessageFormat numbered arguments. */
+/* The system texts: the keys of the table `daemon` in locales/daemon/<lang>.txt.
+ * Arguments are ICU MessageFormat numbered arguments. */
 enum i18n_key {
 	I18N_QUEUE,          /* {0} position (plural), {1} wait in minutes or -1 (no estimate) */
 	I18N_CLOSED,         /* nobody for this language now; {0} next opening or "" ; alternatives appended */
+	I18N_NEXT_OPEN,      /* {0} weekday, {1} time of day; see i18n_format_time() */
 	I18N_JOINED,         /* {0} staff alias joined the chat */
 	I18N_REQUEUED,       /* your helper lost connection, you are first in line again */
 	I18N_ENDED_VISITOR,  /* you ended the chat */
@@ -36,11 +39,16 @@ enum i18n_key {
 struct i18n;
 
 /* Create the text service for the configured languages (borrowed strings,
- * copied). default_lang must be one of them. Every key must exist for every
- * language and parse as a MessageFormat pattern, else NULL is returned and
- * err (err_len bytes) says which. Free with i18n_free(). */
-struct i18n *i18n_new(const char *const *langs, unsigned n_langs, const char *default_lang,
-		      char *err, size_t err_len);
+ * copied). locales_dir holds the compiled bundles: daemon/<lang>.res and
+ * client/<lang>.res (the build's <builddir>/locales, or the installed
+ * <datadir>/brug/locales). A language "nl-BE" uses the bundles nl_BE, else
+ * nl; a language with neither is an error, never another language's texts.
+ * default_lang must be one of langs. Every key must exist for every
+ * language and parse as a MessageFormat pattern with the key's arguments,
+ * else NULL is returned and err (err_len bytes) says which. Each language's
+ * client JSON is built here, once. Free with i18n_free(). */
+struct i18n *i18n_new(const char *locales_dir, const char *const *langs, unsigned n_langs,
+		      const char *default_lang, char *err, size_t err_len);
 void i18n_free(struct i18n *t);
 
 /* Index of the language for a visitor: `requested` (hello.lang, may be NULL)
@@ -64,6 +72,29 @@ char *i18n_format(const struct i18n *t, int lang, enum i18n_key key,
 char *i18n_text(const struct i18n *t, int lang, enum i18n_key key);
 /* The localized error message for a BRUG_E_* code. Caller frees. */
 char *i18n_error(const struct i18n *t, int lang, int brug_error);
+
+/* The next opening, epoch_ms, as the visitor reads it: the weekday and the
+ * 24-hour time in the time zone tz ("Europe/Amsterdam"), in language lang
+ * (out of range: the default), joined by the bundle's next_open text, e.g.
+ * "dinsdag om 19:00". Pass the result as {0} of I18N_CLOSED. Caller frees;
+ * NULL on no memory or when tz is NULL or not a time zone ICU knows. */
+char *i18n_format_time(const struct i18n *t, int lang, int64_t epoch_ms, const char *tz);
+/* Whether ICU knows the time zone tz (an IANA name such as
+ * "Europe/Amsterdam"); check the configuration's time zone with it. */
+bool i18n_timezone_valid(const char *tz);
+
+/* The body of GET /i18n/<code>.json for language lang:
+ *   {"lang":"ar","dir":"rtl","languages":{code: autonym, ...every configured
+ *    language},"topics":{...},"visitor":{...},"staff":{...}}
+ * from the client bundle (tables become objects, strings UTF-8 strings).
+ * Borrowed: built once at i18n_new() and valid until i18n_free(). NULL when
+ * lang is out of range (no default here: a request for a language that is
+ * not offered should get a 404, not another language). */
+const char *i18n_client_json(const struct i18n *t, int lang);
+/* The label of a topic id ("forced_marriage") in language lang (out of
+ * range: the default), or NULL when the bundle has none. Borrowed, valid
+ * until i18n_free(). */
+const char *i18n_topic_label(const struct i18n *t, int lang, const char *topic);
 
 /*
  * Intake of a user's text (visitor or staff): in must be valid UTF-8 of

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "brug-build.h"
 #include "cli.h"
 #include "config.h"
 #include "i18n.h"
@@ -66,6 +67,19 @@ static int ensure_state_dir(const char *dir)
 	return 0;
 }
 
+/* The compiled bundles: the config's locales_dir, else those of the build
+ * this binary came from while that tree exists, else the installed ones. */
+static const char *locales_dir(const struct config *cfg)
+{
+	struct stat st;
+
+	if (cfg->locales_dir != NULL)
+		return cfg->locales_dir;
+	if (stat(BRUG_LOCALES_BUILD_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		return BRUG_LOCALES_BUILD_DIR;
+	return BRUG_LOCALES_DIR;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -115,7 +129,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(level_of(cfg.log_level));
-	texts = i18n_new((const char *const *)cfg.langs, cfg.n_langs, cfg.default_lang, err, sizeof err);
+	texts = i18n_new(locales_dir(&cfg), (const char *const *)cfg.langs, cfg.n_langs, cfg.default_lang,
+			 err, sizeof err);
 	if (texts == NULL) {
 		fprintf(stderr, "brugd: %s\n", err);
 		goto out;
