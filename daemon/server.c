@@ -13,8 +13,9 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
-#include "config.h"
+#include "api.h"
 #include "brug-build.h"
+#include "config.h"
 #include "hub.h"
 #include "proto.h"
 #include "server.h"
@@ -63,8 +64,15 @@ struct pss {
 	size_t rx_len;
 };
 
+/* Per-connection state of an HTTP request to one of the JSON documents. */
+struct http_pss {
+	const char *body;      /* borrowed from the api */
+	size_t len;
+};
+
 static struct {
 	const struct config *cfg;
+	struct api *api;
 	struct lws_context *ctx;
 	struct hub *hub;
 	struct lws_vhost *vhost;
@@ -253,6 +261,63 @@ static bool upgrade_allowed(struct lws *wsi)
 	return true;
 }
 
+/* ---- JSON documents (/i18n, /api) ---- */
+
+static bool is_document_path(struct lws *wsi)
+{
+	char path[128];
+
+	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0)
+		return false;
+	return strncmp(path, "/i18n/", 6) == 0 || strncmp(path, "/api/", 5) == 0;
+}
+
+/* Headers now, body on the next WRITEABLE (lws writes once per callback). */
+static int http_document(struct lws *wsi, struct http_pss *hp)
+{
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+	const char *body, *type;
+	char path[128];
+	size_t len;
+	int status;
+
+	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0) {
+		lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+		return -1;
+	}
+	status = api_get(g.api, path, &body, &len, &type);
+	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+					(const unsigned char *)g.csp, (int)strlen(g.csp), &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	hp->body = body;
+	hp->len = len;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_document_body(struct lws *wsi, struct http_pss *hp)
+{
+	unsigned char *buf;
+	int n;
+
+	if (hp == NULL || hp->body == NULL)
+		return 0;
+	buf = malloc(LWS_PRE + hp->len);
+	if (buf == NULL)
+		return -1;
+	memcpy(buf + LWS_PRE, hp->body, hp->len);
+	n = lws_write(wsi, buf + LWS_PRE, hp->len, LWS_WRITE_HTTP_FINAL);
+	free(buf);
+	hp->body = NULL;
+	if (n < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 /* ---- protocols[0]: HTTP, handshake, TLS set-up, connection cap ---- */
 
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -301,6 +366,14 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (g.signal_seen && !g.shutting_down)
 			begin_shutdown();
 		return 0;
+	case LWS_CALLBACK_HTTP:
+		/* Only the callback mounts (/i18n, /api) reach here with a path;
+		 * missing files fall through to the default 404. */
+		if (user != NULL && is_document_path(wsi))
+			return http_document(wsi, user);
+		break;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_document_body(wsi, user);
 	default:
 		break;
 	}
@@ -435,7 +508,7 @@ static int callback_staff(struct lws *wsi, enum lws_callback_reasons reason, voi
 }
 
 static const struct lws_protocols protocols[] = {
-	{ .name = "http", .callback = callback_http },
+	{ .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_pss) },
 	{ .name = VISITOR_PROTOCOL, .callback = callback_visitor, .per_session_data_size = sizeof(struct pss),
 	  .rx_buffer_size = 4096, .tx_packet_size = 16384 },
 	{ .name = STAFF_PROTOCOL, .callback = callback_staff, .per_session_data_size = sizeof(struct pss),
@@ -530,7 +603,7 @@ static void raise_fd_limit(unsigned want)
 int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int port_override)
 {
 	struct lws_context_creation_info info;
-	struct lws_http_mount mount;
+	struct lws_http_mount mount, i18n_mount, api_mount;
 	struct sigaction sa;
 	int status = 0;
 
@@ -539,7 +612,21 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	raise_fd_limit(cfg->max_connections);
 	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
 
+	/* The JSON documents come from callback_http; files from web_root. */
+	memset(&api_mount, 0, sizeof api_mount);
+	api_mount.mountpoint = "/api";
+	api_mount.mountpoint_len = 4;
+	api_mount.origin = "http";
+	api_mount.origin_protocol = LWSMPRO_CALLBACK;
+	memset(&i18n_mount, 0, sizeof i18n_mount);
+	i18n_mount.mount_next = &api_mount;
+	i18n_mount.mountpoint = "/i18n";
+	i18n_mount.mountpoint_len = 5;
+	i18n_mount.origin = "http";
+	i18n_mount.origin_protocol = LWSMPRO_CALLBACK;
+
 	memset(&mount, 0, sizeof mount);
+	mount.mount_next = &i18n_mount;
 	mount.mountpoint = "/";
 	mount.mountpoint_len = 1;
 	mount.origin = cfg->web_root;
@@ -567,9 +654,12 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	info.pt_serv_buf_size = 16384;
 	info.signal_cb = lws_signal_cb;
 
+	g.api = api_new(cfg, t);
 	g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
-	if (g.hub == NULL) {
+	if (g.hub == NULL || g.api == NULL) {
 		log_err("out of memory");
+		hub_free(g.hub, mono_ms());
+		api_free(g.api);
 		return 1;
 	}
 	g.ctx = lws_create_context(&info);
@@ -577,6 +667,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 		log_err("could not start the server (port %d in use, or certificate %s / key %s unreadable, "
 			"or the libev plugin libwebsockets-evlib-ev missing)", info.port, cfg->cert, cfg->key);
 		hub_free(g.hub, mono_ms());
+		api_free(g.api);
 		return 1;
 	}
 	g.vhost = lws_get_vhost_by_name(g.ctx, cfg->hostname);
@@ -616,6 +707,8 @@ out:
 	g.ctx = NULL;
 	hub_free(g.hub, mono_ms());
 	g.hub = NULL;
+	api_free(g.api);
+	g.api = NULL;
 	log_notice("stopped");
 	return status;
 }
