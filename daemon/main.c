@@ -135,6 +135,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "brugd: %s\n", err);
 		goto out;
 	}
+	if (!i18n_timezone_valid(cfg.timezone)) {
+		fprintf(stderr, "brugd: %s: [chat] timezone = %s is not a time zone ICU knows\n", config_path,
+			cfg.timezone);
+		goto out;
+	}
 	if (check_only) {
 		printf("brugd: %s: configuration ok\n", config_path);
 		status = 0;
