@@ -549,7 +549,7 @@ static void lws_log_emit(int level, const char *line)
 	size_t o = 0;
 
 	/* The libev plugin reports every watcher change at notice level. */
-	if (strncmp(line, "elops_io_ev", 11) == 0 || strstr(line, ": elops_io_ev") != NULL)
+	if (strstr(line, "elops_io_ev") != NULL || strstr(line, "elops_accept_ev") != NULL)
 		return;
 
 	for (const char *s = line; *s != '\0' && o + 8 < sizeof buf; s++) {
