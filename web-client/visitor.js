@@ -3,35 +3,14 @@
 // browser: the resume token lives only in a variable of this module, never in
 // storage or a cookie, and the quick exit leaves no history entry behind.
 
-// Every text this page shows. A later change localizes these; keep them here.
-const UI = {
-  title: 'Chat',
-  quickExit: 'Quick exit',
-  chooseLanguage: 'Choose your language',
-  anonymousHint: 'You do not need to give your name.',
-  start: 'Start chat',
-  messagesLabel: 'Messages',
-  messageLabel: 'Message',
-  send: 'Send',
-  end: 'End chat',
-  newChat: 'New chat',
-  you: 'You',
-  connecting: 'Connecting…',
-  reconnecting: 'Connection lost. Reconnecting…',
-  position: 'Your place in the queue: {position}',
-  waitMinutes: 'Expected wait: about {minutes} min',
-  nextOpen: 'Open again: {when}',
-  joined: '{alias} joined',
-  left: '{alias} left',
-  chattingWith: 'You are chatting with {alias}',
-  typing: '{alias} is typing…',
-  typingAnon: 'Typing…',
-  ended: 'The chat has ended.',
-  replaced: 'This chat continues in another window.',
-  resumeFailed: 'The earlier conversation could not be continued. You can start a new chat.',
-  resumeLost: 'The earlier conversation could not be continued. You are waiting for a new chat.',
-  connectFailed: 'No connection. Check your internet connection.',
-};
+import { fetchBundle, fetchConfig, firstBundle, browserLanguages, applyLabels, setDocumentLanguage, fmt } from './labels.js';
+
+// Every text this page shows comes from the daemon's bundle for the chosen
+// language (labels.js); this page holds none of its own. `UI` is the bundle's
+// `visitor` part, empty until the first bundle arrives.
+let UI = {};
+let bundle = null;
+let config = null;         // the daemon's public settings (/api/config.json)
 
 const DEFAULT_NEUTRAL_URL = 'https://www.google.com/';
 const TYPING_IDLE_MS = 4000;
@@ -53,17 +32,21 @@ const el = {
   end: $('end'),
   newChat: $('new-chat'),
   quickExit: $('quick-exit'),
+  langs: $('langs'),
+  topic: $('topic'),
+  heading: $('chat-heading'),
+  emergency: $('emergency'),
+  endConfirm: $('end-confirm'),
+  endYes: $('end-yes'),
+  endNo: $('end-no'),
 };
-
-function fmt(template, vars) {
-  return template.replace(/\{(\w+)\}/g, (all, key) => (key in vars ? String(vars[key]) : all));
-}
 
 // ---- connection state ------------------------------------------------------
 let ws = null;             // the current socket, or null
 let token = null;          // resume token from `welcome`; memory only
 let lastSeq = 0;           // highest chat `seq` shown
 let chosenLang = null;     // from the language choice
+let chosenTopic = null;    // from the topic choice, or null
 let phase = 'start';       // start | connecting | waiting | chatting | ended
 let resuming = false;      // the hello on the current socket carried `resume`
 let attempts = 0;          // reconnects since the last good connection
@@ -74,7 +57,8 @@ const staffHere = new Set(); // aliases of the staff in the chat
 let typingSent = false;
 let typingTimer = null;
 let typingHideTimer = null;
-let uiLang = document.documentElement.lang || 'en';
+let uiLang = 'en';         // language of the labels shown (set with the bundle)
+let wantedLang = null;     // the language whose bundle was asked for last
 
 function send(obj) {
   if (!ws || ws.readyState !== WebSocket.OPEN) return false;
@@ -100,6 +84,7 @@ function connect() {
     // With the language too: a token the daemon no longer knows starts a new
     // chat, and that should be in the language the visitor chose.
     if (chosenLang) hello.lang = chosenLang;
+    if (chosenTopic) hello.topic = chosenTopic;
     resuming = Boolean(token);
     if (token) {
       hello.resume = token;
@@ -179,15 +164,21 @@ function onWelcome(m) {
     hideTyping();
     addNotice(UI.resumeLost);
   }
+  const wasReconnecting = el.status.textContent === UI.reconnecting;
   resuming = false;
   if (typeof m.lang === 'string') {
-    uiLang = m.lang;
     document.documentElement.lang = m.lang;
+    // The daemon's texts come in this language; the labels should too.
+    if (m.lang !== uiLang) switchLanguage(m.lang);
   }
   document.documentElement.dir = m.dir === 'rtl' ? 'rtl' : 'ltr';
-  if (phase === 'connecting') phase = 'waiting';
+  if (phase === 'connecting') {
+    phase = 'waiting';
+    setHeading(m.open === false ? 'closedTitle' : 'queueTitle');
+  }
   if (phase === 'chatting') setComposerEnabled(true);
-  if (el.status.textContent === UI.reconnecting || el.status.textContent === UI.connecting) setStatus('');
+  if (wasReconnecting) setStatus(UI.reconnected || '');
+  else if (el.status.textContent === UI.connecting) setStatus('');
 }
 
 function onQueue(m) {
@@ -195,6 +186,8 @@ function onQueue(m) {
   phase = 'waiting';
   staffHere.clear();
   setComposerEnabled(false);
+  setHeading('queueTitle');
+  el.emergency.hidden = true;
   setStatus(typeof m.text === 'string' ? m.text : '');
   const parts = [];
   if (Number.isInteger(m.position)) parts.push(fmt(UI.position, { position: formatNumber(m.position) }));
@@ -207,21 +200,25 @@ function onQueue(m) {
 function onClosedNotice(m) {
   phase = 'waiting';
   setComposerEnabled(false);
+  setHeading('closedTitle');
+  // The daemon's text already names the next opening, formatted by ICU in
+  // the visitor's language; say it here only when the daemon did not.
   let text = typeof m.text === 'string' ? m.text : '';
-  if (typeof m.next_open === 'string') {
+  if (!text && typeof m.next_open === 'string') {
     const when = new Date(m.next_open);
-    if (!Number.isNaN(when.getTime())) {
-      const f = new Intl.DateTimeFormat(uiLang, { weekday: 'long', hour: 'numeric', minute: '2-digit' });
-      text += (text ? ' ' : '') + fmt(UI.nextOpen, { when: f.format(when) });
-    }
+    const f = dateFormat({ weekday: 'long', hour: 'numeric', minute: '2-digit' });
+    if (!Number.isNaN(when.getTime()) && f) text = fmt(UI.nextOpen, { when: f.format(when) });
   }
   setStatus(text);
   showPosition('');
+  el.emergency.hidden = false;
 }
 
 function onJoined(m) {
   const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : '';
   phase = 'chatting';
+  setHeading('chatTitle');
+  el.emergency.hidden = true;
   showPosition('');
   // After a resume the daemon repeats `joined` for who is already here.
   const fresh = alias && !staffHere.has(alias);
@@ -252,12 +249,12 @@ function onMsg(m) {
   if (typeof m.id === 'string') pending.delete(m.id);
   const mine = m.from === 'visitor';
   if (!mine) hideTyping();
-  addMessage(mine ? UI.you : (m.alias || ''), m.text, mine, m.ts);
+  addMessage(mine ? UI.you : (m.alias || UI.helper || ''), m.text, mine, m.ts);
 }
 
 function onTyping(m) {
   if (m.on) {
-    el.typing.textContent = m.alias ? fmt(UI.typing, { alias: m.alias }) : UI.typingAnon;
+    el.typing.textContent = m.alias ? fmt(UI.typing, { alias: m.alias }) : UI.typingIndicator || UI.typingAnon;
     el.typing.hidden = false;
     clearTimeout(typingHideTimer);
     typingHideTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
@@ -287,8 +284,9 @@ function onError(m) {
 }
 
 // ---- phases ----------------------------------------------------------------
-function start(lang) {
+function start(lang, topic) {
   chosenLang = lang;
+  chosenTopic = topic || null;
   token = null;
   lastSeq = 0;
   attempts = 0;
@@ -297,6 +295,9 @@ function start(lang) {
   el.messages.replaceChildren();
   hideTyping();
   showPosition('');
+  hideEndConfirm();
+  el.emergency.hidden = true;
+  setHeading('');
   phase = 'connecting';
   el.startView.hidden = true;
   el.chatView.hidden = false;
@@ -319,6 +320,7 @@ function finish(statusText) {
   hideTyping();
   setComposerEnabled(false);
   showPosition('');
+  hideEndConfirm();
   setStatus(statusText);
   el.end.hidden = true;
   el.newChat.hidden = false;
@@ -338,10 +340,24 @@ function backToStart() {
   el.chatView.hidden = true;
   el.startView.hidden = false;
   const checked = el.startForm.querySelector('input[name="lang"]:checked');
-  (checked || el.startForm.querySelector('input[name="lang"]')).focus();
+  const first = checked || el.startForm.querySelector('input[name="lang"]');
+  if (first) first.focus();
+}
+
+// The end button asks first; a chat ended by mistake cannot be taken back.
+function askEnd() {
+  el.endConfirm.hidden = false;
+  el.end.hidden = true;
+  el.endNo.focus();
+}
+
+function hideEndConfirm() {
+  el.endConfirm.hidden = true;
+  if (phase !== 'ended' && phase !== 'start') el.end.hidden = false;
 }
 
 function endChat() {
+  hideEndConfirm();
   if (!send({ type: 'end' })) {
     // Not connected: nothing left to tell the server; just stop.
     finish(UI.ended);
@@ -350,10 +366,9 @@ function endChat() {
 
 function quickExit() {
   let url = DEFAULT_NEUTRAL_URL;
-  const meta = document.querySelector('meta[name="brug-neutral-url"]');
-  if (meta) {
+  if (config && typeof config.neutral_url === 'string') {
     try {
-      const u = new URL(meta.content, location.href);
+      const u = new URL(config.neutral_url, location.href);
       if (u.protocol === 'https:' || u.protocol === 'http:') url = u.href;
     } catch { /* keep the default */ }
   }
@@ -424,11 +439,22 @@ function formatNumber(n) {
   try { return new Intl.NumberFormat(uiLang).format(n); } catch { return String(n); }
 }
 
+// A date format in the labels' language, or null when this browser has no
+// data for it (it would fall back to another language's month and day names).
+function dateFormat(options) {
+  try {
+    if (!Intl.DateTimeFormat.supportedLocalesOf([uiLang]).length) return null;
+    return new Intl.DateTimeFormat(uiLang, options);
+  } catch { return null; }
+}
+
+// Hours and minutes only: without data for the language, a 24-hour clock
+// in digits says the same in every language.
 function formatTime(ts) {
   if (!Number.isFinite(ts)) return '';
-  try {
-    return new Intl.DateTimeFormat(uiLang, { hour: 'numeric', minute: '2-digit' }).format(new Date(ts));
-  } catch { return ''; }
+  const opts = { hour: '2-digit', minute: '2-digit' };
+  const f = dateFormat(opts) || new Intl.DateTimeFormat('en-GB', { ...opts, hourCycle: 'h23' });
+  try { return f.format(new Date(ts)); } catch { return ''; }
 }
 
 function scrollToEnd() {
@@ -455,41 +481,97 @@ function addMessage(who, text, mine, ts) {
 function addNotice(text, kind) {
   const li = document.createElement('li');
   li.className = kind === 'error' ? 'notice notice-error' : 'notice';
-  li.dir = 'auto';
+  // System texts are in the page's language: its direction, not guessed
+  // from the first letter (an Arabic sentence may start with a name).
   li.textContent = text;
   el.messages.append(li);
   scrollToEnd();
 }
 
-function applyStrings() {
-  document.title = UI.title;
-  for (const node of document.querySelectorAll('[data-ui]')) {
-    const text = UI[node.dataset.ui];
-    if (typeof text === 'string') node.textContent = text;
+function setHeading(key) {
+  if (key) el.heading.dataset.i18n = key; else delete el.heading.dataset.i18n;
+  el.heading.textContent = key && typeof UI[key] === 'string' ? UI[key] : '';
+  // Not twice the same words under each other (the page title says it).
+  el.heading.hidden = !el.heading.textContent || el.heading.textContent === UI.title;
+}
+
+// ---- labels and the start screen -------------------------------------------
+// Show a bundle: every data-i18n label, the language and topic choices, the
+// title, and <html lang dir> so an Arabic page mirrors at once.
+function useBundle(b) {
+  bundle = b;
+  UI = b.visitor;
+  uiLang = b.lang;
+  renderLanguages();
+  renderTopics();
+  applyLabels(document.body, UI);
+  setHeading(el.heading.dataset.i18n || '');
+  document.title = typeof UI.title === 'string' ? UI.title : '';
+  if (phase === 'start' || phase === 'ended') setDocumentLanguage(b);
+  // Marks the page as labelled (and in which language) for tests.
+  document.body.dataset.labels = b.lang;
+}
+
+async function switchLanguage(lang) {
+  wantedLang = lang;
+  let b = null;
+  try { b = await fetchBundle(lang); } catch { /* offline: keep the labels shown */ }
+  if (b && wantedLang === lang) useBundle(b);
+}
+
+// Codes of a bundle's part (languages, topics) in the order the config
+// lists them, else the bundle's.
+function ordered(part, configured) {
+  const have = (k) => typeof part[k] === 'string';
+  return Array.isArray(configured) ? configured.filter(have) : Object.keys(part).filter(have);
+}
+
+// One radio button per language, each shown by its own name in its own
+// script (the `languages` of the bundle).
+function renderLanguages() {
+  const current = el.langs.querySelector('input[name="lang"]:checked')?.value || uiLang;
+  for (const old of el.langs.querySelectorAll('.lang-choice')) old.remove();
+  for (const code of ordered(bundle.languages, config && config.languages)) {
+    const autonym = bundle.languages[code];
+    const label = document.createElement('label');
+    label.className = 'lang-choice';
+    label.lang = code;
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'lang';
+    input.value = code;
+    input.dataset.testid = `lang-${code}`;
+    input.checked = code === current;
+    const name = document.createElement('span');
+    name.dir = 'auto';
+    name.textContent = autonym;
+    label.append(input, name);
+    el.langs.append(label);
   }
-  for (const node of document.querySelectorAll('[data-ui-label]')) {
-    const text = UI[node.dataset.uiLabel];
-    if (typeof text === 'string') node.setAttribute('aria-label', text);
+}
+
+function renderTopics() {
+  const current = el.topic.value;
+  for (const old of [...el.topic.options].slice(1)) old.remove();
+  for (const id of ordered(bundle.topics, config && config.topics)) {
+    const opt = document.createElement('option');
+    opt.value = id;
+    opt.textContent = bundle.topics[id];
+    el.topic.append(opt);
   }
+  el.topic.value = current && bundle.topics[current] ? current : '';
 }
 
 // ---- wiring ----------------------------------------------------------------
-applyStrings();
-
-// Preselect the browser's language when it is one we offer.
-{
-  const offered = [...el.startForm.querySelectorAll('input[name="lang"]')];
-  for (const pref of navigator.languages || []) {
-    const base = pref.toLowerCase().split('-')[0];
-    const hit = offered.find((input) => input.value === base);
-    if (hit) { hit.checked = true; break; }
-  }
-}
+el.langs.addEventListener('change', (ev) => {
+  if (ev.target.name === 'lang' && phase === 'start') switchLanguage(ev.target.value);
+});
 
 el.startForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
+  if (!bundle) return;
   const checked = el.startForm.querySelector('input[name="lang"]:checked');
-  start(checked ? checked.value : null);
+  start(checked ? checked.value : uiLang, el.topic.value);
 });
 
 el.composerForm.addEventListener('submit', (ev) => {
@@ -506,6 +588,22 @@ el.composer.addEventListener('keydown', (ev) => {
 });
 
 el.composer.addEventListener('input', onComposerInput);
-el.end.addEventListener('click', endChat);
+el.end.addEventListener('click', askEnd);
+el.endYes.addEventListener('click', endChat);
+el.endNo.addEventListener('click', () => { hideEndConfirm(); el.end.focus(); });
+el.endConfirm.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape') { hideEndConfirm(); el.end.focus(); }
+});
 el.newChat.addEventListener('click', backToStart);
 el.quickExit.addEventListener('click', quickExit);
+
+// The first bundle: the browser's most preferred language the daemon has.
+{
+  const wanted = browserLanguages();
+  wantedLang = wanted[0] || null;
+  firstBundle(wanted).then(async (b) => {
+    config = await fetchConfig();
+    // The visitor may have picked another language meanwhile.
+    if (!bundle) useBundle(b);
+  });
+}

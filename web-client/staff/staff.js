@@ -1,64 +1,28 @@
 // Brug staff console: log in over wss://HOST/ws/staff (subprotocol
 // brug-staff.v1), take offered chats, answer several side by side, invite or
 // transfer to a colleague, end with tags. Only the staff session token is
-// kept (sessionStorage, so a reload resumes the session); logging out clears it.
+// kept (sessionStorage, so a reload resumes the session; logging out clears
+// it), and the console's language once someone picks one (sessionStorage).
 
-// Every text this page shows. A later change localizes these; keep them here.
-const UI = {
-  title: 'Brug staff',
-  loginTitle: 'Log in',
-  user: 'User name',
-  password: 'Password',
-  totp: 'One-time code (if you have one)',
-  login: 'Log in',
-  logout: 'Log out',
-  available: 'Available',
-  offersTitle: 'Waiting chats',
-  noOffers: 'No chats are waiting for you.',
-  chatsTitle: 'Chats',
-  connecting: 'Connecting…',
-  reconnecting: 'Connection lost. Reconnecting…',
-  signedIn: '{alias} ({roles})',
-  nowAvailable: 'You are available for new chats.',
-  nowUnavailable: 'You are not available for new chats.',
-  offer: 'Language: {lang} · Topic: {topic} · Waited {waited} · {left} left',
-  offerTransfer: 'Transfer from {from}',
-  offerInvite: 'Invitation from {from}',
-  noTopic: '—',
-  seconds: '{n} s',
-  accept: 'Accept',
-  decline: 'Decline',
-  offersCount: '({n}) {title}',
-  newOffer: 'A chat is waiting: {lang}',
-  chatHeader: '{visitor} · {lang}',
-  messageLabel: 'Message',
-  send: 'Send',
-  roleLabel: 'Colleague',
-  roles: { professional: 'Professional', keyperson: 'Key person', volunteer: 'Volunteer', coordinator: 'Coordinator' },
-  invite: 'Invite',
-  transfer: 'Transfer',
-  end: 'End chat',
-  close: 'Close',
-  joined: '{alias} joined',
-  left: '{alias} left',
-  typing: '{who} is typing…',
-  visitor: 'Visitor',
-  ended: 'Chat ended ({by}).',
-  endedBy: { visitor: 'by the visitor', staff: 'by staff', timeout: 'timed out', shutdown: 'server shut down', quick_exit: 'quick exit' },
-  requestFailed: 'The request could not be completed.',
-  requestFailedKind: { transfer: 'The transfer did not happen', invite: 'The invitation did not happen' },
-  requestFailedReason: { declined: 'declined', lapsed: 'not answered in time', withdrawn: 'withdrawn', nobody: 'nobody available' },
-  youLeft: 'You left this chat.',
-  visitorAway: 'The visitor lost the connection.',
-  visitorBack: 'The visitor is back.',
-  invited: 'Invitation sent.',
-  transferring: 'Transfer requested.',
-  sessionExpired: 'Your session has ended. Please log in again.',
-  replaced: 'The console was opened in another window.',
-  loggedOut: 'You are logged out.',
-};
+import { fetchBundle, firstBundle, browserLanguages, applyLabels, setDocumentLanguage, lookup, fmt } from '../labels.js';
 
+// Every text this page shows comes from the daemon's bundle for the
+// console's language (labels.js); this page holds none of its own. `UI` is
+// the bundle's `staff` part, empty until the first bundle arrives.
+let UI = {};
+let bundle = null;
+
+// A label, with {name} placeholders filled; '' when the bundle lacks it
+// (never another language's words).
+function t(key, vars) {
+  const v = lookup(UI, key);
+  return typeof v === 'string' ? fmt(v, vars) : '';
+}
+
+// Protocol role names, in the order the colleague chooser offers them.
+const ROLE_ORDER = ['professional', 'keyperson', 'volunteer', 'coordinator'];
 const TOKEN_KEY = 'brug.staff.token';
+const LANG_KEY = 'brug.staff.lang';  // only once someone picks a language
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 10000;
 const MAX_BACKOFF_MS = 30000;
@@ -66,6 +30,7 @@ const MAX_BACKOFF_MS = 30000;
 const $ = (id) => document.getElementById(id);
 const el = {
   tools: $('tools'),
+  uiLang: $('ui-lang'),
   whoami: $('whoami'),
   available: $('available'),
   logout: $('logout'),
@@ -82,15 +47,11 @@ const el = {
   chats: $('chats'),
 };
 
-function fmt(template, vars) {
-  return template.replace(/\{(\w+)\}/g, (all, key) => (key in vars ? String(vars[key]) : all));
-}
-
 // sessionStorage may be unavailable (privacy settings); then the token just
 // lives for this page.
 const store = {
-  get() { try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; } },
-  set(v) { try { sessionStorage.setItem(TOKEN_KEY, v); } catch { /* memory only */ } },
+  get(key = TOKEN_KEY) { try { return sessionStorage.getItem(key); } catch { return null; } },
+  set(v, key = TOKEN_KEY) { try { sessionStorage.setItem(key, v); } catch { /* memory only */ } },
   clear() { try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* nothing stored */ } },
 };
 
@@ -120,7 +81,7 @@ function connect() {
   reconnectTimer = null;
   wantOpen = true;
   loggedIn = false;
-  setStatus(attempts ? UI.reconnecting : UI.connecting);
+  setStatus(() => t(attempts ? 'reconnecting' : 'connecting'));
   let sock;
   try {
     sock = new WebSocket(`wss://${location.host}/ws/staff`, 'brug-staff.v1');
@@ -166,12 +127,12 @@ function onSocketClosed(code) {
     // Credentials or token refused, or the session is over.
     const hadToken = Boolean(token);
     forgetSession();
-    showLogin(wasLoggedIn || (hadToken && code === 4002) ? UI.sessionExpired : null);
+    showLogin(wasLoggedIn || (hadToken && code === 4002) ? t('sessionExpired') : null);
     return;
   }
   if (code === 4003) {
     wantOpen = false;
-    setStatus(UI.replaced);
+    setStatus(() => t('replaced'));
     return;
   }
   if (!token) {                // never got in: back to the form
@@ -179,7 +140,7 @@ function onSocketClosed(code) {
     showLogin(null);
     return;
   }
-  setStatus(UI.reconnecting);
+  setStatus(() => t('reconnecting'));
   scheduleReconnect();
 }
 
@@ -230,8 +191,7 @@ function onSession(m) {
     store.set(token);
   }
   if (m.user && typeof m.user === 'object') me = m.user;
-  const roles = me && Array.isArray(me.roles) ? me.roles.join(', ') : '';
-  el.whoami.textContent = me ? fmt(UI.signedIn, { alias: me.alias || '', roles }) : '';
+  renderWhoami();
   el.loginForm.hidden = true;
   el.loginError.textContent = '';
   el.console.hidden = false;
@@ -244,7 +204,7 @@ function onStatus(m) {
   if (typeof m.available !== 'boolean') return;
   el.available.checked = m.available;
   el.available.dataset.confirmed = String(m.available);
-  setStatus(typeof m.text === 'string' && m.text ? m.text : m.available ? UI.nowAvailable : UI.nowUnavailable);
+  setStatus(typeof m.text === 'string' && m.text ? m.text : t(m.available ? 'nowAvailable' : 'nowUnavailable'));
 }
 
 function onOffer(m) {
@@ -256,8 +216,8 @@ function onOffer(m) {
   li.dataset.testid = 'offer';
   const info = document.createElement('p');
   info.className = 'offer-info';
-  const acceptBtn = button(UI.accept, 'primary', 'offer-accept', () => answerOffer(id, 'accept'));
-  const declineBtn = button(UI.decline, '', 'offer-decline', () => answerOffer(id, 'decline'));
+  const acceptBtn = button('accept', 'primary', 'offer-accept', () => answerOffer(id, 'accept'));
+  const declineBtn = button('decline', '', 'offer-decline', () => answerOffer(id, 'decline'));
   const actions = document.createElement('div');
   actions.className = 'offer-actions';
   actions.append(acceptBtn, declineBtn);
@@ -278,21 +238,21 @@ function onOffer(m) {
   updateOffersChrome();
   // The list itself is not a live region (its countdown changes every
   // second); announce the new offer once instead.
-  setStatus(fmt(UI.newOffer, { lang: offer.lang }), 'offer');
+  setStatus(() => t('newOffer', { lang: langName(offer.lang) }), 'offer');
 }
 
 function renderOffer(o) {
   const now = Date.now();
   const left = Math.max(0, Math.ceil((o.deadline - now) / 1000));
   const waited = Math.max(0, Math.round((now - o.waitedAt) / 1000));
-  let text = fmt(UI.offer, {
-    lang: o.lang,
-    topic: o.topic || UI.noTopic,
-    waited: fmt(UI.seconds, { n: waited }),
-    left: fmt(UI.seconds, { n: left }),
+  let text = t('offer', {
+    lang: langName(o.lang),
+    topic: o.topic ? topicName(o.topic) : t('noTopic'),
+    waited: t('seconds', { n: formatNumber(waited) }),
+    left: t('seconds', { n: formatNumber(left) }),
   });
-  if (o.kind === 'transfer') text = `${fmt(UI.offerTransfer, { from: o.from })} · ${text}`;
-  if (o.kind === 'invite') text = `${fmt(UI.offerInvite, { from: o.from })} · ${text}`;
+  if (o.kind === 'transfer') text = `${t('offerTransfer', { from: o.from })} · ${text}`;
+  if (o.kind === 'invite') text = `${t('offerInvite', { from: o.from })} · ${text}`;
   o.info.textContent = text;
   return left;
 }
@@ -318,7 +278,7 @@ function removeOffer(id) {
 
 function updateOffersChrome() {
   el.noOffers.hidden = offers.size > 0;
-  document.title = offers.size ? fmt(UI.offersCount, { n: offers.size, title: UI.title }) : UI.title;
+  document.title = offers.size ? t('offersCount', { n: formatNumber(offers.size), title: t('title') }) : t('title');
 }
 
 setInterval(() => {
@@ -351,7 +311,7 @@ function onMsg(m) {
   }
   if (typeof m.id === 'string') requests.delete(m.id);
   const fromVisitor = m.from === 'visitor';
-  const who = fromVisitor ? c.visitor || UI.visitor : m.alias || '';
+  const who = fromVisitor ? c.visitor || t('visitor') : m.alias || '';
   const mine = !fromVisitor && me && m.alias === me.alias;
   if (fromVisitor) hideTyping(c);
   addMessage(c, who, m.text, mine ? 'msg msg-mine' : 'msg msg-theirs', m.ts);
@@ -361,8 +321,8 @@ function onTyping(m) {
   const c = chatFor(m);
   if (!c) return;
   if (m.on) {
-    const who = m.alias || (m.from === 'staff' ? '' : c.visitor || UI.visitor);
-    c.typing.textContent = fmt(UI.typing, { who });
+    const who = m.alias || (m.from === 'staff' ? '' : c.visitor || t('visitor'));
+    c.typing.textContent = t('typing', { who });
     c.typing.hidden = false;
     clearTimeout(c.typingHide);
     c.typingHide = setTimeout(() => hideTyping(c), TYPING_SHOW_MS);
@@ -374,7 +334,7 @@ function onTyping(m) {
 function onJoined(m) {
   const c = chatFor(m);
   const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : m.alias;
-  if (c && typeof alias === 'string') addNotice(c, fmt(UI.joined, { alias }));
+  if (c && typeof alias === 'string') addNotice(c, t('joined', { alias }));
 }
 
 function onLeft(m) {
@@ -383,33 +343,33 @@ function onLeft(m) {
   // `you`: it is us who left (our transfer went through); the chat is no
   // longer ours.
   if (m.you === true) {
-    markEnded(c, UI.youLeft);
+    markEnded(c, t('youLeft'));
     return;
   }
   const alias = m.staff && typeof m.staff.alias === 'string' ? m.staff.alias : m.alias;
-  if (typeof alias === 'string') addNotice(c, fmt(UI.left, { alias }));
+  if (typeof alias === 'string') addNotice(c, t('left', { alias }));
 }
 
 function onEnded(m) {
   const c = chatFor(m);
   if (!c) return;
-  const by = m.quick_exit ? UI.endedBy.quick_exit : UI.endedBy[m.by] || String(m.by || '');
-  markEnded(c, fmt(UI.ended, { by }));
+  const by = m.quick_exit ? t('endedBy.quick_exit') : t(`endedBy.${m.by}`) || String(m.by || '');
+  markEnded(c, t('ended', { by }));
 }
 
 function onPresence(m) {
   // The visitor of a chat went away (connection dropped) or came back.
   const c = chatFor(m);
   if (!c || c.ended) return;
-  if (m.visitor === 'away') c.state.textContent = UI.visitorAway;
-  else if (m.visitor === 'back') c.state.textContent = UI.visitorBack;
+  if (m.visitor === 'away') c.state.textContent = t('visitorAway');
+  else if (m.visitor === 'back') c.state.textContent = t('visitorBack');
 }
 
 function onRequestFailed(m) {
   const c = chatFor(m) || chatForRequest(m.id);
-  const what = UI.requestFailedKind[m.kind];
-  const why = UI.requestFailedReason[m.reason];
-  const text = what ? (why ? `${what}: ${why}.` : `${what}.`) : UI.requestFailed;
+  const what = typeof m.kind === 'string' ? t(`requestFailedKind.${m.kind}`) : '';
+  const why = typeof m.reason === 'string' ? t(`requestFailedReason.${m.reason}`) : '';
+  const text = what ? (why ? `${what}: ${why}.` : `${what}.`) : t('requestFailed');
   if (c) addNotice(c, text, true); else setStatus(text);
 }
 
@@ -487,7 +447,7 @@ function ensureChat(id) {
   const label = document.createElement('label');
   label.className = 'visually-hidden';
   label.htmlFor = inputId;
-  label.textContent = UI.messageLabel;
+  label.dataset.i18n = 'messageLabel';
   const composer = document.createElement('textarea');
   composer.id = inputId;
   composer.rows = 2;
@@ -497,7 +457,7 @@ function ensureChat(id) {
   sendBtn.type = 'submit';
   sendBtn.className = 'primary';
   sendBtn.dataset.testid = 'chat-send';
-  sendBtn.textContent = UI.send;
+  sendBtn.dataset.i18n = 'send';
   form.append(label, composer, sendBtn);
 
   const tools = document.createElement('div');
@@ -506,14 +466,16 @@ function ensureChat(id) {
   roleField.className = 'field';
   const roleLabel = document.createElement('label');
   roleLabel.htmlFor = roleId;
-  roleLabel.textContent = UI.roleLabel;
+  roleLabel.dataset.i18n = 'roleLabel';
   const role = document.createElement('select');
   role.id = roleId;
   role.dataset.testid = 'chat-role';
-  for (const [value, text] of Object.entries(UI.roles)) {
+  const roles = Object.keys(UI.roles || {});
+  roles.sort((a, b) => (ROLE_ORDER.indexOf(a) + 1 || 99) - (ROLE_ORDER.indexOf(b) + 1 || 99));
+  for (const value of roles) {
     const opt = document.createElement('option');
     opt.value = value;
-    opt.textContent = text;
+    opt.dataset.i18n = `roles.${value}`;
     role.append(opt);
   }
   roleField.append(roleLabel, role);
@@ -523,14 +485,15 @@ function ensureChat(id) {
     track(rid, { chat: id, kind });
     addNotice(c, note);
   };
-  const invite = button(UI.invite, '', 'chat-invite', () => ask('invite', UI.invited));
-  const transfer = button(UI.transfer, '', 'chat-transfer', () => ask('transfer', UI.transferring));
-  const end = button(UI.end, 'danger', 'chat-end', () => {
+  const invite = button('invite', '', 'chat-invite', () => ask('invite', t('invited')));
+  const transfer = button('transfer', '', 'chat-transfer', () => ask('transfer', t('transferring')));
+  const end = button('end', 'danger', 'chat-end', () => {
     if (c.ended) closeChat(c); else track(send({ type: 'end', chat: id, tags: [] }), { chat: id, kind: 'end' });
   });
   tools.append(roleField, invite, transfer, end);
 
   panel.append(head, state, list, typing, form, tools);
+  applyLabels(panel, UI);
   el.chats.append(panel);
 
   Object.assign(c, { panel, h, topicEl: topic, state, list, typing, form, composer, sendBtn, invite, transfer, end, role });
@@ -556,8 +519,8 @@ function ensureChat(id) {
 }
 
 function renderChatHeader(c) {
-  c.h.textContent = fmt(UI.chatHeader, { visitor: c.visitor || UI.visitor, lang: c.lang });
-  c.topicEl.textContent = c.topic;
+  c.h.textContent = t('chatHeader', { visitor: c.visitor || t('visitor'), lang: langName(c.lang) });
+  c.topicEl.textContent = c.topic ? topicName(c.topic) : '';
   c.composer.dir = c.dir;
   if (c.lang) c.composer.lang = c.lang;
 }
@@ -592,7 +555,8 @@ function markEnded(c, text) {
   c.panel.classList.add('chat-ended');
   if (text) c.state.textContent = text;
   for (const node of [c.composer, c.sendBtn, c.invite, c.transfer, c.role]) node.disabled = true;
-  c.end.textContent = UI.close;
+  c.end.dataset.i18n = 'close';
+  c.end.textContent = t('close');
   c.end.classList.remove('danger');
   c.end.disabled = false;
 }
@@ -616,7 +580,7 @@ function addMessage(c, who, text, cls, ts) {
   const meta = document.createElement('span');
   meta.className = 'msg-meta';
   meta.dir = 'auto';
-  const time = Number.isFinite(ts) ? new Date(ts).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : '';
+  const time = formatTime(ts);
   meta.textContent = time ? `${who} · ${time}` : who;
   const body = document.createElement('p');
   body.className = 'msg-text';
@@ -638,12 +602,14 @@ function addNotice(c, text, error) {
 }
 
 // ---- helpers ---------------------------------------------------------------
-function button(text, cls, testid, onClick) {
+// A button labelled by key (relabelled when the console's language changes).
+function button(key, cls, testid, onClick) {
   const b = document.createElement('button');
   b.type = 'button';
   if (cls) b.className = cls;
   b.dataset.testid = testid;
-  b.textContent = text;
+  b.dataset.i18n = key;
+  b.textContent = t(key);
   b.addEventListener('click', onClick);
   return b;
 }
@@ -652,8 +618,12 @@ function track(id, info) {
   if (id !== null) requests.set(id, info);
 }
 
+// text is a string (from the daemon, already in some language) or a function
+// giving the text from the labels, so it follows a change of language.
+let statusLabel = null;
 function setStatus(text, kind) {
-  el.status.textContent = text;
+  statusLabel = typeof text === 'function' ? text : null;
+  el.status.textContent = statusLabel ? statusLabel() : text;
   el.status.dataset.kind = kind || '';
 }
 
@@ -675,18 +645,86 @@ function resetConsole() {
   el.whoami.textContent = '';
 }
 
-function applyStrings() {
-  document.title = UI.title;
-  for (const node of document.querySelectorAll('[data-ui]')) {
-    const text = UI[node.dataset.ui];
-    if (typeof text === 'string') node.textContent = text;
-  }
+function formatNumber(n) {
+  try { return new Intl.NumberFormat(bundle ? bundle.lang : undefined).format(n); } catch { return String(n); }
 }
 
-// ---- wiring ----------------------------------------------------------------
-applyStrings();
-updateOffersChrome();
+// Hours and minutes in the console's language; a 24-hour clock in digits
+// when this browser has no data for it (no other language's words).
+function formatTime(ts) {
+  if (!Number.isFinite(ts)) return '';
+  const opts = { hour: '2-digit', minute: '2-digit' };
+  const lang = bundle ? bundle.lang : 'en';
+  try {
+    const f = Intl.DateTimeFormat.supportedLocalesOf([lang]).length
+      ? new Intl.DateTimeFormat(lang, opts)
+      : new Intl.DateTimeFormat('en-GB', { ...opts, hourCycle: 'h23' });
+    return f.format(new Date(ts));
+  } catch { return ''; }
+}
 
+// A language by its own name, a topic and a role by their labels.
+function langName(code) {
+  const name = bundle && bundle.languages[code];
+  return typeof name === 'string' ? name : code || '';
+}
+
+function topicName(id) {
+  const name = bundle && bundle.topics[id];
+  return typeof name === 'string' ? name : id;
+}
+
+function renderWhoami() {
+  if (!me) { el.whoami.textContent = ''; return; }
+  const roles = Array.isArray(me.roles) ? me.roles.map((r) => t(`roles.${r}`) || r).join(', ') : '';
+  el.whoami.textContent = t('signedIn', { alias: me.alias || '', roles });
+}
+
+// ---- labels ----------------------------------------------------------------
+// Show a bundle: every data-i18n label (also in open chats and offers), the
+// texts made from labels, the title, and <html lang dir>.
+function useBundle(b) {
+  bundle = b;
+  UI = b.staff;
+  setDocumentLanguage(b);
+  renderLangSelect();
+  applyLabels(document.body, UI);
+  renderWhoami();
+  for (const o of offers.values()) renderOffer(o);
+  for (const c of chats.values()) renderChatHeader(c);
+  if (statusLabel) el.status.textContent = statusLabel();
+  updateOffersChrome();
+  // Marks the page as labelled (and in which language) for tests.
+  document.body.dataset.labels = b.lang;
+}
+
+// The console's language, each shown by its own name.
+function renderLangSelect() {
+  const sel = el.uiLang;
+  sel.replaceChildren();
+  for (const [code, autonym] of Object.entries(bundle.languages)) {
+    if (typeof autonym !== 'string') continue;
+    const opt = document.createElement('option');
+    opt.value = code;
+    opt.lang = code;
+    opt.textContent = autonym;
+    sel.append(opt);
+  }
+  sel.value = bundle.lang;
+}
+
+let wantedLang = null;
+el.uiLang.addEventListener('change', async () => {
+  const lang = el.uiLang.value;
+  wantedLang = lang;
+  store.set(lang, LANG_KEY);
+  let b = null;
+  try { b = await fetchBundle(lang); } catch { /* offline: keep the labels shown */ }
+  if (b && wantedLang === lang) useBundle(b);
+  else if (bundle) el.uiLang.value = bundle.lang;
+});
+
+// ---- wiring ----------------------------------------------------------------
 el.loginForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   el.loginError.textContent = '';
@@ -720,7 +758,7 @@ el.logout.addEventListener('click', () => {
   if (sock) sock.close(1000);
   resetConsole();
   showLogin(null);
-  setStatus(UI.loggedOut);
+  setStatus(() => t('loggedOut'));
 });
 
 // Leaving or reloading the page drops the socket, and the daemon then puts
@@ -732,8 +770,12 @@ window.addEventListener('beforeunload', (ev) => {
   }
 });
 
-if (token) {
-  connect();
-} else {
-  showLogin(null);
+// First the labels (the language picked earlier in this tab, else the
+// browser's), then the session or the login form.
+{
+  const picked = store.get(LANG_KEY);
+  firstBundle([...(picked ? [picked] : []), ...browserLanguages()]).then((b) => {
+    useBundle(b);
+    if (token) connect(); else showLogin(null);
+  });
 }
