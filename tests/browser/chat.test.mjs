@@ -89,6 +89,12 @@ test('a visitor and a volunteer chat through the pages', async (t) => {
     // The staff console: log in and become available.
     const staffResp = await staff.goto(`${brug.origin}/staff/`);
     assert.equal(staffResp.status(), 200, 'GET /staff/');
+    // The pages' labels come from the daemon's bundles; so do the expected
+    // texts here.
+    const labels = async (lang) => staff.evaluate(async (l) => (await fetch(`/i18n/${l}.json`)).json(), lang);
+    const en = await labels('en');
+    const nl = await labels('nl');
+    await staff.waitForSelector('body[data-labels="en"]', { timeout: STEP_MS });
     await staff.getByTestId('login-user').fill(volunteer.user);
     await staff.getByTestId('login-password').fill(volunteer.password);
     await staff.getByTestId('login-submit').click();
@@ -104,8 +110,11 @@ test('a visitor and a volunteer chat through the pages', async (t) => {
     // The visitor page: pick Nederlands and start.
     const visitorResp = await visitor.goto(`${brug.origin}/`);
     assert.equal(visitorResp.status(), 200, 'GET /');
-    assert.equal(await visitor.title(), 'Chat');
-    await visitor.getByLabel('Nederlands').check();
+    await visitor.waitForSelector('body[data-labels="en"]', { timeout: STEP_MS });
+    assert.equal(await visitor.title(), en.visitor.title);
+    await visitor.getByLabel(nl.languages.nl).check();
+    await visitor.waitForSelector('body[data-labels="nl"]', { timeout: STEP_MS });
+    assert.equal(await visitor.title(), nl.visitor.title);
     await visitor.getByTestId('start').click();
 
     // The volunteer gets the offer and accepts it.
@@ -113,14 +122,14 @@ test('a visitor and a volunteer chat through the pages', async (t) => {
     await accept.waitFor({ state: 'visible', timeout: STEP_MS }).catch(async (e) => {
       throw new Error(`no offer on the staff page; visitor status: ${JSON.stringify(await visitor.getByTestId('status').textContent())}; ${e.message}`);
     });
-    await assertText(staff.getByTestId('offers'), /nl/);
+    await assertText(staff.getByTestId('offers'), new RegExp(escape(en.languages.nl)));
     await accept.click();
     const panel = staff.getByTestId('chat');
     await panel.waitFor({ state: 'visible', timeout: STEP_MS });
-    await assertText(panel.getByTestId('chat-title'), /·\s*nl/);
+    await assertText(panel.getByTestId('chat-title'), new RegExp(escape(en.languages.nl)));
 
     // The visitor sees who joined and can write.
-    await assertText(visitor.getByTestId('messages'), /Vera joined/);
+    await assertText(visitor.getByTestId('messages'), new RegExp(escape(nl.visitor.joined.replace('{alias}', 'Vera'))));
     const composer = visitor.getByTestId('composer');
     await composer.waitFor({ state: 'visible', timeout: STEP_MS });
     assert.equal(await visitor.evaluate(() => document.documentElement.lang), 'nl');
