@@ -35,6 +35,10 @@
 #define ERROR_WINDOW_MS 60000
 #define ERROR_MAX 20
 #define SESSION_CHECK_MS 15000
+/* A visitor hears about a new queue place at most this often: serving the
+ * head of a long queue changes every place behind it, and several chats
+ * starting in a row would otherwise send each waiting visitor a burst. */
+#define QUEUE_UPDATE_MIN_MS 2000
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
@@ -45,6 +49,8 @@ struct vsession {
 	char token[TOKEN_STR_LEN];     /* resume token; "" when none; wiped */
 	struct vsession *map_next;     /* token map chain */
 	struct list link;              /* in hub.sessions */
+	struct list dirty_link;        /* in hub.queue_dirty while an update waits */
+	uint64_t queue_sent_ms;        /* when the last queue frame went out */
 	int lang;
 };
 
@@ -78,6 +84,8 @@ struct hub {
 	struct router *router;
 	struct list visitors, staff_conns;  /* struct hub_conn.link */
 	struct list sessions;              /* struct vsession.link */
+	struct list queue_dirty;           /* struct vsession.dirty_link */
+	uint64_t now_ms;                   /* time of the call being handled */
 	unsigned n_visitors, n_staff;
 	struct vsession **map;             /* token -> session, chained */
 	size_t map_size, map_count;
@@ -180,6 +188,7 @@ static void vsession_free(struct vsession *vs)
 		return;
 	vsession_forget_token(vs);
 	list_remove(&vs->link);
+	list_remove(&vs->dirty_link);
 	if (vs->conn != NULL)
 		vs->conn->vs = NULL;
 	secmem_free(vs, sizeof *vs);
@@ -375,7 +384,36 @@ static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct r
 
 static void ev_queue(void *ctx, struct router_visitor *v)
 {
-	send_queue(ctx, v);
+	struct hub *h = ctx;
+	struct vsession *vs = v->owner;
+
+	if (vs == NULL || vs->conn == NULL || list_linked(&vs->dirty_link))
+		return;   /* a resume sends the state afresh; a pending update will */
+	if (vs->queue_sent_ms == 0 || h->now_ms - vs->queue_sent_ms >= QUEUE_UPDATE_MIN_MS) {
+		send_queue(h, v);
+		vs->queue_sent_ms = h->now_ms ? h->now_ms : 1;
+		return;
+	}
+	list_add_tail(&h->queue_dirty, &vs->dirty_link);
+}
+
+/* Send the queue updates that waited for QUEUE_UPDATE_MIN_MS; those whose
+ * visitor has left the queue meanwhile are dropped. */
+static void flush_queue_updates(struct hub *h)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &h->queue_dirty) {
+		struct vsession *vs = list_entry(it, struct vsession, dirty_link);
+		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING &&
+		    h->now_ms - vs->queue_sent_ms < QUEUE_UPDATE_MIN_MS)
+			continue;
+		list_remove(&vs->dirty_link);
+		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING) {
+			send_queue(h, vs->rv);
+			vs->queue_sent_ms = h->now_ms;
+		}
+	}
 }
 
 static void ev_closed(void *ctx, struct router_visitor *v)
@@ -606,7 +644,9 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	router_visitor_attach(h->router, v, now);
 	send_welcome(c, vs, router_lang_open(h->router, v->lang), true, in->id);
 	if (v->state == ROUTER_V_WAITING) {
+		list_remove(&vs->dirty_link);
 		send_queue(h, v);
+		vs->queue_sent_ms = now ? now : 1;
 	} else if (v->state == ROUTER_V_CHATTING && v->chat != NULL) {
 		for (unsigned i = 0; i < v->chat->n_staff; i++)
 			send_json(c, json_pack("{s:s, s:o, s:o}", "type", "joined", "chat", id_json(v->chat->id),
@@ -655,6 +695,7 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 			return BRUG_E_INTERNAL;
 		vs->hub = h;
 		list_init(&vs->link);
+		list_init(&vs->dirty_link);
 		vs->rv = router_visitor_new(h->router, vs);
 		if (vs->rv == NULL) {
 			free(vs);
@@ -1139,6 +1180,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	const struct handler *hd;
 	int rc;
 
+	c->hub->now_ms = now;
 	if (c->dead)
 		return;
 	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
@@ -1187,6 +1229,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	if (c == NULL)
 		return;
 	h = c->hub;
+	h->now_ms = now;
 	c->dead = true;
 	list_remove(&c->link);
 	if (c->side == PROTO_SIDE_VISITOR) {
@@ -1215,7 +1258,9 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 
 void hub_tick(struct hub *h, uint64_t now)
 {
+	h->now_ms = now;
 	router_tick(h->router, now);
+	flush_queue_updates(h);
 	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
 		struct list *it, *tmp;
 		h->last_session_sweep_ms = now;
@@ -1248,6 +1293,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->visitors);
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
+	list_init(&h->queue_dirty);
 	h->router = router_new(&rc, &hub_router_events, h);
 	if (h->router == NULL) {
 		free(h);
@@ -1263,6 +1309,7 @@ void hub_shutdown(struct hub *h, uint64_t now)
 	if (h->shutting_down)
 		return;
 	h->shutting_down = true;
+	h->now_ms = now;
 	router_end_all(h->router, now);
 	list_for_each_safe(it, tmp, &h->visitors)
 		close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");

@@ -1,0 +1,318 @@
+/* Unit tests for the hub with a fake edge and a fake clock: queue updates
+ * coalesced per visitor, the message table's refusals, and a staff session
+ * moving to a new socket. Real router, proto, i18n (compiled bundles) and
+ * staff (a temporary database). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "brug-build.h"
+#include "config.h"
+#include "hub.h"
+#include "i18n.h"
+#include "staff.h"
+
+#define MAX_FRAMES 512
+
+/* One socket as the hub sees it: frames sent to it and how it was closed. */
+struct fake {
+	char *frames[MAX_FRAMES];
+	unsigned n;
+	int close_code;
+	struct hub_conn *conn;
+};
+
+static void fake_send(void *edge, struct frame *f)
+{
+	struct fake *k = edge;
+
+	assert_true(k->n < MAX_FRAMES);
+	k->frames[k->n++] = strndup((const char *)f->data + FRAME_PRE, f->len);
+}
+
+static void fake_close(void *edge, int code, const char *reason)
+{
+	((struct fake *)edge)->close_code = code;
+}
+
+static uint64_t fake_wall(void *ctx)
+{
+	return 1764400000000ull;
+}
+
+static const struct hub_edge_ops ops = { fake_send, fake_close, fake_wall };
+
+struct env {
+	char dir[64];
+	struct config cfg;
+	struct i18n *t;
+	struct staff *st;
+	struct hub *h;
+	struct fake socks[16];
+	unsigned n_socks;
+};
+
+static char *langs[] = { "nl", "ar", "ti", "tr", "en" };
+static char *topics[] = { "domestic_violence", "forced_marriage", "other" };
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof *e);
+	const char *loc = getenv("BRUG_LOCALES_DIR");
+	char err[256], db[128];
+	struct staff_account a = { .username = "samira", .alias = "Samira", .roles = 1, .langs = "nl,ar",
+				   .topics = "", .max_chats = 10 };
+	struct staff_limits lim = { .pwhash_opslimit = crypto_pwhash_OPSLIMIT_MIN,
+				    .pwhash_memlimit = crypto_pwhash_MEMLIMIT_MIN };
+
+	assert_non_null(e);
+	snprintf(e->dir, sizeof e->dir, "/tmp/brug-test-hub-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	memcpy(e->cfg.langs, langs, sizeof langs);
+	e->cfg.n_langs = 5;
+	e->cfg.default_lang = "nl";
+	memcpy(e->cfg.topics, topics, sizeof topics);
+	e->cfg.n_topics = 3;
+	e->cfg.grace_s = 120;
+	e->cfg.offer_timeout_s = 30;
+	e->cfg.max_text = 2000;
+	e->t = i18n_new(loc && *loc ? loc : BRUG_LOCALES_BUILD_DIR, (const char *const *)langs, 5, "nl", err,
+			sizeof err);
+	assert_non_null(e->t);
+	snprintf(db, sizeof db, "%s/brug.db", e->dir);
+	e->st = staff_open(db, &lim);
+	assert_non_null(e->st);
+	assert_int_equal(staff_add(e->st, &a, "a-long-password", NULL), 0);
+	e->h = hub_new(&e->cfg, e->t, e->st, &ops, NULL);
+	assert_non_null(e->h);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	char cmd[128];
+
+	for (unsigned i = 0; i < e->n_socks; i++) {
+		if (e->socks[i].conn != NULL)
+			hub_closed(e->socks[i].conn, 999999);
+		for (unsigned j = 0; j < e->socks[i].n; j++)
+			free(e->socks[i].frames[j]);
+	}
+	hub_free(e->h, 999999);
+	staff_close(e->st);
+	i18n_free(e->t);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+	assert_int_equal(system(cmd), 0);
+	free(e);
+	return 0;
+}
+
+static struct fake *open_visitor(struct env *e, uint64_t now)
+{
+	struct fake *k = &e->socks[e->n_socks++];
+
+	k->conn = hub_visitor_open(e->h, k, NULL, e->n_socks);
+	assert_non_null(k->conn);
+	(void)now;
+	return k;
+}
+
+static struct fake *open_staff(struct env *e)
+{
+	struct fake *k = &e->socks[e->n_socks++];
+
+	k->conn = hub_staff_open(e->h, k, "addr", e->n_socks);
+	assert_non_null(k->conn);
+	return k;
+}
+
+static void input(struct fake *k, const char *json, uint64_t now)
+{
+	hub_input(k->conn, json, strlen(json), now);
+}
+
+static json_t *frame(struct fake *k, unsigned i)
+{
+	json_t *j = json_loads(k->frames[i], 0, NULL);
+
+	assert_non_null(j);
+	return j;
+}
+
+static unsigned count_type(struct fake *k, const char *type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < k->n; i++) {
+		json_t *j = frame(k, i);
+		n += strcmp(json_string_value(json_object_get(j, "type")), type) == 0;
+		json_decref(j);
+	}
+	return n;
+}
+
+/* The last frame of a type (caller decrefs), or NULL. */
+static json_t *last_of(struct fake *k, const char *type)
+{
+	for (unsigned i = k->n; i-- > 0;) {
+		json_t *j = frame(k, i);
+		if (strcmp(json_string_value(json_object_get(j, "type")), type) == 0)
+			return j;
+		json_decref(j);
+	}
+	return NULL;
+}
+
+static struct fake *login_available(struct env *e, uint64_t now)
+{
+	struct fake *s = open_staff(e);
+	json_t *j;
+
+	input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"a-long-password\"}", now);
+	j = last_of(s, "session");
+	assert_non_null(j);
+	json_decref(j);
+	input(s, "{\"type\":\"status\",\"available\":true}", now);
+	return s;
+}
+
+static void accept_offer_for_position(struct env *e, struct fake *s, unsigned nth, uint64_t now)
+{
+	/* Offers arrive in queue order; accept the nth one (0-based). */
+	unsigned seen = 0;
+	char buf[128];
+
+	for (unsigned i = 0; i < s->n; i++) {
+		json_t *j = frame(s, i);
+		if (strcmp(json_string_value(json_object_get(j, "type")), "offer") == 0 && seen++ == nth) {
+			snprintf(buf, sizeof buf, "{\"type\":\"accept\",\"offer\":\"%s\"}",
+				 json_string_value(json_object_get(j, "offer")));
+			json_decref(j);
+			input(s, buf, now);
+			return;
+		}
+		json_decref(j);
+	}
+	fail_msg("no offer %u", nth);
+}
+
+static void test_queue_updates_are_coalesced(void **state)
+{
+	struct env *e = *state;
+	struct fake *s = login_available(e, 1000), *v[5];
+	json_t *q;
+
+	for (int i = 0; i < 5; i++) {
+		v[i] = open_visitor(e, 1000);
+		input(v[i], "{\"type\":\"hello\",\"lang\":\"nl\"}", 1000);
+		assert_int_equal(count_type(v[i], "queue"), 1);   /* the first one at once */
+	}
+	q = last_of(v[4], "queue");
+	assert_int_equal(json_integer_value(json_object_get(q, "position")), 5);
+	json_decref(q);
+
+	/* Two chats start within 200 ms: the last visitor's place changes twice
+	 * but it hears nothing until QUEUE_UPDATE_MIN_MS has passed. */
+	accept_offer_for_position(e, s, 0, 1100);
+	accept_offer_for_position(e, s, 1, 1200);
+	assert_int_equal(count_type(v[0], "joined"), 1);
+	assert_int_equal(count_type(v[1], "joined"), 1);
+	assert_int_equal(count_type(v[4], "queue"), 1);
+	hub_tick(e->h, 2500);
+	assert_int_equal(count_type(v[4], "queue"), 1);
+
+	/* Then one update with the place as it is now. */
+	hub_tick(e->h, 3000);
+	assert_int_equal(count_type(v[4], "queue"), 2);
+	q = last_of(v[4], "queue");
+	assert_int_equal(json_integer_value(json_object_get(q, "position")), 3);
+	json_decref(q);
+	assert_int_equal(count_type(v[2], "queue"), 2);
+	/* Visitors that left the queue get no late queue frame. */
+	assert_int_equal(count_type(v[0], "queue"), 1);
+	hub_tick(e->h, 9000);
+	assert_int_equal(count_type(v[4], "queue"), 2);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+	struct env *e = *state;
+	struct fake *v = open_visitor(e, 1000), *s;
+	json_t *err;
+
+	/* msg before joined: conflict, with the request id. */
+	input(v, "{\"type\":\"hello\",\"lang\":\"ar\"}", 1000);
+	input(v, "{\"type\":\"msg\",\"text\":\"hallo\",\"id\":\"m1\"}", 1000);
+	err = last_of(v, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "conflict");
+	assert_string_equal(json_string_value(json_object_get(err, "id")), "m1");
+	json_decref(err);
+	/* A staff type on the visitor socket: forbidden. */
+	input(v, "{\"type\":\"accept\",\"offer\":\"1\"}", 1000);
+	err = last_of(v, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "forbidden");
+	json_decref(err);
+	assert_int_equal(v->close_code, 0);
+
+	/* A staff socket whose first message is not a login closes with 4001. */
+	s = open_staff(e);
+	input(s, "{\"type\":\"status\",\"available\":true}", 1000);
+	assert_int_equal(s->close_code, 4001);
+	err = last_of(s, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "unauthorized");
+	json_decref(err);
+}
+
+static void test_staff_session_moves_to_new_socket(void **state)
+{
+	struct env *e = *state;
+	struct fake *s1 = login_available(e, 1000), *v = open_visitor(e, 1000), *s2;
+	json_t *sess, *chat;
+	char buf[160];
+
+	input(v, "{\"type\":\"hello\",\"lang\":\"nl\"}", 1000);
+	accept_offer_for_position(e, s1, 0, 1100);
+	assert_int_equal(count_type(v, "joined"), 1);
+	sess = last_of(s1, "session");
+	snprintf(buf, sizeof buf, "{\"type\":\"login\",\"token\":\"%s\"}",
+		 json_string_value(json_object_get(sess, "token")));
+	json_decref(sess);
+
+	/* A reload: the same session on a new socket takes the chat along. */
+	s2 = open_staff(e);
+	input(s2, buf, 2000);
+	assert_int_equal(s1->close_code, 4003);
+	chat = last_of(s2, "chat");
+	assert_non_null(chat);
+	json_decref(chat);
+	hub_closed(s1->conn, 2100);
+	s1->conn = NULL;
+	/* The visitor was not requeued. */
+	assert_int_equal(count_type(v, "notice"), 0);
+	input(v, "{\"type\":\"msg\",\"text\":\"nog daar?\"}", 2200);
+	assert_int_equal(count_type(s2, "msg"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_queue_updates_are_coalesced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
