@@ -23,6 +23,8 @@ enum key_id {
 	KEY_STATE_DIR,
 	KEY_MAX_FRAME,
 	KEY_MAX_CONNECTIONS,
+	KEY_PING,
+	KEY_IDLE_TIMEOUT,
 	KEY_ORIGINS,
 	KEY_FRAME_ANCESTORS,
 	KEY_NEUTRAL_URL,
@@ -79,6 +81,9 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_STATE_DIR] = { "server", "state_dir", TYPE_PATH, "/var/lib/brug", 0, 0, NULL },
 	[KEY_MAX_FRAME] = { "server", "max_frame", TYPE_UINT, "16384", 1024, 1048576, "bytes" },
 	[KEY_MAX_CONNECTIONS] = { "server", "max_connections", TYPE_UINT, "20000", 16, 1000000, NULL },
+	/* idle_timeout_seconds must also be greater than ping_seconds (checked in config_load). */
+	[KEY_PING] = { "server", "ping_seconds", TYPE_UINT, "25", 1, 3600, "seconds" },
+	[KEY_IDLE_TIMEOUT] = { "server", "idle_timeout_seconds", TYPE_UINT, "60", 2, 7200, "seconds" },
 	[KEY_ORIGINS] = { "server", "origins", TYPE_ORIGINS, NULL, 0, 0, NULL },
 	[KEY_FRAME_ANCESTORS] = { "server", "frame_ancestors", TYPE_CSP_SOURCES, "'self'", 0, 0, NULL },
 	[KEY_NEUTRAL_URL] = { "server", "neutral_url", TYPE_HTTPS_URL, "https://www.google.com/", 0, 0, NULL },
@@ -339,6 +344,8 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_PORT: cfg->port = (int)v; break;
 	case KEY_MAX_FRAME: cfg->max_frame = (size_t)v; break;
 	case KEY_MAX_CONNECTIONS: cfg->max_connections = (unsigned)v; break;
+	case KEY_PING: cfg->ping_s = (unsigned)v; break;
+	case KEY_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)v; break;
 	case KEY_GRACE: cfg->grace_s = (unsigned)v; break;
 	case KEY_OFFER_TIMEOUT: cfg->offer_timeout_s = (unsigned)v; break;
 	case KEY_MAX_TEXT: cfg->max_text = (unsigned)v; break;
@@ -1084,6 +1091,13 @@ int config_load(struct config *cfg, const char *path, const char *state_dir_over
 			: ld.key_line[KEY_LANGUAGES];
 		fail(&ld, line, "default_language '%s' is not one of the languages in [chat] languages",
 			tmp.default_lang);
+		goto fail_free;
+	}
+	/* A peer must get a ping, and time to answer it, before it is cut off. */
+	if (tmp.idle_timeout_s <= tmp.ping_s) {
+		fail(&ld, ld.key_line[KEY_IDLE_TIMEOUT] ? ld.key_line[KEY_IDLE_TIMEOUT] : ld.key_line[KEY_PING],
+			"idle_timeout_seconds = %u must be greater than ping_seconds = %u",
+			tmp.idle_timeout_s, tmp.ping_s);
 		goto fail_free;
 	}
 	if (!resolve_paths(&ld, state_dir_override))

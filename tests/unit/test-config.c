@@ -144,6 +144,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->state_dir, "/var/lib/brug");
 	assert_int_equal(c->max_frame, 16384);
 	assert_int_equal(c->max_connections, 20000);
+	assert_int_equal(c->ping_s, 25);
+	assert_int_equal(c->idle_timeout_s, 60);
 	assert_int_equal(c->n_origins, 0);
 	assert_string_equal(c->frame_ancestors, "'self'");
 	assert_string_equal(c->neutral_url, "https://www.google.com/");
@@ -190,6 +192,8 @@ static void test_every_key(void **state)
 		"state_dir = /srv/brug\n"
 		"max_frame = 1024\n"
 		"max_connections = 1000000\n"
+		"ping_seconds = 20\n"
+		"idle_timeout_seconds = 45\n"
 		"origins = https://partner.example.org, https://other.example.net:8443 https://x.example\n"
 		"frame_ancestors = 'self' https://partner.example.org\n"
 		"neutral_url = https://weather.example.com/today?city=utrecht\n"
@@ -221,6 +225,8 @@ static void test_every_key(void **state)
 	assert_string_equal(c->state_dir, "/srv/brug");
 	assert_int_equal(c->max_frame, 1024);
 	assert_int_equal(c->max_connections, 1000000);
+	assert_int_equal(c->ping_s, 20);
+	assert_int_equal(c->idle_timeout_s, 45);
 	assert_int_equal(c->n_origins, 3);
 	assert_string_equal(c->origins[0], "https://partner.example.org");
 	assert_string_equal(c->origins[1], "https://other.example.net:8443");
@@ -316,6 +322,34 @@ static void test_out_of_range(void **state)
 		"port = 99999999999999999999999999 is out of range: expected 0 to 65535");
 	expect_error(fx, "[chat]\noffer_timeout_seconds = 0\n", 2,
 		"offer_timeout_seconds = 0 is out of range: expected 1 to 3600 seconds");
+	expect_error(fx, "[server]\nping_seconds = 0\n", 2,
+		"ping_seconds = 0 is out of range: expected 1 to 3600 seconds");
+	expect_error(fx, "[server]\nidle_timeout_seconds = 7201\n", 2,
+		"idle_timeout_seconds = 7201 is out of range: expected 2 to 7200 seconds");
+}
+
+/* The idle timeout must leave time to answer a ping; the message names the
+ * line of idle_timeout_seconds, or of ping_seconds if only that is set. */
+static void test_keepalive_times(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = &fx->cfg;
+
+	expect_error(fx, "[server]\nping_seconds = 30\nidle_timeout_seconds = 30\n", 3,
+		"idle_timeout_seconds = 30 must be greater than ping_seconds = 30");
+	expect_error(fx, "[server]\nidle_timeout_seconds = 10\nport = 1\nping_seconds = 11\n", 2,
+		"idle_timeout_seconds = 10 must be greater than ping_seconds = 11");
+	expect_error(fx, "[server]\n\nping_seconds = 60\n", 3,
+		"idle_timeout_seconds = 60 must be greater than ping_seconds = 60");
+	expect_error(fx, "[server]\nidle_timeout_seconds = 25\n", 2,
+		"idle_timeout_seconds = 25 must be greater than ping_seconds = 25");
+
+	assert_int_equal(load(fx, "[server]\nping_seconds = 1\nidle_timeout_seconds = 2\n", NULL), 0);
+	assert_int_equal(c->ping_s, 1);
+	assert_int_equal(c->idle_timeout_s, 2);
+	assert_int_equal(load(fx, "[server]\nping_seconds = 90\nidle_timeout_seconds = 7200\n", NULL), 0);
+	assert_int_equal(c->ping_s, 90);
+	assert_int_equal(c->idle_timeout_s, 7200);
 }
 
 static void test_languages(void **state)
@@ -656,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_languages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locales_and_timezone, setup, teardown),
