@@ -35,6 +35,12 @@ _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket h
 /* A slow reader may not make the daemon hold unbounded memory for it. */
 #define OUTQ_MAX_FRAMES 512
 #define OUTQ_MAX_BYTES (2u * 1024 * 1024)
+/* Keepalive: how often the silent connections are looked at, how long a
+ * connection closed for silence may take to say goodbye before lws drops it,
+ * and what our pings carry (see keepalive_off for why it is not empty). */
+#define KA_TICK_US LWS_US_PER_SEC
+#define KA_CLOSE_GRACE_S 10
+#define KA_PING_PAYLOAD "brug"
 /* Mozilla's "intermediate" TLS 1.2 suites; TLS 1.3 uses OpenSSL's defaults. */
 #define TLS12_CIPHERS                                                                   \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                    \
@@ -62,6 +68,9 @@ struct pss {
 	size_t outq_bytes;
 	unsigned char *rx;     /* max_frame bytes, wiped: it holds visitor text */
 	size_t rx_len;
+	struct list ka_link;   /* on g.ka_quiet or g.ka_pinged while established */
+	uint64_t ka_heard_ms;  /* when the peer last sent a frame or a pong */
+	bool ka_ping_due;      /* send a ping at the next WRITEABLE */
 };
 
 /* Per-connection state of an HTTP request to one of the JSON documents. */
@@ -84,6 +93,13 @@ static struct {
 	uint64_t next_conn_no;
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t stop_sul;
+	/* Established sockets by ka_heard_ms, oldest first: not yet pinged
+	 * since last heard from, and pinged without an answer so far. */
+	struct list ka_quiet;
+	struct list ka_pinged;
+	lws_sorted_usec_list_t ka_sul;
+	uint64_t ka_ping_ms;
+	uint64_t ka_idle_ms;
 	uint64_t stop_deadline_ms;
 	volatile sig_atomic_t signal_seen;
 	bool shutting_down;
@@ -168,6 +184,86 @@ static void outq_drain(struct pss *p)
 	p->outq_bytes = 0;
 }
 
+/* ---- keepalive ---- */
+
+/*
+ * Our own keepalive, in place of lws' (see keepalive_off): a socket silent
+ * for ping_seconds gets a ping, which keeps NAT and proxy mappings open, and
+ * one silent for idle_timeout_seconds, answer to the ping included, is closed
+ * with 1001. Any frame or pong from the peer counts as a sign of life (pings
+ * from the peer are answered inside lws and never reach us; browsers send
+ * none). Both lists stay in order of ka_heard_ms because a socket only ever
+ * moves to the tail of ka_quiet (heard from now) or from the head of
+ * ka_quiet to the tail of ka_pinged; so marking one costs O(1) and a tick
+ * looks only at the sockets that are due.
+ */
+static void ka_heard(struct pss *p, uint64_t now)
+{
+	p->ka_heard_ms = now;
+	list_remove(&p->ka_link);
+	list_add_tail(&g.ka_quiet, &p->ka_link);
+}
+
+/* A sign of life on an open socket. One that is closing is left where it is,
+ * so that it is still dropped in time if its close never gets out. */
+static void ka_alive(struct pss *p)
+{
+	if (p != NULL && p->established && !p->closing)
+		ka_heard(p, mono_ms());
+}
+
+static void ka_tick_cb(lws_sorted_usec_list_t *sul)
+{
+	uint64_t now = mono_ms();
+
+	while (!list_empty(&g.ka_quiet)) {
+		struct pss *p = list_entry(g.ka_quiet.next, struct pss, ka_link);
+		if (now - p->ka_heard_ms < g.ka_ping_ms)
+			break;
+		list_remove(&p->ka_link);
+		list_add_tail(&g.ka_pinged, &p->ka_link);
+		if (!p->closing) {
+			p->ka_ping_due = true;
+			lws_callback_on_writable(p->wsi);
+		}
+	}
+	while (!list_empty(&g.ka_pinged)) {
+		struct pss *p = list_entry(g.ka_pinged.next, struct pss, ka_link);
+		if (now - p->ka_heard_ms < g.ka_idle_ms)
+			break;
+		list_remove(&p->ka_link);
+		log_info("c%llu silent for %llu s, closing", (unsigned long long)p->no,
+			 (unsigned long long)((now - p->ka_heard_ms) / 1000));
+		edge_close(p, LWS_CLOSE_STATUS_GOINGAWAY, "idle");
+		/* A dead peer may never make the socket writeable again (its
+		 * buffers full), so the Close frame may never go out: then lws
+		 * drops the socket, and CLOSED still runs. */
+		lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, KA_CLOSE_GRACE_S);
+	}
+	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
+}
+
+/* In WRITEABLE, before the queue: 1 if a ping went out (or failed, *rc = -1). */
+static int ka_write_ping(struct lws *wsi, struct pss *p, int *rc)
+{
+	unsigned char buf[LWS_PRE + sizeof KA_PING_PAYLOAD];
+
+	if (!p->ka_ping_due)
+		return 0;
+	p->ka_ping_due = false;
+	if (p->closing)
+		return 0;
+	memcpy(buf + LWS_PRE, KA_PING_PAYLOAD, sizeof KA_PING_PAYLOAD - 1);
+	if (lws_write(wsi, buf + LWS_PRE, sizeof KA_PING_PAYLOAD - 1, LWS_WRITE_PING) < 0) {
+		*rc = -1;
+		return 1;
+	}
+	if (!list_empty(&p->outq))
+		lws_callback_on_writable(wsi);
+	*rc = 0;
+	return 1;
+}
+
 /* ---- timers and shutdown ---- */
 
 static void tick_cb(lws_sorted_usec_list_t *sul)
@@ -184,6 +280,7 @@ static void stop_cb(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	lws_sul_cancel(&g.tick_sul);
+	lws_sul_cancel(&g.ka_sul);
 	g.destroyed = true;
 	lws_context_destroy(g.ctx);
 }
@@ -446,6 +543,10 @@ static int receive(struct lws *wsi, struct pss *p, void *in, size_t len)
 
 static int writeable(struct lws *wsi, struct pss *p)
 {
+	int rc;
+
+	if (ka_write_ping(wsi, p, &rc))
+		return rc;
 	if (p->outq.next != NULL && !list_empty(&p->outq)) {
 		struct outq_item *q = list_entry(p->outq.next, struct outq_item, link);
 		int n;
@@ -474,9 +575,14 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		established(wsi, p, visitor);
+		ka_heard(p, mono_ms());
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		ka_alive(p);
 		return receive(wsi, p, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		ka_alive(p);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return p != NULL && p->established ? writeable(wsi, p) : 0;
 	case LWS_CALLBACK_CLOSED:
@@ -484,6 +590,8 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (p == NULL || !p->established)
 			return 0;
 		p->established = false;
+		list_remove(&p->ka_link);
+		p->ka_ping_due = false;
 		if (p->conn != NULL)
 			hub_closed(p->conn, mono_ms());
 		p->conn = NULL;
@@ -536,9 +644,31 @@ static const struct lws_protocol_vhost_options hdr_referrer = {
 static const struct lws_protocol_vhost_options hdr_hsts = {
 	&hdr_referrer, NULL, "strict-transport-security:", "max-age=31536000" };
 
-static const lws_retry_bo_t keepalive = {
-	.secs_since_valid_ping = 25,
-	.secs_since_valid_hangup = 60,
+/*
+ * lws' own keepalive is switched off; ours is above ("keepalive"). What
+ * lws 4.1.6 does with this policy (lib/core-net/wsi-timeout.c, vhost.c,
+ * lib/core/context.c, lib/roles/ws/ops-ws.c):
+ * - Each ws connection gets a "validity" timer at ESTABLISHED, re-armed at
+ *   every PONG and run out into a ping, then a hang-up. lws keeps all timers
+ *   in one sorted linked list and re-arming inserts from its head, so each
+ *   re-arm walks all N connections: O(N^2) per ping period (with 10,000 idle
+ *   visitors, 20% of a core, 90% of it in lws_dll2_add_sorted).
+ * - The vhost takes info.retry_and_idle_policy as given, and re-arming
+ *   returns at once when secs_since_valid_hangup is 0: no validity timer is
+ *   ever scheduled, so lws never pings and never hangs up by itself.
+ * - NULL would not do: the vhost would fall back to the context default
+ *   (ping at 300 s, hang-up at 310 s). The context copies the policy's times
+ *   into that default only when secs_since_valid_ping is non-zero, so zeros
+ *   leave it alone; it is used only by lws client connections, as is the
+ *   retry table. HTTP/1 connections have no validity timer, and lws still
+ *   answers the peer's pings itself.
+ * - lws reports a pong (LWS_CALLBACK_RECEIVE_PONG) only if it has a payload,
+ *   and checks a pong's payload as UTF-8 when the last data frame was text:
+ *   hence our pings carry KA_PING_PAYLOAD, a few ASCII bytes.
+ */
+static const lws_retry_bo_t keepalive_off = {
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
 };
 
 /* lws' own log lines, kept to err|warn|notice; any address in them is
@@ -609,6 +739,10 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 
 	memset(&g, 0, sizeof g);
 	g.cfg = cfg;
+	list_init(&g.ka_quiet);
+	list_init(&g.ka_pinged);
+	g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
+	g.ka_idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 	raise_fd_limit(cfg->max_connections);
 	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
 
@@ -650,7 +784,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	info.alpn = "http/1.1";
 	info.vhost_name = cfg->hostname;
 	info.timeout_secs = 15;
-	info.retry_and_idle_policy = &keepalive;
+	info.retry_and_idle_policy = &keepalive_off;
 	info.pt_serv_buf_size = 16384;
 	info.signal_cb = lws_signal_cb;
 
@@ -698,6 +832,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	log_notice("brugd %s serving port %d", BRUG_VERSION, g.port);
 
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
+	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
 	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
 		;
 out:
