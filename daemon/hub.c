@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/secmem.h"
 #include "util/token.h"
+#include "util/worker.h"
 
 /* Close codes (protocol doc, "Errors"). */
 #define CLOSE_GOING_AWAY 1001
@@ -39,6 +40,9 @@
  * head of a long queue changes every place behind it, and several chats
  * starting in a row would otherwise send each waiting visitor a burst. */
 #define QUEUE_UPDATE_MIN_MS 2000
+/* Password checks queued at once; beyond, logins are refused as rate
+ * limited (each check takes ~60 ms and 64 MiB on the worker thread). */
+#define LOGINS_IN_FLIGHT 32
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
@@ -68,6 +72,7 @@ struct hub_conn {
 	struct vsession *vs;
 	/* staff */
 	struct router_staff *rs;       /* NULL until logged in */
+	struct pending_login *login;   /* a password check in flight */
 	char *addr_key;                /* hashed client address, for back-off */
 	char token[TOKEN_STR_LEN];     /* staff session token; wiped */
 	int64_t staff_id;
@@ -82,6 +87,7 @@ struct hub {
 	struct hub_edge_ops ops;
 	void *ops_ctx;
 	struct router *router;
+	struct worker *worker;             /* password checks off the loop */
 	struct list visitors, staff_conns;  /* struct hub_conn.link */
 	struct list sessions;              /* struct vsession.link */
 	struct list queue_dirty;           /* struct vsession.dirty_link */
@@ -878,39 +884,40 @@ static void staff_resend_state(struct hub *h, struct hub_conn *c)
 		send_chat_to_staff(h, router_chat_find(h->router, id), s);
 }
 
-static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
+static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now);
+
+/* A password login whose Argon2id check runs on the worker thread. */
+struct pending_login {
+	struct hub *hub;
+	struct hub_conn *conn;          /* NULL once the socket went away */
+	struct staff_login_job *job;
+	bool ran;                       /* the check happened */
+	char id[PROTO_ID_MAX + 1];
+};
+
+/* The end of every login, by password or by token: refuse, or take over an
+ * existing session of the same account, or add the staff member. */
+static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct, int64_t expires,
+			  const char *id)
 {
 	struct hub *h = c->hub;
-	struct staff_account acct = { 0 };
 	struct router_staff_info info;
 	struct router_staff *existing;
-	int64_t expires = 0;
 	char when[32];
 	json_t *user;
-	int rc;
 
-	if (c->rs != NULL)
-		return BRUG_E_CONFLICT;
-	if (in->token != NULL) {
-		rc = staff_resume(h->staff, in->token, (int64_t)wall_now(h), &acct, &expires);
-		if (rc == 0)
-			snprintf(c->token, sizeof c->token, "%s", in->token);
-	} else {
-		/* The TOTP second factor arrives with a later issue; in->totp is ignored. */
-		rc = staff_login(h->staff, in->user, in->password, c->addr_key, (int64_t)wall_now(h), &acct,
-				 c->token, &expires);
-	}
 	if (rc != 0) {
 		log_notice("c%llu staff login refused", (unsigned long long)c->no);
 		/* Protocol: a wrong login is answered, then the socket closes 4001. */
-		send_error(c, rc == BRUG_E_RATE_LIMITED ? rc : BRUG_E_UNAUTHORIZED, in->id);
+		send_error(c, rc == BRUG_E_RATE_LIMITED ? rc : BRUG_E_UNAUTHORIZED, id);
 		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
+		secmem_wipe(c->token, sizeof c->token);
 		return -1;
 	}
-	c->staff_id = acct.id;
-	c->roles = acct.roles;
-	c->session_checked_ms = now;
-	existing = router_staff_find_id(h->router, (uint64_t)acct.id);
+	c->staff_id = acct->id;
+	c->roles = acct->roles;
+	c->session_checked_ms = h->now_ms;
+	existing = router_staff_find_id(h->router, (uint64_t)acct->id);
 	if (existing != NULL) {
 		/* Same account on a new socket: move the live session over. */
 		struct hub_conn *old = staff_conn(existing);
@@ -922,30 +929,109 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		}
 	} else {
 		info = (struct router_staff_info){
-			.id = (uint64_t)acct.id,
-			.username = acct.username,
-			.alias = acct.alias,
-			.roles = acct.roles,
-			.langs = mask_of(h->cfg, acct.langs, true),
-			.topics = mask_of(h->cfg, acct.topics, false),
-			.max_chats = acct.max_chats ? acct.max_chats : 1,
+			.id = (uint64_t)acct->id,
+			.username = acct->username,
+			.alias = acct->alias,
+			.roles = acct->roles,
+			.langs = mask_of(h->cfg, acct->langs, true),
+			.topics = mask_of(h->cfg, acct->topics, false),
+			.max_chats = acct->max_chats ? acct->max_chats : 1,
 		};
-		c->rs = router_staff_add(h->router, c, &info, now);
-		if (c->rs == NULL) {
-			staff_account_fini(&acct);
+		c->rs = router_staff_add(h->router, c, &info, h->now_ms);
+		if (c->rs == NULL)
 			return BRUG_E_INTERNAL;
-		}
 	}
 	iso8601((uint64_t)expires, when);
-	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct.username, "alias", acct.alias,
-			 "roles", roles_array(acct.roles), "langs", csv_array(acct.langs),
-			 "topics", csv_array(acct.topics), "max_chats", (json_int_t)acct.max_chats);
+	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct->username, "alias", acct->alias,
+			 "roles", roles_array(acct->roles), "langs", csv_array(acct->langs),
+			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
 	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
-			       "user", user), in->id);
+			       "user", user), id);
 	if (existing != NULL)
 		staff_resend_state(h, c);
-	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct.id);
+	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
+	return 0;
+}
+
+static void login_run(void *arg)
+{
+	struct pending_login *pl = arg;
+
+	staff_login_verify(pl->job);
+	pl->ran = true;
+}
+
+static void login_done(void *arg)
+{
+	struct pending_login *pl = arg;
+	struct hub *h = pl->hub;
+	struct staff_account acct = { 0 };
+	char token[TOKEN_STR_LEN];
+	int64_t expires = 0;
+	int rc;
+
+	if (!pl->ran) {
+		/* The worker stopped before the check: nothing to record. */
+		staff_login_job_free(pl->job);
+		goto out;
+	}
+	/* The outcome counts for the back-off even if the socket is gone, so
+	 * that hanging up early does not dodge the lockout. */
+	rc = staff_login_end(h->staff, pl->job, (int64_t)wall_now(h), &acct, token, &expires);
+	if (pl->conn == NULL) {
+		if (rc == 0)
+			staff_logout(h->staff, token);
+		goto out_acct;
+	}
+	pl->conn->login = NULL;
+	if (rc == 0)
+		memcpy(pl->conn->token, token, sizeof token);
+	rc = login_complete(pl->conn, rc, &acct, expires, pl->id);
+	if (rc > 0)
+		reply_error(pl->conn, rc, pl->id, h->now_ms);
+out_acct:
 	staff_account_fini(&acct);
+	secmem_wipe(token, sizeof token);
+out:
+	secmem_free(pl, sizeof *pl);
+}
+
+static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	struct staff_account acct = { 0 };
+	struct pending_login *pl;
+	int64_t expires = 0;
+	int rc;
+
+	if (c->rs != NULL || c->login != NULL)
+		return BRUG_E_CONFLICT;
+	if (in->token != NULL) {
+		rc = staff_resume(h->staff, in->token, (int64_t)wall_now(h), &acct, &expires);
+		if (rc == 0)
+			snprintf(c->token, sizeof c->token, "%s", in->token);
+		rc = login_complete(c, rc, &acct, expires, in->id);
+		staff_account_fini(&acct);
+		return rc;
+	}
+	/* The TOTP second factor arrives with a later issue; in->totp is ignored. */
+	pl = calloc(1, sizeof *pl);
+	if (pl == NULL)
+		return BRUG_E_INTERNAL;
+	pl->hub = h;
+	pl->conn = c;
+	snprintf(pl->id, sizeof pl->id, "%s", in->id);
+	rc = staff_login_begin(h->staff, in->user, in->password, c->addr_key, (int64_t)wall_now(h), &pl->job);
+	if (rc == 0 && (h->worker == NULL || worker_submit(h->worker, login_run, login_done, pl) != 0)) {
+		/* Too many logins in flight: the same answer as a lockout. */
+		staff_login_job_free(pl->job);
+		rc = BRUG_E_RATE_LIMITED;
+	}
+	if (rc != 0) {
+		free(pl);
+		return login_complete(c, rc, NULL, 0, in->id);
+	}
+	c->login = pl;
 	return 0;
 }
 
@@ -1246,6 +1332,10 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 		}
 	} else {
 		h->n_staff--;
+		if (c->login != NULL) {
+			c->login->conn = NULL;
+			c->login = NULL;
+		}
 		if (c->rs != NULL) {
 			router_staff_remove(h->router, c->rs, now);
 			c->rs = NULL;
@@ -1256,8 +1346,24 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	secmem_free(c, sizeof *c);
 }
 
+void hub_poll(struct hub *h, uint64_t now)
+{
+	h->now_ms = now;
+	if (h->worker != NULL)
+		worker_drain(h->worker);
+}
+
+void hub_stop_worker(struct hub *h, uint64_t now)
+{
+	h->now_ms = now;
+	worker_free(h->worker);
+	h->worker = NULL;
+}
+
 void hub_tick(struct hub *h, uint64_t now)
 {
+	if (h->worker != NULL)
+		worker_drain(h->worker);
 	h->now_ms = now;
 	router_tick(h->router, now);
 	flush_queue_updates(h);
@@ -1295,7 +1401,10 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
 	h->router = router_new(&rc, &hub_router_events, h);
-	if (h->router == NULL) {
+	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
+	if (h->router == NULL || h->worker == NULL) {
+		router_free(h->router, 0);
+		worker_free(h->worker);
 		free(h);
 		return NULL;
 	}
@@ -1328,6 +1437,9 @@ void hub_free(struct hub *h, uint64_t now)
 		hub_closed(list_entry(it, struct hub_conn, link), now);
 	list_for_each_safe(it, tmp, &h->staff_conns)
 		hub_closed(list_entry(it, struct hub_conn, link), now);
+	/* Logins in flight finish (their sockets are gone) before the staff
+	 * database closes. */
+	worker_free(h->worker);
 	router_free(h->router, now);
 	/* Sessions still in their grace period lost their router visitor
 	 * above; wipe and free them. */

@@ -26,10 +26,14 @@ struct hub_edge_ops {
 	void (*close)(void *edge, int code, const char *reason);
 	/* Wall-clock time in milliseconds since the epoch (protocol "ts"). */
 	uint64_t (*wall_ms)(void *ctx);
+	/* Wake the event loop so that it calls hub_poll(). Called from the
+	 * hub's worker thread: must be thread-safe. */
+	void (*wake)(void *ctx);
 };
 
 /* Create the hub. cfg, t and st are borrowed and must outlive it; ops is
- * copied; ctx goes to ops->wall_ms. NULL on no memory. */
+ * copied; ctx goes to ops->wall_ms and ops->wake. Starts one worker thread.
+ * NULL on no memory. */
 struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st,
 		    const struct hub_edge_ops *ops, void *ctx);
 /* End every chat (SHUTDOWN), ask every socket to close with 1001 and stop
@@ -53,6 +57,13 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now_ms)
 /* c's socket is gone. The hub unlinks and frees c (a visitor's session may
  * live on for the grace period); the edge must not use c again. */
 void hub_closed(struct hub_conn *c, uint64_t now_ms);
+/* Finish work the worker thread completed (password checks). Call when
+ * ops->wake asked for it; hub_tick() does it too. */
+void hub_poll(struct hub *h, uint64_t now_ms);
+/* Finish the logins in flight and stop the worker thread, so that it never
+ * calls ops->wake again; later password logins are refused. Call before
+ * the event loop goes away. Idempotent. */
+void hub_stop_worker(struct hub *h, uint64_t now_ms);
 /* Timers: offer and grace expiry, staff session expiry. Call about every
  * 250-1000 ms. */
 void hub_tick(struct hub *h, uint64_t now_ms);

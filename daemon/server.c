@@ -162,10 +162,19 @@ static void edge_close(void *edge, int code, const char *reason)
 	lws_callback_on_writable(p->wsi);
 }
 
+/* From the hub's worker thread: lws_cancel_service() is the one lws call
+ * that is safe there; the loop then sees EVENT_WAIT_CANCELLED. */
+static void edge_wake(void *ctx)
+{
+	if (g.ctx != NULL)
+		lws_cancel_service(g.ctx);
+}
+
 static const struct hub_edge_ops edge_ops = {
 	.send = edge_send,
 	.close = edge_close,
 	.wall_ms = wall_ms,
+	.wake = edge_wake,
 };
 
 static void outq_drain(struct pss *p)
@@ -460,6 +469,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return 0;
 	}
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (g.hub != NULL)
+			hub_poll(g.hub, mono_ms());
 		if (g.signal_seen && !g.shutting_down)
 			begin_shutdown();
 		return 0;
@@ -836,6 +847,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
 		;
 out:
+	hub_stop_worker(g.hub, mono_ms());
 	/* With an event library the destroy in stop_cb is staged: this second
 	 * call completes it once the loop has returned (lws' own pattern). */
 	lws_context_destroy(g.ctx);

@@ -866,86 +866,149 @@ static void maybe_rehash(struct staff *st, const char *username, const char *has
 	sodium_memzero(fresh, sizeof fresh);
 }
 
-int staff_login(struct staff *st, const char *username, const char *password,
-		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
-		char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
-{
+/* One password login between its three steps (staff.h). The password and
+ * hash are private copies, so the middle step can run on another thread
+ * while the daemon goes on. */
+struct staff_login_job {
 	unsigned char ukey[LOCK_KEY_BYTES], akey[LOCK_KEY_BYTES];
+	bool has_addr;
+	bool known;                    /* the user exists */
+	bool verified;                 /* set by staff_login_verify() */
 	char lname[STAFF_USERNAME_MAX + 1];
-	struct staff_account acct = { 0 };
+	struct staff_account acct;
+	char *hash;                    /* the user's hash, or the dummy one; owned */
+	char *password;                /* owned, wiped */
+	size_t password_len;
+};
+
+void staff_login_job_free(struct staff_login_job *job)
+{
+	if (job == NULL)
+		return;
+	staff_account_fini(&job->acct);
+	secmem_free_str(job->hash);
+	secmem_free(job->password, job->password_len + 1);
+	secmem_free(job, sizeof *job);
+}
+
+int staff_login_begin(struct staff *st, const char *username, const char *password,
+		      const char *addr_key, int64_t now_ms, struct staff_login_job **out)
+{
+	struct staff_login_job *job;
 	char *hash = NULL;
-	size_t ulen, plen;
-	bool known = false, ok = false;
+	size_t ulen;
 	int r;
 
-	if (st == NULL || username == NULL || password == NULL || acct_out == NULL ||
-	    token_out == NULL)
+	if (st == NULL || username == NULL || password == NULL || out == NULL)
 		return BRUG_E_BAD_FIELD;
-	memset(acct_out, 0, sizeof *acct_out);
-	memset(token_out, 0, TOKEN_STR_LEN);
-
-	lock_key(st, 'u', username, ukey);
-	if (addr_key != NULL)
-		lock_key(st, 'a', addr_key, akey);
-	if (lock_active(lock_find(st, ukey, now_ms, false), now_ms) ||
-	    (addr_key != NULL && lock_active(lock_find(st, akey, now_ms, false), now_ms))) {
+	*out = NULL;
+	job = calloc(1, sizeof *job);
+	if (job == NULL)
+		return BRUG_E_INTERNAL;
+	lock_key(st, 'u', username, job->ukey);
+	if (addr_key != NULL) {
+		lock_key(st, 'a', addr_key, job->akey);
+		job->has_addr = true;
+	}
+	if (lock_active(lock_find(st, job->ukey, now_ms, false), now_ms) ||
+	    (job->has_addr && lock_active(lock_find(st, job->akey, now_ms, false), now_ms))) {
 		log_info("staff: login refused while locked out");
-		return BRUG_E_RATE_LIMITED;
+		r = BRUG_E_RATE_LIMITED;
+		goto fail;
 	}
 	r = ensure_dummy_hash(st);
 	if (r != 0)
-		return r;
-
+		goto fail;
 	/* Names are stored lower-case, so "Samira" logs in as "samira". */
 	ulen = strlen(username);
 	if (ulen <= STAFF_USERNAME_MAX) {
 		for (size_t i = 0; i <= ulen; i++) {
 			char c = username[i];
-			lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+			job->lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 		}
-		r = load_account(st, lname, &acct, &hash);
+		r = load_account(st, job->lname, &job->acct, &hash);
 		if (r == 0)
-			known = true;
+			job->known = true;
 		else if (r != BRUG_E_NOT_FOUND)
-			goto out;
+			goto fail;
 	}
 	/* Unknown and disabled users are checked against a hash all the same
 	 * so that the answer takes as long as for a wrong password. */
-	plen = strlen(password);
-	if (plen <= STAFF_PASSWORD_MAX)
-		ok = crypto_pwhash_str_verify(known ? hash : st->dummy_hash, password, plen) == 0;
-	if (!known || acct.disabled)
-		ok = false;
-	if (!ok) {
-		lock_fail(st, ukey, now_ms);
-		if (addr_key != NULL)
-			lock_fail(st, akey, now_ms);
+	job->hash = job->known ? hash : strdup(st->dummy_hash);
+	hash = NULL;
+	job->password_len = strlen(password);
+	job->password = secmem_strdup(password);
+	if (job->hash == NULL || job->password == NULL) {
+		r = BRUG_E_INTERNAL;
+		goto fail;
+	}
+	*out = job;
+	return 0;
+fail:
+	secmem_free_str(hash);
+	staff_login_job_free(job);
+	return r;
+}
+
+void staff_login_verify(struct staff_login_job *job)
+{
+	job->verified = job->password_len <= STAFF_PASSWORD_MAX &&
+			crypto_pwhash_str_verify(job->hash, job->password, job->password_len) == 0;
+}
+
+int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_ms,
+		    struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
+{
+	int r;
+
+	if (st == NULL || job == NULL || acct_out == NULL || token_out == NULL) {
+		staff_login_job_free(job);
+		return BRUG_E_BAD_FIELD;
+	}
+	memset(acct_out, 0, sizeof *acct_out);
+	memset(token_out, 0, TOKEN_STR_LEN);
+	if (!job->verified || !job->known || job->acct.disabled) {
+		lock_fail(st, job->ukey, now_ms);
+		if (job->has_addr)
+			lock_fail(st, job->akey, now_ms);
 		log_info("staff: login failed");
 		r = BRUG_E_UNAUTHORIZED;
 		goto out;
 	}
-
-	lock_clear(st, ukey);
-	maybe_rehash(st, lname, hash, password);
+	lock_clear(st, job->ukey);
+	maybe_rehash(st, job->lname, job->hash, job->password);
 	/* Logins are rare: a good moment to drop sessions nobody ended. */
 	r = staff_purge_sessions(st, now_ms);
 	if (r != 0)
 		goto out;
-	r = session_create(st, acct.id, now_ms, token_out);
+	r = session_create(st, job->acct.id, now_ms, token_out);
 	if (r != 0)
 		goto out;
 	if (expires_ms != NULL)
 		*expires_ms = session_expiry(st, now_ms, now_ms);
-	log_info("staff: account %lld logged in", (long long)acct.id);
-	*acct_out = acct;
-	memset(&acct, 0, sizeof acct);
+	log_info("staff: account %lld logged in", (long long)job->acct.id);
+	*acct_out = job->acct;
+	memset(&job->acct, 0, sizeof job->acct);
 	r = 0;
-
 out:
-	staff_account_fini(&acct);
-	secmem_free_str(hash);
-	sodium_memzero(lname, sizeof lname);
-	sodium_memzero(ukey, sizeof ukey);
-	sodium_memzero(akey, sizeof akey);
+	staff_login_job_free(job);
 	return r;
+}
+
+int staff_login(struct staff *st, const char *username, const char *password,
+		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
+		char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
+{
+	struct staff_login_job *job = NULL;
+	int r;
+
+	if (acct_out == NULL || token_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	memset(acct_out, 0, sizeof *acct_out);
+	memset(token_out, 0, TOKEN_STR_LEN);
+	r = staff_login_begin(st, username, password, addr_key, now_ms, &job);
+	if (r != 0)
+		return r;
+	staff_login_verify(job);
+	return staff_login_end(st, job, now_ms, acct_out, token_out, expires_ms);
 }

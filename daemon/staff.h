@@ -133,6 +133,25 @@ int staff_login(struct staff *st, const char *username, const char *password,
 		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
 		char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
 /*
+ * The same login in three steps, so that the slow password check can run
+ * off the event loop:
+ *  - staff_login_begin() (event loop): lockout check and account lookup;
+ *    0 with *job (owned by the caller until passed on), or
+ *    BRUG_E_RATE_LIMITED / BRUG_E_BAD_FIELD / BRUG_E_INTERNAL. Copies
+ *    username and password.
+ *  - staff_login_verify() (any thread, touches nothing but job): Argon2id.
+ *  - staff_login_end() (event loop): records the outcome, creates the
+ *    session; takes ownership of job and frees it; results as staff_login().
+ * staff_login_job_free() drops a job whose socket went away (NULL is fine).
+ */
+struct staff_login_job;
+int staff_login_begin(struct staff *st, const char *username, const char *password,
+		      const char *addr_key, int64_t now_ms, struct staff_login_job **job);
+void staff_login_verify(struct staff_login_job *job);
+int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_ms,
+		    struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
+void staff_login_job_free(struct staff_login_job *job);
+/*
  * Resume the session of token (borrowed): if it exists, has not expired and
  * its account is enabled, sets its last use to now_ms and returns 0 with
  * *acct_out (caller frees) and *expires_ms (may be NULL) filled. Otherwise

@@ -49,7 +49,24 @@ static uint64_t fake_wall(void *ctx)
 	return 1764400000000ull;
 }
 
-static const struct hub_edge_ops ops = { fake_send, fake_close, fake_wall };
+static volatile int woken;
+
+static void fake_wake(void *ctx)
+{
+	__atomic_store_n(&woken, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct hub_edge_ops ops = { fake_send, fake_close, fake_wall, fake_wake };
+
+/* Wait (really: the password check runs on the worker thread) until the
+ * hub asks to be polled, then poll it. */
+static void wait_and_poll(struct hub *h, uint64_t now)
+{
+	for (int i = 0; i < 5000 && !__atomic_load_n(&woken, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	assert_true(__atomic_exchange_n(&woken, 0, __ATOMIC_SEQ_CST));
+	hub_poll(h, now);
+}
 
 struct env {
 	char dir[64];
@@ -180,6 +197,8 @@ static struct fake *login_available(struct env *e, uint64_t now)
 	json_t *j;
 
 	input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"a-long-password\"}", now);
+	assert_null(last_of(s, "session"));   /* not before the check is done */
+	wait_and_poll(e->h, now);
 	j = last_of(s, "session");
 	assert_non_null(j);
 	json_decref(j);
@@ -304,12 +323,37 @@ static void test_staff_session_moves_to_new_socket(void **state)
 	assert_int_equal(count_type(s2, "msg"), 1);
 }
 
+static void test_abandoned_logins_still_count(void **state)
+{
+	struct env *e = *state;
+	struct fake *s;
+	json_t *err;
+
+	/* Five wrong passwords whose sockets hang up before the answer... */
+	for (int i = 0; i < 5; i++) {
+		s = open_staff(e);
+		input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"wrong-password\"}", 1000);
+		hub_closed(s->conn, 1001);
+		s->conn = NULL;
+		wait_and_poll(e->h, 1002);
+	}
+	/* ...still lock the account: the right password is now refused. */
+	s = open_staff(e);
+	input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"a-long-password\"}", 1100);
+	err = last_of(s, "error");
+	assert_non_null(err);
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "rate_limited");
+	json_decref(err);
+	assert_int_equal(s->close_code, 4001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_queue_updates_are_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_logins_still_count, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -11,6 +11,8 @@
 #include "util/list.h"
 #include "util/secmem.h"
 #include "util/token.h"
+#include "util/worker.h"
+#include <unistd.h>
 
 struct item {
 	struct list link;
@@ -100,6 +102,67 @@ static void test_error_codes_and_roles(void **state)
 	assert_int_equal(brug_role_primary(BRUG_ROLE_COORDINATOR | BRUG_ROLE_VOLUNTEER), BRUG_ROLE_VOLUNTEER);
 }
 
+struct wjob {
+	int value, result;
+	bool ran, done;
+};
+
+static volatile int wakeups;
+
+static void wjob_run(void *arg)
+{
+	struct wjob *j = arg;
+
+	j->result = j->value * 2;
+	j->ran = true;
+}
+
+static void wjob_done(void *arg)
+{
+	((struct wjob *)arg)->done = true;
+}
+
+static void wjob_slow(void *arg)
+{
+	usleep(50000);
+	wjob_run(arg);
+}
+
+static void count_wake(void *ctx)
+{
+	__atomic_add_fetch(&wakeups, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_worker(void **state)
+{
+	struct worker *w = worker_new(3, count_wake, NULL);
+	struct wjob jobs[5] = { { .value = 1 }, { .value = 2 }, { .value = 3 }, { .value = 4 }, { .value = 5 } };
+	unsigned drained = 0;
+
+	assert_non_null(w);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(worker_submit(w, wjob_run, wjob_done, &jobs[i]), 0);
+	/* The queue is bounded. */
+	assert_int_equal(worker_submit(w, wjob_run, wjob_done, &jobs[3]), -1);
+	for (int i = 0; i < 2000 && drained < 3; i++) {
+		drained += worker_drain(w);
+		usleep(1000);
+	}
+	assert_int_equal(drained, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_true(jobs[i].done);
+		assert_int_equal(jobs[i].result, 2 * jobs[i].value);
+	}
+	assert_true(__atomic_load_n(&wakeups, __ATOMIC_SEQ_CST) >= 3);
+	assert_int_equal(worker_pending(w), 0);
+	/* Stopping hands every job back, run or not. */
+	assert_int_equal(worker_submit(w, wjob_slow, wjob_done, &jobs[3]), 0);
+	assert_int_equal(worker_submit(w, wjob_run, wjob_done, &jobs[4]), 0);
+	worker_free(w);
+	assert_true(jobs[3].done);
+	assert_true(jobs[4].done);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_secmem),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_error_codes_and_roles),
+		cmocka_unit_test(test_worker),
 	};
 
 	if (sodium_init() < 0)
