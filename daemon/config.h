@@ -46,6 +46,7 @@ struct config {
 	/* [staff] */
 	unsigned session_idle_s; /* default 3600 */
 	unsigned session_max_s;  /* default 43200 */
+	unsigned staff_grace_s;  /* a dropped console may resume its chats this long, default 30 */
 	/* [log] */
 	char *log_level;         /* err, warn, notice (default), info, debug */
 };

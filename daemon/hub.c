@@ -96,7 +96,18 @@ struct hub {
 	struct vsession **map;             /* token -> session, chained */
 	size_t map_size, map_count;
 	bool shutting_down;
+	bool colleagues_dirty;             /* who is online changed: tell staff at the next tick */
 	uint64_t last_session_sweep_ms;
+	struct list staff_away;            /* struct staff_away.link, in drop order */
+};
+
+/* A staff member whose console dropped: kept (unavailable, with its chats)
+ * for the reconnect grace, so a reload or a network hiccup loses nothing. */
+struct staff_away {
+	struct list link;
+	struct router_staff *rs;
+	uint64_t deadline_ms;
+	bool was_available;
 };
 
 /* ---- token map ---- */
@@ -563,6 +574,7 @@ static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
 
 static void ev_availability(void *ctx, struct router_staff *s)
 {
+	((struct hub *)ctx)->colleagues_dirty = true;
 	send_json(staff_conn(s), json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
 }
 
@@ -884,6 +896,104 @@ static void staff_resend_state(struct hub *h, struct hub_conn *c)
 		send_chat_to_staff(h, router_chat_find(h->router, id), s);
 }
 
+/* ---- staff presence: colleagues and the reconnect grace ---- */
+
+static json_t *colleague_json(const struct hub *h, const struct router_staff *s)
+{
+	json_t *langs = json_array();
+
+	for (unsigned i = 0; i < h->cfg->n_langs && langs != NULL; i++)
+		if (s->langs & (1u << i))
+			json_array_append_new(langs, json_string(h->cfg->langs[i]));
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:i}", "user", s->username, "alias", s->alias,
+			 "roles", roles_array(s->roles), "langs", langs, "available", s->available,
+			 "chats", (json_int_t)s->open_chats);
+}
+
+/* Tell every logged-in console who else is online (extension `colleagues`),
+ * for invite and transfer by person. Staff are few: O(staff^2) is fine. */
+static void send_colleagues(struct hub *h)
+{
+	struct list *it, *jt;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *to = list_entry(it, struct hub_conn, link);
+		json_t *arr;
+
+		if (to->dead || to->rs == NULL)
+			continue;
+		arr = json_array();
+		list_for_each(jt, &h->staff_conns) {
+			struct hub_conn *o = list_entry(jt, struct hub_conn, link);
+			if (o != to && !o->dead && o->rs != NULL && arr != NULL)
+				json_array_append_new(arr, colleague_json(h, o->rs));
+		}
+		send_json(to, json_pack("{s:s, s:o}", "type", "colleagues", "staff", arr), NULL);
+	}
+	h->colleagues_dirty = false;
+}
+
+static struct staff_away *away_find(struct hub *h, const struct router_staff *rs)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_away) {
+		struct staff_away *a = list_entry(it, struct staff_away, link);
+		if (a->rs == rs)
+			return a;
+	}
+	return NULL;
+}
+
+/* The console of rs went away: keep rs for the grace, or remove it now
+ * (its visitors go back to the head of their queues). */
+static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
+{
+	struct staff_away *a = NULL;
+
+	h->colleagues_dirty = true;
+	if (h->cfg->staff_grace_s > 0 && !h->shutting_down)
+		a = calloc(1, sizeof *a);
+	if (a == NULL) {
+		router_staff_remove(h->router, rs, now);
+		return;
+	}
+	rs->owner = NULL;
+	a->rs = rs;
+	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
+	a->was_available = rs->available;
+	/* No new offers while nobody can answer them. */
+	if (rs->available)
+		router_staff_set_available(h->router, rs, false, now);
+	list_add_tail(&h->staff_away, &a->link);
+}
+
+/* The same account is back on c within the grace: hand it its chats. */
+static void staff_returned(struct hub *h, struct router_staff *rs, uint64_t now)
+{
+	struct staff_away *a = away_find(h, rs);
+
+	if (a == NULL)
+		return;
+	list_remove(&a->link);
+	if (a->was_available)
+		router_staff_set_available(h->router, rs, true, now);
+	free(a);
+}
+
+static void expire_staff_away(struct hub *h, uint64_t now)
+{
+	/* Drop order is deadline order: stop at the first that is not due. */
+	while (!list_empty(&h->staff_away)) {
+		struct staff_away *a = list_entry(h->staff_away.next, struct staff_away, link);
+		if (a->deadline_ms > now)
+			break;
+		list_remove(&a->link);
+		router_staff_remove(h->router, a->rs, now);
+		free(a);
+	}
+}
+
 static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now);
 
 /* A password login whose Argon2id check runs on the worker thread. */
@@ -927,6 +1037,7 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
+		staff_returned(h, existing, h->now_ms);
 	} else {
 		info = (struct router_staff_info){
 			.id = (uint64_t)acct->id,
@@ -949,6 +1060,7 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			       "user", user), id);
 	if (existing != NULL)
 		staff_resend_state(h, c);
+	h->colleagues_dirty = true;
 	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
 	return 0;
 }
@@ -1006,6 +1118,16 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 
 	if (c->rs != NULL || c->login != NULL)
 		return BRUG_E_CONFLICT;
+	if (in->lang != NULL) {
+		int lang = config_lang_index(h->cfg, in->lang);
+		if (lang < 0) {
+			/* Not a valid login: answer, then close as for any other. */
+			send_error(c, BRUG_E_BAD_FIELD, in->id);
+			close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
+			return -1;
+		}
+		c->lang = lang;
+	}
 	if (in->token != NULL) {
 		rc = staff_resume(h->staff, in->token, (int64_t)wall_now(h), &acct, &expires);
 		if (rc == 0)
@@ -1039,6 +1161,7 @@ static int on_status(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	router_staff_set_available(c->hub->router, c->rs, in->available, now);
 	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", c->rs->available), in->id);
+	c->hub->colleagues_dirty = true;
 	return 0;
 }
 
@@ -1142,6 +1265,7 @@ static int on_logout(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	send_json(c, json_pack("{s:s}", "type", "logout"), in->id);
 	router_staff_remove(c->hub->router, c->rs, now);
 	c->rs = NULL;
+	c->hub->colleagues_dirty = true;
 	close_conn(c, 1000, "logged out");
 	return 0;
 }
@@ -1337,7 +1461,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 			c->login = NULL;
 		}
 		if (c->rs != NULL) {
-			router_staff_remove(h->router, c->rs, now);
+			staff_dropped(h, c->rs, now);
 			c->rs = NULL;
 		}
 		free(c->addr_key);
@@ -1366,7 +1490,10 @@ void hub_tick(struct hub *h, uint64_t now)
 		worker_drain(h->worker);
 	h->now_ms = now;
 	router_tick(h->router, now);
+	expire_staff_away(h, now);
 	flush_queue_updates(h);
+	if (h->colleagues_dirty)
+		send_colleagues(h);
 	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
 		struct list *it, *tmp;
 		h->last_session_sweep_ms = now;
@@ -1400,6 +1527,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
+	list_init(&h->staff_away);
 	h->router = router_new(&rc, &hub_router_events, h);
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
 	if (h->router == NULL || h->worker == NULL) {
@@ -1440,6 +1568,11 @@ void hub_free(struct hub *h, uint64_t now)
 	/* Logins in flight finish (their sockets are gone) before the staff
 	 * database closes. */
 	worker_free(h->worker);
+	while (!list_empty(&h->staff_away)) {
+		struct staff_away *a = list_entry(h->staff_away.next, struct staff_away, link);
+		list_remove(&a->link);
+		free(a);
+	}
 	router_free(h->router, now);
 	/* Sessions still in their grace period lost their router visitor
 	 * above; wipe and free them. */
@@ -1450,6 +1583,24 @@ void hub_free(struct hub *h, uint64_t now)
 	}
 	free(h->map);
 	free(h);
+}
+
+char *hub_status_json(struct hub *h, int lang)
+{
+	json_t *langs = json_object(), *doc;
+	char *out;
+
+	(void)lang; /* next_open_text is formatted in lang once the roster exists */
+	for (unsigned i = 0; i < h->cfg->n_langs && langs != NULL; i++)
+		json_object_set_new(langs, h->cfg->langs[i],
+				    json_pack("{s:b, s:n, s:n}", "open", router_lang_open(h->router, (int)i),
+					      "next_open", "next_open_text"));
+	doc = json_pack("{s:o}", "languages", langs);
+	if (doc == NULL)
+		return NULL;
+	out = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return out;
 }
 
 void hub_get_stats(const struct hub *h, struct hub_stats *out)

@@ -68,6 +68,11 @@ void hub_stop_worker(struct hub *h, uint64_t now_ms);
  * 250-1000 ms. */
 void hub_tick(struct hub *h, uint64_t now_ms);
 
+/* GET /api/status/LANG.json: per configured language whether someone can
+ * take a chat now, and the next opening (null until the roster exists),
+ * texts in language lang. Caller frees; NULL on no memory. */
+char *hub_status_json(struct hub *h, int lang);
+
 /* Counters for logs and the benchmark. */
 struct hub_stats {
 	unsigned visitors_connected, staff_connected, chats, waiting;

@@ -71,8 +71,10 @@ static const struct field visitor_end_fields[] = {
 	FIELDS_END,
 };
 
-/* Staff: login has two forms, told apart by check_login(). */
+/* Staff: login has two forms, told apart by check_login(); either may name
+ * the console's language (extension) for the daemon's texts to it. */
 static const struct field login_fields[] = {
+	FIELD("lang", FIELD_STRING, false, lang),
 	FIELD("user", FIELD_STRING, false, user),
 	FIELD("password", FIELD_STRING, false, password),
 	FIELD("totp", FIELD_STRING, false, totp),

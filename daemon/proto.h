@@ -44,7 +44,7 @@ struct proto_in {
 	char id[PROTO_ID_MAX + 1];  /* "" when the client gave none */
 	json_t *root;               /* owned */
 
-	/* hello */
+	/* hello; login (extension: the console's language) */
 	const char *lang;           /* NULL if absent */
 	const char *topic;          /* NULL if absent */
 	const char *resume;         /* NULL if absent */

@@ -75,7 +75,8 @@ struct pss {
 
 /* Per-connection state of an HTTP request to one of the JSON documents. */
 struct http_pss {
-	const char *body;      /* borrowed from the api */
+	const char *body;      /* borrowed from the api, or owned below */
+	char *owned;           /* a document made for this request; freed after */
 	size_t len;
 };
 
@@ -392,6 +393,24 @@ static int http_document(struct lws *wsi, struct http_pss *hp)
 		return -1;
 	}
 	status = api_get(g.api, path, &body, &len, &type);
+	free(hp->owned);   /* a keep-alive connection's earlier document */
+	hp->owned = NULL;
+	if (strncmp(path, "/api/status/", 12) == 0) {
+		/* Live: who can take a chat now, per language. */
+		char lang[8];
+		const char *dot = strstr(path + 12, ".json");
+		int idx = -1;
+		if (dot != NULL && dot[5] == '\0' && (size_t)(dot - path - 12) < sizeof lang) {
+			memcpy(lang, path + 12, (size_t)(dot - path - 12));
+			lang[dot - path - 12] = '\0';
+			idx = config_lang_index(g.cfg, lang);
+		}
+		if (idx >= 0 && (hp->owned = hub_status_json(g.hub, idx)) != NULL) {
+			status = 200;
+			body = hp->owned;
+			len = strlen(body);
+		}
+	}
 	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
@@ -419,6 +438,8 @@ static int http_document_body(struct lws *wsi, struct http_pss *hp)
 	n = lws_write(wsi, buf + LWS_PRE, hp->len, LWS_WRITE_HTTP_FINAL);
 	free(buf);
 	hp->body = NULL;
+	free(hp->owned);
+	hp->owned = NULL;
 	if (n < 0)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -479,6 +500,12 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		 * missing files fall through to the default 404. */
 		if (user != NULL && is_document_path(wsi))
 			return http_document(wsi, user);
+		break;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (user != NULL) {
+			free(((struct http_pss *)user)->owned);
+			((struct http_pss *)user)->owned = NULL;
+		}
 		break;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return http_document_body(wsi, user);

@@ -43,6 +43,11 @@ function defaultConfig(stateDir) {
 			grace_seconds: 3,
 			offer_timeout_seconds: 3,
 		},
+		staff: {
+			// Short, so tests of a staff drop need not wait; tests of the
+			// reconnect itself set their own.
+			reconnect_grace_seconds: 1,
+		},
 		log: {
 			level: 'info',
 		},

@@ -295,7 +295,14 @@ static void test_staff_login(void **state)
 	assert_null(in.totp);
 	proto_in_fini(&in);
 
+	/* Either form may name the console's language (extension). */
+	assert_int_equal(decode(S, "{\"type\":\"login\",\"token\":\"tok\",\"lang\":\"ar\"}", &in), 0);
+	assert_string_equal(in.lang, "ar");
+	proto_in_fini(&in);
+	EXPECT(S, "{\"type\":\"login\",\"token\":\"t\",\"lang\":7}", BRUG_E_BAD_FIELD);
+
 	assert_int_equal(decode(S, "{\"type\":\"login\",\"token\":\"tok\"}", &in), 0);
+	assert_null(in.lang);
 	assert_string_equal(in.token, "tok");
 	assert_null(in.user);
 	assert_null(in.password);
