@@ -112,13 +112,20 @@ struct staff_away {
 
 /* ---- token map ---- */
 
-static size_t map_slot(const struct hub *h, const char *token)
+/* FNV-1a of a token, reduced to a table of size buckets (a power of two);
+ * tokens are random, so a simple hash spreads them well. */
+static size_t token_bucket(const char *token, size_t size)
 {
-	uint64_t x = 1469598103934665603ull;    /* FNV-1a; keys are random anyway */
+	uint64_t x = 1469598103934665603ull;
 
 	for (const unsigned char *p = (const unsigned char *)token; *p; p++)
 		x = (x ^ *p) * 1099511628211ull;
-	return (size_t)(x & (h->map_size - 1));
+	return (size_t)(x & (size - 1));
+}
+
+static size_t map_slot(const struct hub *h, const char *token)
+{
+	return token_bucket(token, h->map_size);
 }
 
 static int map_grow(struct hub *h)
@@ -131,12 +138,10 @@ static int map_grow(struct hub *h)
 	for (size_t i = 0; i < h->map_size; i++) {
 		struct vsession *vs = h->map[i], *next;
 		for (; vs != NULL; vs = next) {
-			uint64_t x = 1469598103934665603ull;
+			size_t slot = token_bucket(vs->token, nsize);
 			next = vs->map_next;
-			for (const unsigned char *p = (const unsigned char *)vs->token; *p; p++)
-				x = (x ^ *p) * 1099511628211ull;
-			vs->map_next = nmap[x & (nsize - 1)];
-			nmap[x & (nsize - 1)] = vs;
+			vs->map_next = nmap[slot];
+			nmap[slot] = vs;
 		}
 	}
 	free(h->map);
