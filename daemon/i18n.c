@@ -677,6 +677,9 @@ static int build_client_json(struct i18n *t, unsigned i, const UResourceBundle *
 		const char *json, *outer, *inner;
 	} parts[] = {
 		{ "topics", "topics", NULL },
+		{ "langName", "langName", NULL },         /* language names in this language */
+		{ "canned", "canned", NULL },             /* staff's prepared answers */
+		{ "cannedGroup", "cannedGroup", NULL },
 		{ "visitor", PKG_CLIENT, "visitor" },
 		{ "staff", PKG_CLIENT, "staff" },
 	};

@@ -100,6 +100,9 @@ test('GET /i18n/LANG.json serves the client bundle of each language', { timeout:
 		assert.deepEqual(doc.visitor, bundle.client.visitor);
 		assert.deepEqual(doc.staff, bundle.client.staff);
 		assert.deepEqual(doc.topics, bundle.topics);
+		assert.deepEqual(doc.langName, bundle.langName);
+		assert.deepEqual(doc.canned, bundle.canned);
+		assert.deepEqual(doc.cannedGroup, bundle.cannedGroup);
 		for (const other of LANGS)
 			assert.equal(doc.languages[other], loadBundle('client', other).meta.autonym);
 	}

@@ -865,7 +865,9 @@ static void test_client_json(void **state)
 		json_t *v;
 		char *want;
 
-		assert_int_equal(json_object_size(j), 6);
+		/* lang, dir, languages, topics, langName, canned, cannedGroup,
+		 * visitor, staff. */
+		assert_int_equal(json_object_size(j), 9);
 		assert_string_equal(json_string_value(json_object_get(j, "lang")), all_langs[l]);
 		assert_string_equal(json_string_value(json_object_get(j, "dir")), i18n_dir(t, l));
 		/* Every configured language under its own name, in its own
@@ -884,6 +886,14 @@ static void test_client_json(void **state)
 		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "topics"),
 									"forced_marriage")), want);
 		free(want);
+		want = bundle_text("client", all_langs[l], "canned/general/welcome");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(j, "canned"),
+					"general"), "welcome")), want);
+		free(want);
+		want = bundle_text("client", all_langs[l], "langName/ti");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "langName"), "ti")), want);
+		free(want);
+		assert_same_keys(json_object_get(j, "cannedGroup"), json_object_get(en, "cannedGroup"));
 		want = bundle_text("client", all_langs[l], "client/visitor/start");
 		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "visitor"), "start")),
 				    want);
