@@ -171,3 +171,12 @@ test('a peer that never answers anything is dropped', { timeout: 40000 }, async 
 		sock.destroy();
 	}
 });
+
+// Closing for silence and dropping dead peers leaves nothing behind: in the
+// sanitizer build a leak or a use after free would show here.
+test('brugd stops cleanly afterwards', { timeout: 20000 }, async () => {
+	const info = await b.stop();
+	const bad = b.logs().filter((l) => /Sanitizer|runtime error/.test(l));
+	assert.deepEqual(bad, []);
+	assert.deepEqual(info, { code: 0, signal: null });
+});
