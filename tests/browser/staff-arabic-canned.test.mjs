@@ -3,7 +3,8 @@
 // language and topic, opens a right-to-left composer for it, and answers
 // with prepared answers from the *Arabic* bundle: one by its keyword
 // ("/welcome" and Tab), one by a click in the topic's group. The visitor
-// receives exactly the bundle's texts.
+// receives exactly the bundle's texts. The visitor's quick exit shows in
+// the console's panel.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -120,9 +121,20 @@ test('an Arabic chat answered with prepared answers', async (t) => {
     await composer.press('Enter');
     await until(async () => (await visitorTexts()).includes('/nosuchkeyword'), 'plain "/word" not sent');
 
+    // The console's typing shows on the visitor page.
+    await composer.fill('أكتب');
+    await visitor.getByTestId('typing').waitFor({ state: 'visible', timeout: STEP_MS });
+    await composer.fill('');
+
     assert.ok(!/[\u0600-\u06FF]/.test(await staff.title()), 'no message text in the title');
     await shot(staff, 'arabic-chat');
     await shot(visitor, 'arabic-visitor');
+
+    // The visitor leaves by the quick exit: the panel says so plainly.
+    await visitor.getByTestId('quick-exit').click();
+    await assertText(panel.getByTestId('chat-state'), nl.staff.quickExitEnded, 'quick-exit end in the panel');
+    assert.ok(await composer.isDisabled(), 'no more writing in an ended chat');
+    await shot(staff, 'arabic-quick-exit');
     assert.deepEqual(env.problems, [], 'no page errors, CSP violations or missing labels');
   } catch (e) {
     failed = true;
