@@ -394,10 +394,12 @@ static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct r
 	char label[32];
 
 	snprintf(label, sizeof label, "Visitor %u", chat->visitor_no);
-	send_json(c, json_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:b}", "type", "chat",
+	/* visitor_no (extension) lets a console say "Visitor N" in its own
+	 * language; `visitor` keeps the protocol's label. */
+	send_json(c, json_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:i, s:b}", "type", "chat",
 			       "chat", id_json(chat->id), "lang", h->cfg->langs[chat->lang],
 			       "dir", i18n_dir(h->i18n, chat->lang), "topic", topic_json(h, chat->topic),
-			       "visitor", label, "visitor_connected",
+			       "visitor", label, "visitor_no", (json_int_t)chat->visitor_no, "visitor_connected",
 			       chat->visitor != NULL && chat->visitor->connected), NULL);
 	send_transcript(c, chat, 0, true);
 }
@@ -894,6 +896,13 @@ static void staff_resend_state(struct hub *h, struct hub_conn *c)
 	struct router_staff *s = c->rs;
 	struct list *it;
 
+	json_t *ids = json_array();
+
+	/* Which chats it still has: a console closes the panels of chats that
+	 * ended while it was away. */
+	for (uint64_t id = 0; ids != NULL && (id = router_staff_next_chat(h->router, s, id)) != 0;)
+		json_array_append_new(ids, id_json(id));
+	send_json(c, json_pack("{s:s, s:o}", "type", "chats", "chats", ids), NULL);
 	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
 	list_for_each(it, &s->offers)
 		ev_offer(h, list_entry(it, struct router_offer, staff_link));
@@ -1238,11 +1247,39 @@ static int target_of(const struct proto_in *in, struct router_target *t)
 	return t->roles != 0 ? 0 : BRUG_E_BAD_FIELD;
 }
 
+/* A colleague asked for by name must have a console open right now (one
+ * in its reconnect grace cannot answer an offer). */
+static bool named_colleague_online(struct hub *h, const char *name)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (!o->dead && o->rs != NULL &&
+		    (strcmp(o->rs->username, name) == 0 || strcmp(o->rs->alias, name) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* The answer when the named colleague is not online: the same as the
+ * router's for the chat itself first (no such chat, not yours), else
+ * not_found for the person. */
+static int offline_target_error(struct hub_conn *c, uint64_t chat_id)
+{
+	struct router_chat *chat;
+	int rc = staff_chat(c, chat_id, &chat);
+
+	return rc != 0 ? rc : BRUG_E_NOT_FOUND;
+}
+
 static int on_transfer(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	struct router_target t;
 	int rc = target_of(in, &t);
 
+	if (rc == 0 && t.user != NULL && !named_colleague_online(c->hub, t.user))
+		rc = offline_target_error(c, in->chat);
 	return rc != 0 ? rc : router_transfer(c->hub->router, c->rs, in->chat, &t, now);
 }
 
@@ -1251,6 +1288,8 @@ static int on_invite(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	struct router_target t;
 	int rc = target_of(in, &t);
 
+	if (rc == 0 && t.user != NULL && !named_colleague_online(c->hub, t.user))
+		rc = offline_target_error(c, in->chat);
 	return rc != 0 ? rc : router_invite(c->hub->router, c->rs, in->chat, &t, now);
 }
 

@@ -285,9 +285,15 @@ static struct router_offer *offer_find(struct router_staff *s, uint64_t offer_id
 
 /* ---- staff choice ---- */
 
+/* Room for one more chat, offered or held. */
+static bool has_room(const struct router_staff *s)
+{
+	return s->open_chats + s->pending_offers < s->max_chats;
+}
+
 static bool has_capacity(const struct router_staff *s)
 {
-	return s->available && s->open_chats + s->pending_offers < s->max_chats;
+	return s->available && has_room(s);
 }
 
 /* Whether a is a better choice than b by load, then longest idle, then id. */
@@ -681,7 +687,10 @@ static struct router_staff *pick_target(struct router *r, struct router_chat *c,
 	list_for_each(n, &r->staff) {
 		struct router_staff *s = list_entry(n, struct router_staff, link);
 
-		if (s == req || !has_capacity(s) || router_chat_has_staff(c, s))
+		/* A colleague asked for by name may be "not taking new chats" and
+		 * still join (a professional called in); by role, only the
+		 * available are asked. Room is needed either way. */
+		if (s == req || router_chat_has_staff(c, s) || !(to->user != NULL ? has_room(s) : has_capacity(s)))
 			continue;
 		if (to->user != NULL ? !name_is(s, to->user) : (to->roles != 0 && !(s->roles & to->roles)))
 			continue;

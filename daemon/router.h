@@ -144,8 +144,10 @@ struct router_chat {
 	struct list link;
 };
 
-/* Who a transfer or invite goes to: one named person, or anyone online and
- * available with one of the roles (and, for a transfer, the chat's language). */
+/* Who a transfer or invite goes to: one named person who is online (whether
+ * or not available for new chats), or anyone online and available with one
+ * of the roles; either way with room under max_chats and, for a transfer,
+ * the chat's language. */
 struct router_target {
 	const char *user;   /* username or alias of an online staff member; or NULL */
 	uint32_t roles;     /* used when user is NULL; 0 = any role */
@@ -248,8 +250,8 @@ bool router_chat_has_staff(const struct router_chat *c, const struct router_staf
 /* Protocol `transfer`: offer c to the target (for a transfer the target must
  * speak c's language). BRUG_E_NOT_FOUND if no such chat, BRUG_E_FORBIDDEN if
  * s is not in it, BRUG_E_CONFLICT if a transfer or invite is already pending
- * for c, BRUG_E_NOT_FOUND if no online, available staff member with free
- * capacity and not already in c matches. */
+ * for c, BRUG_E_NOT_FOUND if no staff member with room, not already in c,
+ * matches (see struct router_target). */
 int router_transfer(struct router *r, struct router_staff *s, uint64_t chat_id,
 		    const struct router_target *to, uint64_t now_ms);
 /* Protocol `invite`: like router_transfer, but the target joins next to s

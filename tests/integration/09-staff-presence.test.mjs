@@ -139,3 +139,51 @@ test('GET /api/status/LANG.json says per language whether someone can take a cha
 	v.close();
 	amal.close();
 });
+
+test('invite by name reaches a colleague who is online but not taking new chats; offline names are not_found', { timeout: 20000 }, async () => {
+	const anna = await availableStaff(b, 'anna', PW);
+	const amal = await loginStaff(b, 'amal', PW);
+	// Online but not taking new chats (an earlier test may have left the
+	// account available through the reconnect grace).
+	amal.send({ type: 'status', available: false, id: 'off' });
+	await amal.waitFor((f) => f.id === 'off');
+	const { v, chat, chatFrame } = await startChat(b, anna, { lang: 'nl' });
+	assert.equal(typeof chatFrame.visitor_no, 'number');
+	assert.equal(chatFrame.visitor, `Visitor ${chatFrame.visitor_no}`);
+	anna.send({ type: 'invite', chat, to: { role: 'professional' }, id: 'r1' });
+	assert.equal((await anna.waitFor((f) => f.id === 'r1')).code, 'not_found');
+	anna.send({ type: 'invite', chat, to: { user: 'elif' }, id: 'r2' });   // not logged in
+	assert.equal((await anna.waitFor((f) => f.id === 'r2')).code, 'not_found');
+	anna.send({ type: 'invite', chat, to: { user: 'Amal' } });
+	const offer = await amal.next('offer');
+	assert.equal(offer.kind, 'invite');
+	amal.send({ type: 'accept', offer: offer.offer });
+	await amal.next('chat');
+	const joined = await v.waitFor((f) => f.type === 'joined' && f.staff.alias === 'Amal');
+	assert.equal(joined.staff.role, 'professional');
+	anna.send({ type: 'end', chat });
+	await v.next('ended');
+	v.close();
+	anna.close();
+	amal.close();
+});
+
+test('a console back from a drop learns which of its chats still exist', { timeout: 20000 }, async () => {
+	const anna = await availableStaff(b, 'anna', PW);
+	const token = anna.session.token;
+	const one = await startChat(b, anna, { lang: 'nl' });
+	const two = await startChat(b, anna, { lang: 'nl' });
+	anna.terminate();
+	two.v.send({ type: 'end' });
+	await two.v.next('ended');
+	const back = await connectStaff(b);
+	back.send({ type: 'login', token });
+	await back.next('session');
+	const list = await back.next('chats');
+	assert.deepEqual(list.chats, [one.chat]);
+	back.send({ type: 'end', chat: one.chat });
+	await one.v.next('ended');
+	one.v.close();
+	two.v.close();
+	back.close();
+});

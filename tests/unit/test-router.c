@@ -827,6 +827,13 @@ static void test_transfer(void **state)
 
 	assert_int_equal(router_transfer(f->r, a, c->id, &by_name, f->now), BRUG_E_NOT_FOUND);
 	assert_int_equal(router_transfer(f->r, a, c->id, &nobody, f->now), BRUG_E_NOT_FOUND);
+	/* By name, someone not taking new chats can still be asked; by role not. */
+	router_staff_set_available(f->r, b, false, f->now);
+	assert_int_equal(router_transfer(f->r, a, c->id, &(struct router_target){ .roles = BRUG_ROLE_VOLUNTEER },
+					 f->now), BRUG_E_NOT_FOUND);
+	assert_int_equal(router_transfer(f->r, a, c->id, &by_alias, f->now), 0);
+	assert_int_equal(router_offer_decline(f->r, b, offer_to(f, b), f->now), 0);
+	router_staff_set_available(f->r, b, true, f->now);
 	assert_int_equal(router_transfer(f->r, b, c->id, &by_alias, f->now), BRUG_E_FORBIDDEN);
 	assert_int_equal(router_transfer(f->r, a, c->id + 100, &by_alias, f->now), BRUG_E_NOT_FOUND);
 	assert_int_equal(o->pending_offers, 0);
