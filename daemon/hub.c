@@ -108,6 +108,8 @@ struct staff_away {
 	struct router_staff *rs;
 	uint64_t deadline_ms;
 	bool was_available;
+	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
+	unsigned n_missed;
 };
 
 /* ---- token map ---- */
@@ -406,6 +408,8 @@ static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct r
 
 /* ---- router events ---- */
 
+static void away_keep(struct hub *h, struct router_staff *rs, struct frame *f);
+
 static void ev_queue(void *ctx, struct router_visitor *v)
 {
 	struct hub *h = ctx;
@@ -570,8 +574,12 @@ static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
 	}
 	f = proto_frame_take(json_pack("{s:s, s:o, s:s}", "type", "ended", "chat", id_json(c->id),
 				       "by", end_name(by, true)), NULL);
-	for (unsigned i = 0; i < c->n_staff; i++)
-		send_frame(staff_conn(c->staff[i]), f);
+	for (unsigned i = 0; i < c->n_staff; i++) {
+		if (staff_conn(c->staff[i]) != NULL)
+			send_frame(staff_conn(c->staff[i]), f);
+		else
+			away_keep(h, c->staff[i], f);
+	}
 	frame_unref(f);
 	/* Once the chat is over the resume token has nothing to resume. */
 	if (c->visitor != NULL && c->visitor->owner != NULL)
@@ -959,6 +967,23 @@ static struct staff_away *away_find(struct hub *h, const struct router_staff *rs
 	return NULL;
 }
 
+/* Keep a chat's `ended` for a console in its reconnect grace, so that it
+ * learns how the chat ended when it is back. */
+static void away_keep(struct hub *h, struct router_staff *rs, struct frame *f)
+{
+	struct staff_away *a = away_find(h, rs);
+
+	if (a != NULL && f != NULL && a->n_missed < sizeof a->missed / sizeof a->missed[0])
+		a->missed[a->n_missed++] = frame_ref(f);
+}
+
+static void away_free(struct staff_away *a)
+{
+	for (unsigned i = 0; i < a->n_missed; i++)
+		frame_unref(a->missed[i]);
+	free(a);
+}
+
 /* The console of rs went away: keep rs for the grace, or remove it now
  * (its visitors go back to the head of their queues). */
 static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
@@ -982,17 +1007,20 @@ static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
 	list_add_tail(&h->staff_away, &a->link);
 }
 
-/* The same account is back on c within the grace: hand it its chats. */
-static void staff_returned(struct hub *h, struct router_staff *rs, uint64_t now)
+/* The same account is back on c within the grace: tell it how chats ended
+ * meanwhile (its chats and offers follow in staff_resend_state). */
+static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staff *rs, uint64_t now)
 {
 	struct staff_away *a = away_find(h, rs);
 
 	if (a == NULL)
 		return;
 	list_remove(&a->link);
+	for (unsigned i = 0; i < a->n_missed; i++)
+		send_frame(c, a->missed[i]);
 	if (a->was_available)
 		router_staff_set_available(h->router, rs, true, now);
-	free(a);
+	away_free(a);
 }
 
 static void expire_staff_away(struct hub *h, uint64_t now)
@@ -1004,7 +1032,7 @@ static void expire_staff_away(struct hub *h, uint64_t now)
 			break;
 		list_remove(&a->link);
 		router_staff_remove(h->router, a->rs, now);
-		free(a);
+		away_free(a);
 	}
 }
 
@@ -1051,7 +1079,6 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
-		staff_returned(h, existing, h->now_ms);
 	} else {
 		info = (struct router_staff_info){
 			.id = (uint64_t)acct->id,
@@ -1072,8 +1099,10 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
 	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
 			       "user", user), id);
-	if (existing != NULL)
+	if (existing != NULL) {
+		staff_returned(h, c, existing, h->now_ms);
 		staff_resend_state(h, c);
+	}
 	h->colleagues_dirty = true;
 	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
 	return 0;
@@ -1615,7 +1644,7 @@ void hub_free(struct hub *h, uint64_t now)
 	while (!list_empty(&h->staff_away)) {
 		struct staff_away *a = list_entry(h->staff_away.next, struct staff_away, link);
 		list_remove(&a->link);
-		free(a);
+		away_free(a);
 	}
 	router_free(h->router, now);
 	/* Sessions still in their grace period lost their router visitor

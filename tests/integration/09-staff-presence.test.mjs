@@ -174,11 +174,18 @@ test('a console back from a drop learns which of its chats still exist', { timeo
 	const one = await startChat(b, anna, { lang: 'nl' });
 	const two = await startChat(b, anna, { lang: 'nl' });
 	anna.terminate();
+	// Wait until the daemon has seen the drop (anna is then unavailable).
+	for (let i = 0; i < 50 && (await getJson('/api/status/nl.json')).json.languages.nl.open; i++)
+		await new Promise((r) => setTimeout(r, 50));
 	two.v.send({ type: 'end' });
 	await two.v.next('ended');
 	const back = await connectStaff(b);
 	back.send({ type: 'login', token });
 	await back.next('session');
+	// How the other chat ended meanwhile, then the chats still held.
+	const missed = await back.next('ended');
+	assert.equal(missed.chat, two.chat);
+	assert.equal(missed.by, 'visitor');
 	const list = await back.next('chats');
 	assert.deepEqual(list.chats, [one.chat]);
 	back.send({ type: 'end', chat: one.chat });

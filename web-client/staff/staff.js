@@ -224,6 +224,7 @@ function handle(m) {
     case 'offer_gone': removeOffer(String(m.offer)); break;
     case 'colleagues': onColleagues(m); break;
     case 'chat': onChat(m); break;
+    case 'chats': onChats(m); break;
     case 'msg': onMsg(m); break;
     case 'typing': onTyping(m); break;
     case 'joined': onJoined(m); break;
@@ -411,6 +412,7 @@ function onChat(m) {
   if (typeof m.lang === 'string') c.lang = m.lang;
   if (m.dir === 'rtl' || m.dir === 'ltr') c.dir = m.dir;
   if (typeof m.visitor === 'string') c.visitor = m.visitor;
+  if (Number.isInteger(m.visitor_no)) c.visitorNo = m.visitor_no;
   if (typeof m.topic === 'string') c.topic = m.topic;
   replayChat = c;
   clearTimeout(replayTimer);
@@ -429,6 +431,21 @@ function onChat(m) {
   } else if (resumedRecently()) {
     // Our chats, given back after a reload or a dropped connection.
     setStatus(() => t('reconnectedChats'), 'resumed');
+  }
+}
+
+// After a resume: the chats we are still in. The daemon also re-sends the
+// `ended` of chats that ended while we were away; a panel it does not know
+// at all (older than the grace) is marked ended here.
+function onChats(m) {
+  if (!Array.isArray(m.chats)) return;
+  const still = new Set(m.chats.map(String));
+  for (const c of chats.values()) {
+    if (!c.ended && !still.has(c.id)) {
+      const text = t('youLeft');
+      addNotice(c, text, false, 'ended');
+      markEnded(c, text);
+    }
   }
 }
 
@@ -1238,8 +1255,9 @@ function langName(code) {
 function visitorName(c) {
   const raw = c.visitor || '';
   const m = /(\d+)\s*$/.exec(raw);
+  const n = Number.isInteger(c.visitorNo) ? c.visitorNo : m ? Number(m[1]) : null;
   const word = t('visitor');
-  if (m && word) return `${word} ${formatNumber(Number(m[1]))}`;
+  if (n !== null && word) return `${word} ${formatNumber(n)}`;
   return raw || word;
 }
 
