@@ -1,7 +1,7 @@
 /*
  * Brug on a partner helpline's site, with one tag:
  *
- *   <script src="https://chat.example.org/embed.js" async></script>
+ *   <script src="https://BRUG-HOST/embed.js" async></script>
  *
  * It adds a launcher button and, behind it, an iframe with the visitor page
  * from the same origin as this script (index.html?embed). Everything the

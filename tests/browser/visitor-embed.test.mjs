@@ -6,6 +6,7 @@
 // quick exit inside the frame (button, or Shift three times, which gives
 // the frame no user activation) takes the whole tab to the neutral page.
 // The partner page talks only to itself and brugd; the frame only to brugd.
+// A site that is not in frame_ancestors gets no widget at all.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -223,5 +224,35 @@ test('Shift three times on the partner page itself, while a chat is open', async
   } finally {
     staff?.close();
     await ctx.close();
+  }
+});
+
+test('a site that brugd does not allow gets no widget', async (t) => {
+  // Same page, another port: not in frame_ancestors, so the browser refuses
+  // the frame, no labels arrive and the launcher never shows.
+  const partner = readFileSync(path.join(here, 'partner.html'), 'utf8');
+  const stranger = await startSite({
+    '/partner.html': (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(partner.replaceAll('{{BRUG_ORIGIN}}', brug.origin));
+    },
+  });
+  stranger.useCert(brug);
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+  const page = await ctx.newPage();
+  try {
+    await page.goto(`${stranger.origin}/partner.html`);
+    await page.locator('#brug-chat-frame').waitFor({ state: 'attached', timeout: STEP_MS });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(await page.locator('#brug-chat-launcher').isHidden(), 'no launcher');
+    const framed = page.frames().find((f) => f.url().startsWith(`${brug.origin}/`));
+    const labelled = framed ? await framed.evaluate(() => document.body?.dataset.labels ?? '').catch(() => '') : '';
+    assert.equal(labelled, '', 'the visitor page did not run in the refused frame');
+  } catch (e) {
+    t.diagnostic(`brugd log:\n${brug.logs().join('\n')}`);
+    throw e;
+  } finally {
+    await ctx.close();
+    await stranger.close();
   }
 });
