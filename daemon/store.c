@@ -38,6 +38,67 @@ static const char *const migrations[] = {
 	" created_at INTEGER NOT NULL,"
 	" last_seen INTEGER NOT NULL);"
 	"CREATE INDEX sessions_staff_id ON sessions(staff_id);",
+
+	/* 2: the second factor (RFC 6238 secret in base32 and the last time
+	 * step used, so a code works once), one-time codes that set a
+	 * password (hashed), the iCalendar feed token of each member (hashed),
+	 * and the audit trail of account changes. The audit names staff by
+	 * username, never a visitor. */
+	"ALTER TABLE staff ADD COLUMN totp_secret TEXT;"
+	"ALTER TABLE staff ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE staff ADD COLUMN feed_token_hash TEXT;"
+	"CREATE TABLE reset_codes("
+	" code_hash TEXT PRIMARY KEY,"
+	" staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE TABLE audit("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '');",
+
+	/* 3: the shift roster. A pattern is weekly (weekday 1 = Monday .. 7)
+	 * or one-off (date set, weekday 0); times are minutes after local
+	 * midnight in the helpline's time zone, and end_min may pass 1440 for
+	 * a shift that runs past midnight. Exceptions cancel one date of a
+	 * weekly pattern; closures (holidays) cancel every shift in a range of
+	 * dates. Dates are YYYY-MM-DD in the helpline's time zone. */
+	"CREATE TABLE shift_patterns("
+	" id INTEGER PRIMARY KEY,"
+	" weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 7),"
+	" date TEXT NOT NULL DEFAULT '',"
+	" start_min INTEGER NOT NULL CHECK (start_min BETWEEN 0 AND 1439),"
+	" end_min INTEGER NOT NULL CHECK (end_min > start_min AND end_min <= 2880),"
+	" langs TEXT NOT NULL,"
+	" valid_from TEXT NOT NULL DEFAULT '',"
+	" valid_until TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE shift_staff("
+	" pattern_id INTEGER NOT NULL REFERENCES shift_patterns(id) ON DELETE CASCADE,"
+	" staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,"
+	" PRIMARY KEY (pattern_id, staff_id));"
+	"CREATE TABLE shift_exceptions("
+	" pattern_id INTEGER NOT NULL REFERENCES shift_patterns(id) ON DELETE CASCADE,"
+	" date TEXT NOT NULL,"
+	" PRIMARY KEY (pattern_id, date));"
+	"CREATE TABLE closures("
+	" id INTEGER PRIMARY KEY,"
+	" from_date TEXT NOT NULL,"
+	" to_date TEXT NOT NULL,"
+	" note TEXT NOT NULL DEFAULT '');",
+
+	/* 4: anonymous statistics: counters only, no row per chat and no time
+	 * finer than a day (design promise 2). */
+	"CREATE TABLE stats("
+	" day TEXT NOT NULL,"
+	" lang TEXT NOT NULL,"
+	" topic TEXT NOT NULL,"
+	" outcome TEXT NOT NULL,"
+	" wait_bucket TEXT NOT NULL,"
+	" duration_bucket TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" PRIMARY KEY (day, lang, topic, outcome, wait_bucket, duration_bucket)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
