@@ -9,7 +9,9 @@
 
 #include "common.h"
 #include "config.h"
+#include "coord.h"
 #include "hub.h"
+#include "hub_internal.h"
 #include "i18n.h"
 #include "proto.h"
 #include "router.h"
@@ -77,10 +79,24 @@ struct hub_conn {
 	char token[TOKEN_STR_LEN];     /* staff session token; wiped */
 	int64_t staff_id;
 	uint32_t roles;
+	char username[65];
 	uint64_t session_checked_ms;
 };
 
+/* A handover note for the next shift: staff only, memory only. */
+#define HANDOVER_MAX 20
+#define HANDOVER_TEXT_MAX 1000
+
+struct handover {
+	char alias[65];
+	uint64_t ts_ms;
+	char *text;            /* owned, wiped */
+};
+
 struct hub {
+	struct hub_services svc;
+	struct handover notes[HANDOVER_MAX]; /* oldest first */
+	unsigned n_notes;
 	const struct config *cfg;
 	struct i18n *i18n;
 	struct staff *staff;
@@ -1037,6 +1053,7 @@ static void expire_staff_away(struct hub *h, uint64_t now)
 }
 
 static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now);
+static json_t *handover_json(const struct hub *h);
 
 /* A password login whose Argon2id check runs on the worker thread. */
 struct pending_login {
@@ -1068,6 +1085,7 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	}
 	c->staff_id = acct->id;
 	c->roles = acct->roles;
+	snprintf(c->username, sizeof c->username, "%s", acct->username);
 	c->session_checked_ms = h->now_ms;
 	existing = router_staff_find_id(h->router, (uint64_t)acct->id);
 	if (existing != NULL) {
@@ -1104,6 +1122,8 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		staff_resend_state(h, c);
 	}
 	h->colleagues_dirty = true;
+	if (h->n_notes > 0)
+		send_json(c, handover_json(h), NULL);
 	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
 	return 0;
 }
@@ -1343,6 +1363,99 @@ static int on_logout(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	return 0;
 }
 
+/* ---- handover notes: in memory, for staff only ---- */
+
+static json_t *handover_json(const struct hub *h)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; i < h->n_notes && arr != NULL; i++) {
+		char when[32];
+		iso8601(h->notes[i].ts_ms, when);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "alias", h->notes[i].alias, "ts", when,
+						     "text", h->notes[i].text));
+	}
+	return json_pack("{s:s, s:o}", "type", "handover", "notes", arr);
+}
+
+static void handover_wipe(struct handover *n)
+{
+	secmem_free_str(n->text);
+	secmem_wipe(n, sizeof *n);
+}
+
+/* {"type":"handover_set","text":...}: a note for the next shift, shown to
+ * every console now and at each login; the oldest go past HANDOVER_MAX.
+ * An empty text removes the sender's notes. */
+static int on_handover_set(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	json_t *jt = json_object_get(in->root, "text");
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!json_is_string(jt) || json_object_size(in->root) > (in->id[0] ? 3u : 2u))
+		return BRUG_E_BAD_FIELD;
+	if (json_string_length(jt) == 0) {
+		unsigned kept = 0;
+		for (unsigned i = 0; i < h->n_notes; i++) {
+			if (strcmp(h->notes[i].alias, c->rs->alias) == 0)
+				handover_wipe(&h->notes[i]);
+			else
+				h->notes[kept++] = h->notes[i];
+		}
+		h->n_notes = kept;
+	} else {
+		rc = i18n_intake(json_string_value(jt), json_string_length(jt), HANDOVER_TEXT_MAX, &text, &len);
+		if (rc != 0)
+			return rc;
+		if (h->n_notes == HANDOVER_MAX) {
+			handover_wipe(&h->notes[0]);
+			memmove(&h->notes[0], &h->notes[1], (HANDOVER_MAX - 1) * sizeof h->notes[0]);
+			h->n_notes--;
+		}
+		snprintf(h->notes[h->n_notes].alias, sizeof h->notes[0].alias, "%s", c->rs->alias);
+		h->notes[h->n_notes].ts_ms = wall_now(h);
+		h->notes[h->n_notes].text = text;
+		h->n_notes++;
+	}
+	hub_broadcast(h, handover_json(h), 0);
+	return 0;
+}
+
+/* ---- what coord_*.c may use (hub_internal.h) ---- */
+
+const struct hub_services *hub_services(const struct hub_conn *c) { return &c->hub->svc; }
+struct hub *hub_of(const struct hub_conn *c) { return c->hub; }
+int64_t hub_conn_staff_id(const struct hub_conn *c) { return c->staff_id; }
+const char *hub_conn_username(const struct hub_conn *c) { return c->username; }
+const char *hub_conn_alias(const struct hub_conn *c) { return c->rs != NULL ? c->rs->alias : ""; }
+int hub_conn_lang(const struct hub_conn *c) { return c->lang; }
+
+void hub_reply(struct hub_conn *c, json_t *msg, const char *id)
+{
+	send_json(c, msg, id);
+}
+
+void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
+{
+	struct frame *f = proto_frame_take(msg, NULL);
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (o->rs != NULL && (roles == 0 || (o->roles & roles)))
+			send_frame(o, f);
+	}
+	frame_unref(f);
+}
+
+void hub_roster_changed(struct hub *h)
+{
+	h->colleagues_dirty = true;
+}
+
 /* The message table: who may send what (style: Redis's command table). */
 #define SIDE_V (1u << PROTO_SIDE_VISITOR)
 #define SIDE_S (1u << PROTO_SIDE_STAFF)
@@ -1376,6 +1489,24 @@ static const struct handler staff_handlers[PROTO__COUNT] = {
 	[PROTO_INVITE] = { SIDE_S, true, CHAT_ROLES, on_invite },
 	[PROTO_END] = { SIDE_S, true, CHAT_ROLES, on_staff_end },
 	[PROTO_LOGOUT] = { SIDE_S, true, 0, on_logout },
+	[PROTO_STAFF_LIST] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_list },
+	[PROTO_STAFF_CREATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_create },
+	[PROTO_STAFF_UPDATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_update },
+	[PROTO_STAFF_RESET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_reset },
+	[PROTO_TOTP_RESET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_totp_reset },
+	[PROTO_AUDIT_LIST] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_audit_list },
+	[PROTO_ROSTER_GET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_roster_get },
+	[PROTO_PATTERN_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_add },
+	[PROTO_PATTERN_UPDATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_update },
+	[PROTO_PATTERN_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_delete },
+	[PROTO_EXCEPTION_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_add },
+	[PROTO_EXCEPTION_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_delete },
+	[PROTO_CLOSURE_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_add },
+	[PROTO_CLOSURE_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_delete },
+	[PROTO_STATS_GET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_get },
+	[PROTO_STATS_CSV] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_csv },
+	[PROTO_MY_SHIFTS] = { SIDE_S, true, 0, coord_my_shifts },
+	[PROTO_HANDOVER_SET] = { SIDE_S, true, 0, on_handover_set },
 };
 
 /* ---- connections ---- */
@@ -1594,6 +1725,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	h->cfg = cfg;
 	h->i18n = t;
 	h->staff = st;
+	h->svc = (struct hub_services){ .cfg = cfg, .i18n = t, .staff = st };
 	h->ops = *ops;
 	h->ops_ctx = ctx;
 	list_init(&h->visitors);
@@ -1602,6 +1734,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->queue_dirty);
 	list_init(&h->staff_away);
 	h->router = router_new(&rc, &hub_router_events, h);
+	h->svc.router = h->router;
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
 	if (h->router == NULL || h->worker == NULL) {
 		router_free(h->router, 0);
@@ -1654,8 +1787,20 @@ void hub_free(struct hub *h, uint64_t now)
 		vs->rv = NULL;
 		vsession_free(vs);
 	}
+	for (unsigned i = 0; i < h->n_notes; i++)
+		handover_wipe(&h->notes[i]);
 	free(h->map);
 	free(h);
+}
+
+void hub_set_roster(struct hub *h, struct roster *r)
+{
+	h->svc.roster = r;
+}
+
+void hub_set_stats(struct hub *h, struct stats *st)
+{
+	h->svc.stats = st;
 }
 
 char *hub_status_json(struct hub *h, int lang)

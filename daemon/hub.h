@@ -68,6 +68,13 @@ void hub_stop_worker(struct hub *h, uint64_t now_ms);
  * 250-1000 ms. */
 void hub_tick(struct hub *h, uint64_t now_ms);
 
+struct roster;
+struct stats;
+/* Lend the hub the shift roster and the statistics (borrowed; either may
+ * stay unset, e.g. in unit tests). */
+void hub_set_roster(struct hub *h, struct roster *r);
+void hub_set_stats(struct hub *h, struct stats *st);
+
 /* GET /api/status/LANG.json: per configured language whether someone can
  * take a chat now, and the next opening (null until the roster exists),
  * texts in language lang. Caller frees; NULL on no memory. */

@@ -79,6 +79,7 @@ static const struct field login_fields[] = {
 	FIELD("password", FIELD_STRING, false, password),
 	FIELD("totp", FIELD_STRING, false, totp),
 	FIELD("token", FIELD_STRING, false, token),
+	FIELD("reset_code", FIELD_STRING, false, reset_code),
 	FIELDS_END,
 };
 static const struct field status_fields[] = {
@@ -118,7 +119,7 @@ static const struct field no_fields[] = {
 static int check_login(const struct proto_in *in)
 {
 	if (in->token != NULL) {
-		if (in->user != NULL || in->password != NULL || in->totp != NULL)
+		if (in->user != NULL || in->password != NULL || in->totp != NULL || in->reset_code != NULL)
 			return BRUG_E_BAD_FIELD;
 		return 0;
 	}
@@ -142,6 +143,25 @@ static const struct type_entry types[] = {
 	{ "invite", PROTO_INVITE, PROTO_SIDE_STAFF, target_fields, NULL },
 	{ "end", PROTO_END, PROTO_SIDE_STAFF, staff_end_fields, NULL },
 	{ "logout", PROTO_LOGOUT, PROTO_SIDE_STAFF, no_fields, NULL },
+	/* fields NULL: the handler in daemon/coord_*.c checks them. */
+	{ "staff_list", PROTO_STAFF_LIST, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "staff_create", PROTO_STAFF_CREATE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "staff_update", PROTO_STAFF_UPDATE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "staff_reset", PROTO_STAFF_RESET, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "totp_reset", PROTO_TOTP_RESET, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "audit_list", PROTO_AUDIT_LIST, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "roster_get", PROTO_ROSTER_GET, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "pattern_add", PROTO_PATTERN_ADD, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "pattern_update", PROTO_PATTERN_UPDATE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "pattern_delete", PROTO_PATTERN_DELETE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "exception_add", PROTO_EXCEPTION_ADD, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "exception_delete", PROTO_EXCEPTION_DELETE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "closure_add", PROTO_CLOSURE_ADD, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "closure_delete", PROTO_CLOSURE_DELETE, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "stats_get", PROTO_STATS_GET, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "stats_csv", PROTO_STATS_CSV, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "my_shifts", PROTO_MY_SHIFTS, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "handover_set", PROTO_HANDOVER_SET, PROTO_SIDE_STAFF, NULL, NULL },
 };
 
 static const char *const type_names[PROTO__COUNT] = {
@@ -156,6 +176,24 @@ static const char *const type_names[PROTO__COUNT] = {
 	[PROTO_TRANSFER] = "transfer",
 	[PROTO_INVITE] = "invite",
 	[PROTO_LOGOUT] = "logout",
+	[PROTO_STAFF_LIST] = "staff_list",
+	[PROTO_STAFF_CREATE] = "staff_create",
+	[PROTO_STAFF_UPDATE] = "staff_update",
+	[PROTO_STAFF_RESET] = "staff_reset",
+	[PROTO_TOTP_RESET] = "totp_reset",
+	[PROTO_AUDIT_LIST] = "audit_list",
+	[PROTO_ROSTER_GET] = "roster_get",
+	[PROTO_PATTERN_ADD] = "pattern_add",
+	[PROTO_PATTERN_UPDATE] = "pattern_update",
+	[PROTO_PATTERN_DELETE] = "pattern_delete",
+	[PROTO_EXCEPTION_ADD] = "exception_add",
+	[PROTO_EXCEPTION_DELETE] = "exception_delete",
+	[PROTO_CLOSURE_ADD] = "closure_add",
+	[PROTO_CLOSURE_DELETE] = "closure_delete",
+	[PROTO_STATS_GET] = "stats_get",
+	[PROTO_STATS_CSV] = "stats_csv",
+	[PROTO_MY_SHIFTS] = "my_shifts",
+	[PROTO_HANDOVER_SET] = "handover_set",
 };
 
 const char *proto_type_name(enum proto_type t)
@@ -415,7 +453,7 @@ int proto_decode(const char *buf, size_t len, enum proto_side side, struct proto
 	if (rc != 0)
 		goto cleanup;
 	out->type = entry->type;
-	rc = read_fields(root, entry->fields, out);
+	rc = entry->fields != NULL ? read_fields(root, entry->fields, out) : 0;
 	if (rc == 0 && entry->check != NULL)
 		rc = entry->check(out);
 	if (rc != 0)

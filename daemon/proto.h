@@ -28,6 +28,27 @@ enum proto_type {
 	PROTO_TRANSFER, /* staff */
 	PROTO_INVITE,   /* staff */
 	PROTO_LOGOUT,   /* staff */
+	/* Staff extensions whose fields the handler reads and checks itself
+	 * from `root` (daemon/coord.h): accounts, roster, statistics,
+	 * handover notes. Only the id and type are checked here. */
+	PROTO_STAFF_LIST,      /* coordinator */
+	PROTO_STAFF_CREATE,    /* coordinator */
+	PROTO_STAFF_UPDATE,    /* coordinator */
+	PROTO_STAFF_RESET,     /* coordinator: one-time password code */
+	PROTO_TOTP_RESET,      /* coordinator: new second-factor secret */
+	PROTO_AUDIT_LIST,      /* coordinator */
+	PROTO_ROSTER_GET,      /* coordinator */
+	PROTO_PATTERN_ADD,     /* coordinator */
+	PROTO_PATTERN_UPDATE,  /* coordinator */
+	PROTO_PATTERN_DELETE,  /* coordinator */
+	PROTO_EXCEPTION_ADD,   /* coordinator */
+	PROTO_EXCEPTION_DELETE,/* coordinator */
+	PROTO_CLOSURE_ADD,     /* coordinator */
+	PROTO_CLOSURE_DELETE,  /* coordinator */
+	PROTO_STATS_GET,       /* coordinator */
+	PROTO_STATS_CSV,       /* coordinator */
+	PROTO_MY_SHIFTS,       /* any staff */
+	PROTO_HANDOVER_SET,    /* any staff */
 	PROTO__COUNT
 };
 
@@ -59,8 +80,8 @@ struct proto_in {
 	/* staff: chat, offer ids are decimal strings on the wire */
 	uint64_t chat;              /* msg, typing, transfer, invite, end */
 	uint64_t offer;             /* accept, decline */
-	/* login */
-	const char *user, *password, *totp, *token;
+	/* login (reset_code: extension, sets `password` as the new one) */
+	const char *user, *password, *totp, *token, *reset_code;
 	/* status */
 	bool available;
 	/* transfer, invite: exactly one of to_user / to_role is set */

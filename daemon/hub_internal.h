@@ -1,0 +1,46 @@
+/* What the hub lends to the handlers in daemon/coord_*.c. Not for the
+ * edge: server.c uses hub.h only. */
+#ifndef BRUG_HUB_INTERNAL_H
+#define BRUG_HUB_INTERNAL_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+struct config;
+struct i18n;
+struct staff;
+struct router;
+struct roster;
+struct stats;
+struct hub;
+struct hub_conn;
+
+/* The daemon's services, borrowed; roster and stats may be NULL in tests
+ * that do not need them. */
+struct hub_services {
+	const struct config *cfg;
+	struct i18n *i18n;
+	struct staff *staff;
+	struct router *router;
+	struct roster *roster;
+	struct stats *stats;
+};
+
+const struct hub_services *hub_services(const struct hub_conn *c);
+struct hub *hub_of(const struct hub_conn *c);
+/* The logged-in account of c: id, username and alias (borrowed). */
+int64_t hub_conn_staff_id(const struct hub_conn *c);
+const char *hub_conn_username(const struct hub_conn *c);
+const char *hub_conn_alias(const struct hub_conn *c);
+/* The language index of c's daemon texts. */
+int hub_conn_lang(const struct hub_conn *c);
+/* Send msg (takes ownership) to c, carrying the request id if not empty. */
+void hub_reply(struct hub_conn *c, json_t *msg, const char *id);
+/* Send msg (takes ownership) to every logged-in console holding one of
+ * roles (0: all). */
+void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles);
+/* The roster changed: opening times, the dashboard and the widget's
+ * availability are refreshed. */
+void hub_roster_changed(struct hub *h);
+
+#endif
