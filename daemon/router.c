@@ -30,6 +30,7 @@ struct chat_impl {
 /* The router's private view of a staff member around the public struct. */
 struct staff_impl {
 	struct router_staff pub;
+	bool quiet;                   /* end of shift: no new chat offers */
 	struct list chats;            /* struct seat.link */
 };
 
@@ -293,7 +294,7 @@ static bool has_room(const struct router_staff *s)
 
 static bool has_capacity(const struct router_staff *s)
 {
-	return s->available && has_room(s);
+	return s->available && !list_entry(s, struct staff_impl, pub)->quiet && has_room(s);
 }
 
 /* Whether a is a better choice than b by load, then longest idle, then id. */
@@ -1239,4 +1240,43 @@ void router_end_all(struct router *r, uint64_t now_ms)
 	r->closing = true;
 	while (!list_empty(&r->chats))
 		end_chat(r, list_entry(r->chats.next, struct router_chat, link), ROUTER_END_SHUTDOWN, now_ms);
+}
+
+void router_lang_stats(const struct router *r, struct router_lang_stats *out, unsigned n)
+{
+	const struct list *it;
+
+	memset(out, 0, n * sizeof *out);
+	for (unsigned l = 0; l < n && l < ROUTER_MAX_LANGS; l++) {
+		const struct lang_state *ls = &r->langs[l];
+		out[l].waiting = ls->queue_len;
+		if (!list_empty(&ls->queue))
+			out[l].oldest_enqueued_ms =
+				list_entry(ls->queue.next, struct router_visitor, queue_link)->enqueued_ms;
+	}
+	list_for_each(it, &r->chats) {
+		const struct router_chat *c = list_entry(it, struct router_chat, link);
+		if ((unsigned)c->lang < n)
+			out[c->lang].chats++;
+	}
+	list_for_each(it, &r->offers) {
+		const struct router_offer *o = list_entry(it, struct router_offer, timeout_link);
+		int lang = o->chat != NULL ? o->chat->lang : o->visitor != NULL ? o->visitor->lang : -1;
+		if (lang >= 0 && (unsigned)lang < n)
+			out[lang].offers++;
+	}
+}
+
+void router_staff_set_quiet(struct router *r, struct router_staff *s, bool quiet, uint64_t now_ms)
+{
+	struct staff_impl *si = impl_of_staff(s);
+
+	if (si->quiet == quiet)
+		return;
+	si->quiet = quiet;
+	if (!quiet) {
+		/* Offers may come again. */
+		r->dirty |= s->langs;
+		dispatch(r, now_ms);
+	}
 }

@@ -269,6 +269,20 @@ uint64_t router_staff_next_chat(struct router *r, const struct router_staff *s, 
  * visitors into chats; visitors and staff stay until removed. */
 void router_end_all(struct router *r, uint64_t now_ms);
 
+/* Per language, for the coordinators' dashboard. */
+struct router_lang_stats {
+	unsigned waiting;             /* in the queue */
+	uint64_t oldest_enqueued_ms;  /* of the first in line; 0 if none */
+	unsigned chats;               /* chats in progress */
+	unsigned offers;              /* offers waiting for an answer */
+};
+/* Fill out[0..n-1] (n <= ROUTER_MAX_LANGS): O(queues + chats + offers). */
+void router_lang_stats(const struct router *r, struct router_lang_stats *out, unsigned n);
+/* A quiet staff member keeps its chats and availability but gets no new
+ * chat offers (the last minutes of its shift). Leaving quiet may bring
+ * offers at once. */
+void router_staff_set_quiet(struct router *r, struct router_staff *s, bool quiet, uint64_t now_ms);
+
 /* ---- time and state ---- */
 
 /* Whether lang has a staff member who is online and available. */

@@ -1287,6 +1287,38 @@ static void test_null_events(void **state)
 	router_free(NULL, 0);
 }
 
+/* End of shift: a quiet member keeps its chat but gets no new offer; the
+ * per-language counts for the dashboard follow queue, chats and offers. */
+static void test_quiet_and_lang_stats(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *a = online(f, 1, "anna", 1, 3);
+	struct router_visitor *v1 = visitor(f, 0, -1), *v2, *v3;
+	struct router_lang_stats st[2];
+
+	serve(f, a, v1);
+	router_staff_set_quiet(f->r, a, true, f->now);
+	f->now += 1000;
+	v2 = visitor(f, 0, -1);
+	assert_null(v2->offer);
+	assert_true(router_lang_open(f->r, 0));   /* still counts as available */
+	f->now += 1000;
+	v3 = visitor(f, 0, -1);
+	router_lang_stats(f->r, st, 2);
+	assert_int_equal(st[0].waiting, 2);
+	assert_int_equal(st[0].chats, 1);
+	assert_int_equal(st[0].offers, 0);
+	assert_int_equal(st[0].oldest_enqueued_ms, v2->enqueued_ms);
+	assert_int_equal(st[1].waiting, 0);
+	assert_int_equal(st[1].oldest_enqueued_ms, 0);
+	/* Leaving quiet brings the offer at once. */
+	router_staff_set_quiet(f->r, a, false, f->now);
+	assert_non_null(v2->offer);
+	router_lang_stats(f->r, st, 2);
+	assert_int_equal(st[0].offers, 2);
+	(void)v3;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1312,6 +1344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_thousand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chat_find_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_and_lang_stats, setup, teardown),
 		cmocka_unit_test(test_null_events),
 	};
 
