@@ -113,6 +113,8 @@ struct hub {
 	size_t map_size, map_count;
 	bool shutting_down;
 	bool colleagues_dirty;             /* who is online changed: tell staff at the next tick */
+	char *dashboard_last;              /* the dashboard last pushed, to push changes only */
+	uint64_t dashboard_ms;
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 };
@@ -1122,6 +1124,10 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		staff_resend_state(h, c);
 	}
 	h->colleagues_dirty = true;
+	if (acct->roles & BRUG_ROLE_COORDINATOR) {
+		free(h->dashboard_last);
+		h->dashboard_last = NULL;
+	}
 	if (h->n_notes > 0)
 		send_json(c, handover_json(h), NULL);
 	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
@@ -1454,6 +1460,91 @@ void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
 void hub_roster_changed(struct hub *h)
 {
 	h->colleagues_dirty = true;
+	free(h->dashboard_last);          /* push the dashboard again */
+	h->dashboard_last = NULL;
+}
+
+/* ---- the coordinators' live dashboard ---- */
+
+/* Who is on shift now and who of them has no console open (from the
+ * roster; empty without one). */
+static json_t *roster_on_shift_json(struct hub *h, uint64_t now)
+{
+	(void)h;
+	(void)now;
+	return json_array();
+}
+
+static json_t *roster_missing_json(struct hub *h, uint64_t now)
+{
+	(void)h;
+	(void)now;
+	return json_array();
+}
+
+#define DASHBOARD_EVERY_MS 1000
+
+static json_t *dashboard_json(struct hub *h, uint64_t now)
+{
+	struct router_lang_stats st[ROUTER_MAX_LANGS];
+	json_t *langs = json_object();
+	struct list *it;
+	unsigned online[ROUTER_MAX_LANGS] = { 0 }, avail[ROUTER_MAX_LANGS] = { 0 }, busy[ROUTER_MAX_LANGS] = { 0 };
+
+	router_lang_stats(h->router, st, h->cfg->n_langs);
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (o->dead || o->rs == NULL)
+			continue;
+		for (unsigned l = 0; l < h->cfg->n_langs; l++) {
+			if (!(o->rs->langs & (1u << l)))
+				continue;
+			online[l]++;
+			avail[l] += o->rs->available;
+			busy[l] += o->rs->open_chats >= o->rs->max_chats;
+		}
+	}
+	for (unsigned l = 0; l < h->cfg->n_langs && langs != NULL; l++) {
+		/* Only "waiting N seconds": nothing else about any visitor. */
+		uint64_t wait = st[l].oldest_enqueued_ms && now > st[l].oldest_enqueued_ms
+			? (now - st[l].oldest_enqueued_ms) / 1000 : 0;
+		json_object_set_new(langs, h->cfg->langs[l],
+			json_pack("{s:i, s:I, s:i, s:i, s:i, s:i, s:i}", "waiting", (json_int_t)st[l].waiting,
+				  "longest_wait_s", (json_int_t)wait, "online", (json_int_t)online[l],
+				  "available", (json_int_t)avail[l], "busy", (json_int_t)busy[l],
+				  "chats", (json_int_t)st[l].chats, "offers", (json_int_t)st[l].offers));
+	}
+	return json_pack("{s:s, s:o, s:o, s:o}", "type", "dashboard", "languages", langs,
+			 "on_shift", roster_on_shift_json(h, now), "missing", roster_missing_json(h, now));
+}
+
+/* Push the dashboard to coordinators when it changed, at most once a second. */
+static void push_dashboard(struct hub *h, uint64_t now)
+{
+	json_t *d;
+	char *text;
+	struct list *it;
+	bool any = false;
+
+	if (now - h->dashboard_ms < DASHBOARD_EVERY_MS && h->dashboard_last != NULL)
+		return;
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		any |= o->rs != NULL && (o->roles & BRUG_ROLE_COORDINATOR);
+	}
+	if (!any)
+		return;
+	h->dashboard_ms = now;
+	d = dashboard_json(h, now);
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (text == NULL || (h->dashboard_last != NULL && strcmp(text, h->dashboard_last) == 0)) {
+		free(text);
+		json_decref(d);
+		return;
+	}
+	free(h->dashboard_last);
+	h->dashboard_last = text;
+	hub_broadcast(h, d, BRUG_ROLE_COORDINATOR);
 }
 
 /* The message table: who may send what (style: Redis's command table). */
@@ -1698,6 +1789,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	flush_queue_updates(h);
 	if (h->colleagues_dirty)
 		send_colleagues(h);
+	push_dashboard(h, now);
 	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
 		struct list *it, *tmp;
 		h->last_session_sweep_ms = now;
@@ -1789,6 +1881,7 @@ void hub_free(struct hub *h, uint64_t now)
 	}
 	for (unsigned i = 0; i < h->n_notes; i++)
 		handover_wipe(&h->notes[i]);
+	free(h->dashboard_last);
 	free(h->map);
 	free(h);
 }

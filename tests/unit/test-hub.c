@@ -17,6 +17,7 @@
 
 #include "brug-build.h"
 #include "config.h"
+#include "common.h"
 #include "hub.h"
 #include "i18n.h"
 #include "staff.h"
@@ -347,6 +348,48 @@ static void test_abandoned_logins_still_count(void **state)
 	assert_int_equal(s->close_code, 4001);
 }
 
+static void test_dashboard_pushed_to_coordinators(void **state)
+{
+	struct env *e = *state;
+	struct staff_account co = { .username = "cora", .alias = "Cora", .roles = BRUG_ROLE_COORDINATOR,
+				    .langs = "nl", .topics = "", .max_chats = 1 };
+	struct fake *k, *v, *vol;
+	json_t *d, *nl;
+
+	assert_int_equal(staff_add(e->st, &co, "another-long-password", NULL), 0);
+	k = open_staff(e);
+	input(k, "{\"type\":\"login\",\"user\":\"cora\",\"password\":\"another-long-password\"}", 1000);
+	wait_and_poll(e->h, 1000);
+	vol = login_available(e, 1000);
+	hub_tick(e->h, 1100);
+	d = last_of(k, "dashboard");
+	assert_non_null(d);
+	nl = json_object_get(json_object_get(d, "languages"), "nl");
+	assert_int_equal(json_integer_value(json_object_get(nl, "waiting")), 0);
+	assert_int_equal(json_integer_value(json_object_get(nl, "available")), 1);
+	json_decref(d);
+	/* A volunteer gets no dashboard. */
+	assert_int_equal(count_type(vol, "dashboard"), 0);
+
+	/* A visitor says hello: the next push (within a second) shows it
+	 * waiting, with the offer made to the volunteer. */
+	v = open_visitor(e, 1200);
+	input(v, "{\"type\":\"hello\",\"lang\":\"nl\"}", 1200);
+	hub_tick(e->h, 2200);
+	d = last_of(k, "dashboard");
+	nl = json_object_get(json_object_get(d, "languages"), "nl");
+	assert_int_equal(json_integer_value(json_object_get(nl, "waiting")), 1);
+	assert_int_equal(json_integer_value(json_object_get(nl, "offers")), 1);
+	assert_int_equal(json_integer_value(json_object_get(nl, "longest_wait_s")), 1);
+	json_decref(d);
+	/* Nothing changed and less than a second: no new push. */
+	{
+		unsigned before = count_type(k, "dashboard");
+		hub_tick(e->h, 2300);
+		assert_int_equal(count_type(k, "dashboard"), before);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +397,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_logins_still_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dashboard_pushed_to_coordinators, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
