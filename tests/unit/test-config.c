@@ -168,6 +168,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->session_idle_s, 3600);
 	assert_int_equal(c->session_max_s, 43200);
 	assert_int_equal(c->staff_grace_s, 30);
+	assert_int_equal(c->shift_end_quiet_min, 10);
 	assert_string_equal(c->log_level, "notice");
 	assert_null(c->locales_dir);
 	assert_string_equal(c->timezone, "Europe/Amsterdam");
