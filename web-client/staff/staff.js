@@ -14,6 +14,7 @@ import {
 } from '../labels.js';
 import { unlockSound, playTone } from './sound.js';
 import { cannedGroups, findAnswer, suggestions, keywordAtCaret, insertText } from './canned.js';
+import { initCoord, coordSession, coordHandle, coordRelabel, coordReset } from './coord.js';
 
 // Every text this page shows comes from the daemon's bundle for the
 // console's language (labels.js); this page holds none of its own. `UI` is
@@ -58,6 +59,15 @@ const el = {
   loginTotp: $('login-totp'),
   loginError: $('login-error'),
   loginSubmit: $('login-submit'),
+  haveCode: $('have-code'),
+  codeForm: $('code-form'),
+  codeUser: $('code-user'),
+  codeCode: $('code-code'),
+  codePassword: $('code-password'),
+  codeTotp: $('code-totp'),
+  codeError: $('code-error'),
+  codeSubmit: $('code-submit'),
+  codeBack: $('code-back'),
   console: $('console'),
   noOffers: $('no-offers'),
   offers: $('offers'),
@@ -98,7 +108,8 @@ let me = null;              // `user` from `session`
 let loggedIn = false;       // a `session` arrived on the current socket
 let resuming = false;       // the current socket logged in with the token
 let sessionAt = 0;          // when its `session` arrived
-let credentials = null;     // {user, password, totp} for the next socket only
+let credentials = null;     // {user, password, totp, resetCode} for the next socket only
+let codeMode = false;       // the login screen shows "I have a code"
 let wantOpen = false;
 let attempts = 0;
 let reconnectTimer = null;
@@ -141,6 +152,7 @@ function connect() {
     if (credentials) {
       login = { type: 'login', user: credentials.user, password: credentials.password };
       if (credentials.totp) login.totp = credentials.totp;
+      if (credentials.resetCode) login.reset_code = credentials.resetCode;
       credentials = null;
       resuming = false;
     } else if (token) {
@@ -233,8 +245,8 @@ function handle(m) {
     case 'presence': onPresence(m); break;
     case 'request_failed': onRequestFailed(m); break;
     case 'notice': if (typeof m.text === 'string') setStatus(m.text); break;
-    case 'error': onError(m); break;
-    default: break;
+    case 'error': if (!coordHandle(m)) onError(m); break;
+    default: coordHandle(m); break;
   }
   if (typeof m.id === 'string') requests.delete(m.id);
 }
@@ -257,10 +269,15 @@ function onSession(m) {
   el.loginForm.hidden = true;
   el.loginError.textContent = '';
   el.loginSubmit.disabled = false;
+  el.codeForm.hidden = true;
+  el.codeError.textContent = '';
+  el.codeSubmit.disabled = false;
+  codeMode = false;
   el.console.hidden = false;
   el.tools.hidden = false;
   setStatus('');
   setChatsConnected(true);
+  coordSession(me);
 }
 
 function onStatus(m) {
@@ -567,8 +584,9 @@ function onRequestFailed(m) {
 function onError(m) {
   const message = typeof m.message === 'string' && m.message ? m.message : String(m.code || '');
   if (!loggedIn) {
-    el.loginError.textContent = message;
+    (codeMode ? el.codeError : el.loginError).textContent = message;
     el.loginSubmit.disabled = false;
+    el.codeSubmit.disabled = false;
     return;
   }
   const req = typeof m.id === 'string' ? requests.get(m.id) : null;
@@ -1202,11 +1220,24 @@ function setStatus(text, kind) {
 function showLogin(message) {
   el.console.hidden = true;
   el.tools.hidden = true;
-  el.loginForm.hidden = false;
+  el.loginForm.hidden = codeMode;
+  el.codeForm.hidden = !codeMode;
   el.loginSubmit.disabled = false;
-  el.loginError.textContent = message || el.loginError.textContent;
+  el.codeSubmit.disabled = false;
+  const err = codeMode ? el.codeError : el.loginError;
+  err.textContent = message || err.textContent;
   setStatus('');
-  el.loginUser.focus();
+  (codeMode ? el.codeUser : el.loginUser).focus();
+}
+
+// "I have a code": the one-time code from a coordinator, a new password and
+// the authenticator's code, in one login.
+function showCodeForm(on) {
+  codeMode = on;
+  el.loginError.textContent = '';
+  el.codeError.textContent = '';
+  if (on && el.loginUser.value && !el.codeUser.value) el.codeUser.value = el.loginUser.value;
+  showLogin(null);
 }
 
 function resetConsole() {
@@ -1218,6 +1249,7 @@ function resetConsole() {
   el.whoami.textContent = '';
   if (el.requestDialog.open) el.requestDialog.close();
   if (el.endDialog.open) el.endDialog.close();
+  coordReset();
   updateTitle();
 }
 
@@ -1295,6 +1327,7 @@ function useBundle(b) {
   if (dialogChat && el.requestDialog.open) renderRequestDialog();
   if (statusLabel) el.status.textContent = statusLabel();
   updateOffersChrome();
+  coordRelabel();
   // Marks the page as labelled (and in which language) for tests.
   document.body.dataset.labels = b.lang;
 }
@@ -1342,6 +1375,26 @@ el.loginForm.addEventListener('submit', (ev) => {
   connect();
 });
 
+el.haveCode.addEventListener('click', () => showCodeForm(true));
+el.codeBack.addEventListener('click', () => showCodeForm(false));
+el.codeForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  el.codeError.textContent = '';
+  credentials = {
+    user: el.codeUser.value.trim(),
+    password: el.codePassword.value,
+    totp: el.codeTotp.value.trim(),
+    resetCode: el.codeCode.value.trim(),
+  };
+  el.codePassword.value = '';
+  el.codeTotp.value = '';
+  el.codeCode.value = '';
+  el.codeSubmit.disabled = true;
+  attempts = 0;
+  if (ws) { const old = ws; ws = null; old.close(1000); }
+  connect();
+});
+
 el.available.addEventListener('change', () => {
   delete el.available.dataset.confirmed;
   const id = send({ type: 'status', available: el.available.checked });
@@ -1365,6 +1418,18 @@ el.logout.addEventListener('click', () => {
 
 // No "leave this page?" prompt: a reload gives the chats back (the daemon
 // keeps them for a grace period and the token resumes the session).
+
+initCoord({
+  send,
+  t,
+  setStatus,
+  bundle: () => bundle,
+  config: () => config,
+  langName,
+  langShort,
+  topicName,
+  formatNumber,
+});
 
 // First the labels (the language picked earlier in this tab, else the
 // browser's), then the session or the login form.
