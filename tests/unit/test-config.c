@@ -169,6 +169,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->session_max_s, 43200);
 	assert_int_equal(c->staff_grace_s, 30);
 	assert_int_equal(c->shift_end_quiet_min, 10);
+	assert_int_equal(c->stats_threshold, 10);
 	assert_string_equal(c->log_level, "notice");
 	assert_null(c->locales_dir);
 	assert_string_equal(c->timezone, "Europe/Amsterdam");
@@ -328,6 +329,10 @@ static void test_out_of_range(void **state)
 		"ping_seconds = 0 is out of range: expected 1 to 3600 seconds");
 	expect_error(fx, "[server]\nidle_timeout_seconds = 7201\n", 2,
 		"idle_timeout_seconds = 7201 is out of range: expected 2 to 7200 seconds");
+	expect_error(fx, "[stats]\nthreshold = 0\n", 2,
+		"threshold = 0 is out of range: expected 1 to 1000");
+	expect_error(fx, "[stats]\nthreshold = 1001\n", 2,
+		"threshold = 1001 is out of range: expected 1 to 1000");
 }
 
 /* The idle timeout must leave time to answer a ping; the message names the
