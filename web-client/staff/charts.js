@@ -38,11 +38,13 @@ let serial = 0;
 // threshold, text(count) -> string, title}. Returns an <svg>.
 export function chart({ groups, series, threshold, text, title }) {
   const id = `hatch-${++serial}`;
-  const many = groups.length > 10;
-  const bottom = many ? 70 : 34;
-  const groupW = series.length * (BAR + GAP) - GAP;
-  const width = AXIS + groups.length * (groupW + GROUP_GAP) + GROUP_GAP;
-  const legendH = series.length > 1 ? 22 : 0;
+  const groupW = Math.max(series.length * (BAR + GAP) - GAP, 28);
+  // Labels that do not fit under their group are turned.
+  const longest = Math.max(1, ...groups.map((g) => String(g.label).length));
+  const turn = longest * 6 > groupW + GROUP_GAP;
+  const bottom = turn ? Math.min(130, 16 + longest * 5) : 28;
+  const width = AXIS + groups.length * (groupW + GROUP_GAP) + GROUP_GAP + (turn ? 0 : 0);
+  const legendH = 0; // the legend is HTML next to the chart (legend())
   const height = legendH + TOP + H + bottom;
   const max = niceMax(Math.max(1, ...groups.flatMap((g) => g.values.map((c) => upper(c, threshold)))));
   const y = (v) => legendH + TOP + H - (H * v) / max;
@@ -57,17 +59,6 @@ export function chart({ groups, series, threshold, text, title }) {
   defs.append(pat);
   svg.append(defs);
 
-  // Legend.
-  if (legendH) {
-    let x = AXIS;
-    series.forEach((name, i) => {
-      svg.append(node('rect', { x, y: 4, width: 12, height: 12, class: `s${i % 6}` }));
-      const label = node('text', { x: x + 16, y: 14, class: 'legend' }, name);
-      svg.append(label);
-      x += 24 + name.length * 7;
-    });
-  }
-
   // Axis: 0, half and max.
   for (const v of [0, max / 2, max]) {
     svg.append(node('line', { x1: AXIS - 4, x2: width, y1: y(v), y2: y(v), class: 'grid' }));
@@ -77,7 +68,7 @@ export function chart({ groups, series, threshold, text, title }) {
   groups.forEach((g, gi) => {
     const gx = AXIS + GROUP_GAP + gi * (groupW + GROUP_GAP);
     g.values.forEach((c, si) => {
-      const x = gx + si * (BAR + GAP);
+      const x = gx + (groupW - (series.length * (BAR + GAP) - GAP)) / 2 + si * (BAR + GAP);
       const exact = c.n;
       const hidden = c.hidden * threshold;
       const bar = node('g', { class: 'bar', 'data-key': g.key, 'data-series': String(si) });
@@ -97,9 +88,25 @@ export function chart({ groups, series, threshold, text, title }) {
     });
     const lx = gx + groupW / 2;
     const ly = y(0) + 14;
-    const lab = node('text', { x: lx, y: ly, class: 'axis', 'text-anchor': many ? 'end' : 'middle' }, g.label);
-    if (many) lab.setAttribute('transform', `rotate(-45 ${lx} ${ly})`);
+    const lab = node('text', { x: lx, y: ly, class: 'axis', 'text-anchor': turn ? 'end' : 'middle' }, g.label);
+    if (turn) lab.setAttribute('transform', `rotate(-45 ${lx} ${ly})`);
     svg.append(lab);
   });
   return svg;
+}
+
+// The series' names with their colours, as an HTML list next to the chart
+// (text that wraps and mirrors with the page).
+export function legend(series) {
+  const ul = document.createElement('ul');
+  ul.className = 'chart-legend';
+  series.forEach((name, i) => {
+    const li = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = `swatch s${i % 6}`;
+    swatch.setAttribute('aria-hidden', 'true');
+    li.append(swatch, ' ', name);
+    ul.append(li);
+  });
+  return ul;
 }

@@ -8,13 +8,13 @@
 // error), coordRelabel() when the console's language changes and
 // coordReset() on logout. Nothing here is kept beyond the page.
 
-import { chart } from './charts.js';
+import { chart, legend } from './charts.js';
 import { importSvg } from './svg.js';
 
 const $ = (id) => document.getElementById(id);
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']; // ISO 1..7
 const ROLES = ['volunteer', 'keyperson', 'professional', 'coordinator'];
-const OUTCOMES = ['answered', 'left_queue', 'closed', 'quick_exit'];
+const OUTCOMES = ['answered', 'left_queue', 'arrived_closed', 'quick_exit'];
 const DEFAULT_TZ = 'Europe/Amsterdam';
 
 let api = null;         // from staff.js: send, t, bundle, langName, ...
@@ -85,7 +85,8 @@ export function coordSession(user) {
   document.body.dataset.coord = String(isCoord);
   if (!isCoord && page !== 'chats' && page !== 'shifts') page = 'chats';
   showPage(page, false);
-  request({ type: 'my_shifts' }, 'my_shifts');
+  // Quiet when it fails: the shifts page then just has none to show.
+  request({ type: 'my_shifts' }, 'my_shifts', () => {});
 }
 
 export function coordReset() {
@@ -160,7 +161,7 @@ function showPage(name, focus) {
   for (const b of el.pages.querySelectorAll('button[data-page]')) {
     if (b.dataset.page === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
-  if (name === 'shifts') request({ type: 'my_shifts' }, 'my_shifts');
+  if (name === 'shifts') request({ type: 'my_shifts' }, 'my_shifts', () => {});
   if (name === 'roster') { loadRoster(); request({ type: 'staff_list' }, 'staff_list'); }
   if (name === 'accounts') { request({ type: 'staff_list' }, 'staff_list'); loadAudit(); }
   if (name === 'statistics' && !state.stats) loadStats();
@@ -846,12 +847,6 @@ function countText(c, threshold) {
   return t('atLeast', { n: num(c.n) });
 }
 
-function sumBy(rows, key) {
-  const out = new Map();
-  for (const r of rows) out.set(r[key], addCount(out.get(r[key]) || ZERO, r.count));
-  return out;
-}
-
 function summary(obj) {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return null;
   const out = new Map();
@@ -864,16 +859,26 @@ function histogram(list) {
   return list.filter((x) => x && x.bucket !== undefined).map((x) => ({ key: String(x.bucket), count: addCount(ZERO, x.count) }));
 }
 
-// A bucket's name: "0-60" seconds or "<1m" are read as seconds ranges where
-// possible and written with the labels.
+// A bucket's name from the daemon ("<1m", "1-5m", "30m+") in words.
 function bucketLabel(b) {
-  const m = /^(\d+)\s*[-–]\s*(\d+)?$/.exec(b) || /^(\d+)\+$/.exec(b);
-  if (m) {
-    const from = duration(Number(m[1]));
-    if (m[2] === undefined) return t('bucketFrom', { from });
-    return t('bucketRange', { from, to: duration(Number(m[2])) });
-  }
+  const mins = (n) => t('minutes', { n: num(Number(n)) });
+  let m = /^<(\d+)m$/.exec(b);
+  if (m) return t('bucketBelow', { to: mins(m[1]) });
+  m = /^(\d+)-(\d+)m$/.exec(b);
+  if (m) return t('bucketRange', { from: num(Number(m[1])), to: mins(m[2]) });
+  m = /^(\d+)m\+$/.exec(b);
+  if (m) return t('bucketFrom', { from: mins(m[1]) });
   return b;
+}
+
+// {key: {outcome: count}} as chart groups with one bar per outcome.
+function nested(obj, outcomes, label) {
+  if (!obj || typeof obj !== 'object') return [];
+  return Object.entries(obj).map(([k, v]) => ({
+    key: k,
+    label: label(k),
+    values: outcomes.map((o) => addCount(ZERO, v && typeof v === 'object' && o in v ? v[o] : 0)),
+  }));
 }
 
 function renderStats() {
@@ -882,44 +887,37 @@ function renderStats() {
   if (!s) { el.statsNote.textContent = ''; return; }
   const threshold = Number.isFinite(s.threshold) ? s.threshold : 10;
   el.statsNote.textContent = t('smallNote', { n: num(threshold) });
-  const rows = Array.isArray(s.rows) ? s.rows : [];
   const txt = (c) => countText(c, threshold);
-  if (!rows.length && !(Array.isArray(s.wait) && s.wait.length)) {
+  const outcomeName = (o) => t(`outcomes.${o}`) || o;
+  const byDay = Array.isArray(s.by_day) ? s.by_day : [];
+  const byOutcome = summary(s.by_outcome) || new Map();
+  const total = [...byOutcome.values()].reduce((a, c) => ({ n: a.n + c.n, hidden: a.hidden + c.hidden, text: a.text || c.text }), ZERO);
+  if (!byDay.length && total.n === 0 && total.hidden === 0) {
     el.statsCharts.append(elt('section', { class: 'panel' }, elt('p', { class: 'muted', testid: 'stats-empty', text: t('noStats') })));
     return;
   }
+  const outcomes = [...new Set([...OUTCOMES, ...byOutcome.keys()])];
+  const series = outcomes.map(outcomeName);
+  const table = (groups) => groups.map((g) => [g.label, ...g.values.map(txt)]);
   // Per day, by outcome.
-  const days = [...new Set(rows.map((r) => r.day))].sort();
-  const outcomes = [...new Set([...OUTCOMES, ...rows.map((r) => r.outcome)])].filter((o) => rows.some((r) => r.outcome === o));
-  const perDay = days.map((day) => ({
-    key: day,
-    label: fmtDay(day),
-    values: outcomes.map((o) => rows.filter((r) => r.day === day && r.outcome === o).reduce((a, r) => addCount(a, r.count), ZERO)),
+  const perDay = byDay.filter((d) => d && typeof d.day === 'string').map((d) => ({
+    key: d.day, label: fmtDay(d.day), values: outcomes.map((o) => addCount(ZERO, o in d ? d[o] : 0)),
   }));
-  const outcomeName = (o) => t(`outcomes.${o}`) || o;
-  addChart('perDay', chart({ groups: perDay, series: outcomes.map(outcomeName), threshold, text: txt, title: t('perDay') }),
-    [t('day'), ...outcomes.map(outcomeName)], perDay.map((g) => [g.label, ...g.values.map(txt)]));
-  // Per language and per outcome (the daemon's summaries when it sends
-  // them, else summed from the rows).
-  const byLang = summary(s.by_lang) || sumBy(rows, 'lang');
-  const langGroups = [...byLang].map(([k, v]) => ({ key: k, label: api.langShort(k), values: [v] }));
-  addChart('perLang', chart({ groups: langGroups, series: [t('chatsCount')], threshold, text: txt, title: t('perLang') }),
-    [t('language'), t('chatsCount')], langGroups.map((g) => [api.langName(g.key), txt(g.values[0])]));
-  const byOutcome = summary(s.by_outcome) || sumBy(rows, 'outcome');
-  const outGroups = [...byOutcome].map(([k, v]) => ({ key: k, label: outcomeName(k), values: [v] }));
+  addChart('perDay', chart({ groups: perDay, series, threshold, text: txt, title: t('perDay') }), [t('day'), ...series], table(perDay));
+  // Per language and per topic, by outcome.
+  const langs = nested(s.by_lang, outcomes, (k) => api.langShort(k));
+  addChart('perLang', chart({ groups: langs, series, threshold, text: txt, title: t('perLang') }), [t('language'), ...series], table(langs));
+  const topics = nested(s.by_topic, outcomes, (k) => (k && k !== '-' ? api.topicName(k) : ts('noTopic')));
+  if (topics.length) addChart('perTopic', chart({ groups: topics, series, threshold, text: txt, title: t('perTopic') }), [t('topics'), ...series], table(topics));
+  // All chats by outcome.
+  const outGroups = outcomes.map((o) => ({ key: o, label: outcomeName(o), values: [byOutcome.get(o) || ZERO] }));
   addChart('perOutcome', chart({ groups: outGroups, series: [t('chatsCount')], threshold, text: txt, title: t('perOutcome') }),
-    [t('outcome'), t('chatsCount')], outGroups.map((g) => [g.label, txt(g.values[0])]));
-  const byTopic = summary(s.by_topic) || sumBy(rows.filter((r) => r.topic), 'topic');
-  if (byTopic.size) {
-    const topicGroups = [...byTopic].map(([k, v]) => ({ key: k, label: k ? api.topicName(k) : ts('noTopic'), values: [v] }));
-    addChart('perTopic', chart({ groups: topicGroups, series: [t('chatsCount')], threshold, text: txt, title: t('perTopic') }),
-      [t('topics'), t('chatsCount')], topicGroups.map((g) => [g.label, txt(g.values[0])]));
-  }
+    [t('outcome'), t('chatsCount')], table(outGroups));
   for (const [key, list] of [['waitHist', s.wait], ['durationHist', s.duration]]) {
     const h = histogram(list).map((b) => ({ key: b.key, label: bucketLabel(b.key), values: [b.count] }));
     if (!h.length) continue;
     addChart(key, chart({ groups: h, series: [t('chatsCount')], threshold, text: txt, title: t(key) }),
-      [t('bucket'), t('chatsCount')], h.map((g) => [g.label, txt(g.values[0])]));
+      [t('bucket'), t('chatsCount')], table(h));
   }
 }
 
@@ -927,9 +925,11 @@ function renderStats() {
 function addChart(key, svg, header, rows) {
   const hId = `chart-${key}`;
   const section = elt('section', { class: 'panel chart', 'aria-labelledby': hId, testid: `chart-${key}` }, elt('h3', { id: hId, text: t(key) }));
-  const wrap = elt('div', { class: 'chart-wrap' });
+  // Scrolls sideways on a narrow screen: reachable by keyboard.
+  const wrap = elt('div', { class: 'chart-wrap', tabIndex: 0, role: 'group', 'aria-labelledby': hId });
   svg.setAttribute('aria-labelledby', hId);
   wrap.append(svg);
+  if (header.length > 2) section.append(legend(header.slice(1)));
   const table = elt('table', { class: 'data' });
   table.append(elt('thead', {}, elt('tr', {}, ...header.map((h) => elt('th', { scope: 'col', text: h })))));
   const body = elt('tbody');
