@@ -15,6 +15,8 @@
 #include "i18n.h"
 #include "proto.h"
 #include "router.h"
+#include "shifts.h"
+#include "stats.h"
 #include "staff.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -57,6 +59,7 @@ struct vsession {
 	struct list link;              /* in hub.sessions */
 	struct list dirty_link;        /* in hub.queue_dirty while an update waits */
 	uint64_t queue_sent_ms;        /* when the last queue frame went out */
+	bool counted;                  /* this contact is in the statistics */
 	int lang;
 };
 
@@ -82,6 +85,14 @@ struct hub_conn {
 	char username[65];
 	uint64_t session_checked_ms;
 };
+
+/* A staff member on shift now, from the roster and the accounts. */
+struct on_shift {
+	int64_t staff_id;
+	int64_t end_ms;          /* wall clock */
+	char user[65], alias[65], langs[64];
+};
+#define ON_SHIFT_REFRESH_MS 30000
 
 /* A handover note for the next shift: staff only, memory only. */
 #define HANDOVER_MAX 20
@@ -115,6 +126,11 @@ struct hub {
 	bool colleagues_dirty;             /* who is online changed: tell staff at the next tick */
 	char *dashboard_last;              /* the dashboard last pushed, to push changes only */
 	uint64_t dashboard_ms;
+	struct on_shift *on_shift;         /* who the roster has on shift now (cached) */
+	size_t n_on_shift;
+	uint64_t on_shift_ms;              /* when it was read; 0: read again */
+	const char *const *end_tags;       /* tags of the staff `end` being handled */
+	unsigned n_end_tags;
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 };
@@ -284,6 +300,15 @@ static uint64_t wall_now(const struct hub *h)
 	return h->ops.wall_ms(h->ops_ctx);
 }
 
+static void iso8601(uint64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static struct hub_conn *visitor_conn(struct router_visitor *v)
 {
 	struct vsession *vs = v != NULL ? v->owner : NULL;
@@ -351,19 +376,35 @@ static void send_queue(struct hub *h, struct router_visitor *v)
 	send_json(c, msg, NULL);
 }
 
+/* When lang next opens according to the roster: 0 with *at_ms, or -1. */
+static int next_open(struct hub *h, int lang, int64_t *at_ms)
+{
+	if (h->svc.roster == NULL)
+		return -1;
+	return roster_next_open(h->svc.roster, h->cfg->langs[lang], (int64_t)wall_now(h), at_ms) == 0 ? 0 : -1;
+}
+
 static void send_closed(struct hub *h, struct router_visitor *v)
 {
 	struct hub_conn *c = visitor_conn(v);
 	struct vsession *vs = v->owner;
-	const char *empty = "";
-	char *closed, *text;
+	char *closed, *text, *when = NULL, iso[32];
+	const char *arg;
+	int64_t at = 0;
+	bool known;
 	size_t len;
 
 	if (c == NULL)
 		return;
+	/* Issue 5: the next opening comes from the roster, in the visitor's
+	 * language and the helpline's time zone. */
+	known = next_open(h, v->lang, &at) == 0;
+	if (known)
+		when = i18n_format_time(h->i18n, vs->lang, at, h->cfg->timezone);
+	arg = when != NULL ? when : "";
 	/* The localized text already names 112 and Veilig Thuis; the
 	 * helpline's own alternatives from the config follow, a line each. */
-	closed = i18n_format(h->i18n, vs->lang, I18N_CLOSED, 1, NULL, &empty);
+	closed = i18n_format(h->i18n, vs->lang, I18N_CLOSED, 1, NULL, &arg);
 	len = (closed ? strlen(closed) : 0) + 1;
 	for (unsigned i = 0; i < h->cfg->n_alternatives; i++)
 		len += strlen(h->cfg->alternatives[i]) + 1;
@@ -375,11 +416,13 @@ static void send_closed(struct hub *h, struct router_visitor *v)
 			strcat(text, h->cfg->alternatives[i]);
 		}
 	}
-	/* next_open comes from the shift roster (a later issue); null until then. */
-	send_json(c, json_pack("{s:s, s:s, s:n}", "type", "closed", "text", text ? text : "",
-			       "next_open"), NULL);
+	if (known)
+		iso8601((uint64_t)at, iso);
+	send_json(c, json_pack("{s:s, s:s, s:o}", "type", "closed", "text", text ? text : "",
+			       "next_open", known ? json_string(iso) : json_null()), NULL);
 	free(closed);
 	free(text);
+	free(when);
 }
 
 static json_t *msg_json(const struct router_chat *chat, const struct chat_msg *m, bool for_staff)
@@ -422,6 +465,44 @@ static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct r
 			       "visitor", label, "visitor_no", (json_int_t)chat->visitor_no, "visitor_connected",
 			       chat->visitor != NULL && chat->visitor->connected), NULL);
 	send_transcript(c, chat, 0, true);
+}
+
+/* ---- anonymous statistics: one count per contact, at its end ---- */
+
+/* Count vs's contact once (design: counters per day, language, topic and
+ * outcome; nothing per chat is kept). Tags are the staff's end tags, else
+ * the topic the visitor chose. */
+static void count_contact(struct hub *h, struct vsession *vs, enum stats_outcome outcome,
+			  const char *const *tags, unsigned n_tags, int64_t wait_s, int64_t duration_s)
+{
+	const char *topic;
+
+	if (vs == NULL || vs->counted || h->svc.stats == NULL || vs->rv == NULL)
+		return;
+	vs->counted = true;
+	if (n_tags == 0 && vs->rv->topic >= 0 && (unsigned)vs->rv->topic < h->cfg->n_topics) {
+		topic = h->cfg->topics[vs->rv->topic];
+		tags = &topic;
+		n_tags = 1;
+	}
+	stats_record_chat(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], tags, n_tags, outcome,
+			  wait_s, duration_s);
+}
+
+/* A contact that ends without a chat: it left the queue, found the
+ * language closed, or left through the quick exit. */
+static void count_no_chat(struct hub *h, struct vsession *vs, enum router_visitor_state state, bool quick_exit)
+{
+	int64_t wait_s = -1;
+
+	if (state == ROUTER_V_WAITING && vs->rv != NULL && h->now_ms > vs->rv->enqueued_ms)
+		wait_s = (int64_t)((h->now_ms - vs->rv->enqueued_ms) / 1000);
+	if (quick_exit)
+		count_contact(h, vs, STATS_QUICK_EXIT, NULL, 0, wait_s, -1);
+	else if (state == ROUTER_V_PARKED)
+		count_contact(h, vs, STATS_ARRIVED_CLOSED, NULL, 0, -1, -1);
+	else if (state == ROUTER_V_WAITING)
+		count_contact(h, vs, STATS_LEFT_QUEUE, NULL, 0, wait_s, -1);
 }
 
 /* ---- router events ---- */
@@ -599,9 +680,17 @@ static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
 			away_keep(h, c->staff[i], f);
 	}
 	frame_unref(f);
-	/* Once the chat is over the resume token has nothing to resume. */
-	if (c->visitor != NULL && c->visitor->owner != NULL)
-		vsession_forget_token(c->visitor->owner);
+	if (c->visitor != NULL && c->visitor->owner != NULL) {
+		struct vsession *vs = c->visitor->owner;
+		int64_t wait_s = c->started_ms > c->visitor->enqueued_ms
+			? (int64_t)((c->started_ms - c->visitor->enqueued_ms) / 1000) : 0;
+		int64_t dur_s = h->now_ms > c->started_ms ? (int64_t)((h->now_ms - c->started_ms) / 1000) : 0;
+		count_contact(h, vs, by == ROUTER_END_QUICK_EXIT ? STATS_QUICK_EXIT : STATS_ANSWERED,
+			      by == ROUTER_END_STAFF ? h->end_tags : NULL, by == ROUTER_END_STAFF ? h->n_end_tags : 0,
+			      wait_s, dur_s);
+		/* Once the chat is over the resume token has nothing to resume. */
+		vsession_forget_token(vs);
+	}
 	log_info("chat ended by %s", end_name(by, true));
 }
 
@@ -623,6 +712,9 @@ static void ev_visitor_gone(void *ctx, struct router_visitor *v)
 {
 	struct vsession *vs = v->owner;
 
+	/* A chat that timed out was counted when it ended; a place in the
+	 * queue that ran out is a visitor who left it. */
+	count_no_chat(ctx, vs, v->state, false);
 	v->owner = NULL;
 	vsession_free(vs);
 }
@@ -757,6 +849,7 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		list_add_tail(&h->sessions, &vs->link);
 	}
 	vs->lang = lang;
+	vs->counted = false;          /* a new contact */
 	c->lang = lang;
 	if (vsession_new_token(vs) < 0)
 		return BRUG_E_INTERNAL;
@@ -853,6 +946,7 @@ static int on_visitor_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	rc = router_visitor_end(c->hub->router, v, in->quick_exit, now);
 	if (rc != 0)
 		return rc;
+	count_no_chat(c->hub, c->vs, before, in->quick_exit);
 	if (before != ROUTER_V_CHATTING) {
 		/* Leaving the queue: no chat to announce, so answer directly. */
 		char *text = i18n_text(c->hub->i18n, c->lang, I18N_ENDED_VISITOR);
@@ -906,14 +1000,6 @@ static json_t *roles_array(uint32_t roles)
 	return a;
 }
 
-static void iso8601(uint64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* Re-send a staff member's offers and chats after it took over a session
  * on a new socket, so a reload loses nothing. */
@@ -1353,8 +1439,15 @@ static int on_staff_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	for (unsigned i = 0; i < in->n_tags; i++)
 		if (config_topic_index(c->hub->cfg, in->tags[i]) < 0)
 			return BRUG_E_BAD_FIELD;
-	/* Tags feed only the anonymous aggregate statistics (a later issue). */
-	return router_chat_end(c->hub->router, c->rs, in->chat, now);
+	/* Tags feed only the anonymous aggregate statistics (ev_ended). */
+	int rc;
+
+	c->hub->end_tags = in->tags;
+	c->hub->n_end_tags = in->n_tags;
+	rc = router_chat_end(c->hub->router, c->rs, in->chat, now);
+	c->hub->end_tags = NULL;
+	c->hub->n_end_tags = 0;
+	return rc;
 }
 
 static int on_logout(struct hub_conn *c, struct proto_in *in, uint64_t now)
@@ -1460,29 +1553,119 @@ void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
 void hub_roster_changed(struct hub *h)
 {
 	h->colleagues_dirty = true;
+	h->on_shift_ms = 0;               /* read who is on shift again */
 	free(h->dashboard_last);          /* push the dashboard again */
 	h->dashboard_last = NULL;
 }
 
 /* ---- the coordinators' live dashboard ---- */
 
-/* Who is on shift now and who of them has no console open (from the
- * roster; empty without one). */
+#define DASHBOARD_EVERY_MS 1000
+
+struct shift_lookup {
+	struct on_shift *v;
+	size_t n;
+};
+
+static int fill_on_shift(const struct staff_account *a, void *ctx)
+{
+	struct shift_lookup *lk = ctx;
+
+	for (size_t i = 0; i < lk->n; i++) {
+		if (lk->v[i].staff_id != a->id)
+			continue;
+		snprintf(lk->v[i].user, sizeof lk->v[i].user, "%s", a->username);
+		snprintf(lk->v[i].alias, sizeof lk->v[i].alias, "%s", a->alias);
+		snprintf(lk->v[i].langs, sizeof lk->v[i].langs, "%s", a->langs);
+	}
+	return 0;
+}
+
+/* Read who is on shift from the roster, with names from the accounts, at
+ * most every ON_SHIFT_REFRESH_MS (or after hub_roster_changed). */
+static void refresh_on_shift(struct hub *h, uint64_t now)
+{
+	struct roster_on_shift *rs = NULL;
+	struct shift_lookup lk = { 0 };
+	size_t n = 0;
+
+	if (h->svc.roster == NULL || (h->on_shift_ms != 0 && now - h->on_shift_ms < ON_SHIFT_REFRESH_MS))
+		return;
+	h->on_shift_ms = now ? now : 1;
+	if (roster_on_shift(h->svc.roster, (int64_t)wall_now(h), &rs, &n) != 0)
+		return;
+	lk.v = n ? calloc(n, sizeof *lk.v) : NULL;
+	lk.n = lk.v != NULL ? n : 0;
+	for (size_t i = 0; i < lk.n; i++) {
+		lk.v[i].staff_id = rs[i].staff_id;
+		lk.v[i].end_ms = rs[i].end_ms;
+	}
+	free(rs);
+	if (lk.n > 0)
+		staff_list(h->staff, fill_on_shift, &lk);
+	free(h->on_shift);
+	h->on_shift = lk.v;
+	h->n_on_shift = lk.n;
+	free(h->dashboard_last);
+	h->dashboard_last = NULL;
+}
+
+static struct hub_conn *conn_of_staff_id(struct hub *h, int64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (!o->dead && o->rs != NULL && o->staff_id == id)
+			return o;
+	}
+	return NULL;
+}
+
+/* Who is on shift now, and who of them has no console open. */
 static json_t *roster_on_shift_json(struct hub *h, uint64_t now)
 {
-	(void)h;
-	(void)now;
-	return json_array();
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < h->n_on_shift && arr != NULL; i++) {
+		const struct on_shift *o = &h->on_shift[i];
+		char until[32];
+		iso8601((uint64_t)o->end_ms, until);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:b, s:s}", "user", o->user, "alias", o->alias,
+			"langs", csv_array(o->langs), "online", conn_of_staff_id(h, o->staff_id) != NULL, "until", until));
+	}
+	return arr;
 }
 
 static json_t *roster_missing_json(struct hub *h, uint64_t now)
 {
-	(void)h;
-	(void)now;
-	return json_array();
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < h->n_on_shift && arr != NULL; i++)
+		if (conn_of_staff_id(h, h->on_shift[i].staff_id) == NULL)
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "user", h->on_shift[i].user,
+							     "alias", h->on_shift[i].alias));
+	return arr;
 }
 
-#define DASHBOARD_EVERY_MS 1000
+/* Issue 5: rostered staff get no new offers in the last minutes of their
+ * shift; everyone else (rostered or not) is as available as they say. */
+static void apply_shift_quiet(struct hub *h)
+{
+	int64_t wall = (int64_t)wall_now(h), quiet_ms = (int64_t)h->cfg->shift_end_quiet_min * 60000;
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		bool quiet = false;
+		if (o->dead || o->rs == NULL)
+			continue;
+		for (size_t i = 0; i < h->n_on_shift; i++)
+			if (h->on_shift[i].staff_id == o->staff_id)
+				quiet = quiet_ms > 0 && h->on_shift[i].end_ms - wall <= quiet_ms;
+		router_staff_set_quiet(h->router, o->rs, quiet, h->now_ms);
+	}
+}
 
 static json_t *dashboard_json(struct hub *h, uint64_t now)
 {
@@ -1742,12 +1925,21 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 		if (c->vs != NULL) {
 			struct vsession *vs = c->vs;
 			struct router_visitor *v = vs->rv;
+			enum router_visitor_state state = v->state;
 			vs->conn = NULL;
 			c->vs = NULL;
-			if (router_visitor_detach(h->router, v, now))
+			if (router_visitor_detach(h->router, v, now)) {
 				send_presence(v, false);
-			else
-				vsession_free(vs);   /* the router freed v */
+			} else {
+				/* Gone for good: found nobody and left (the router freed v). */
+				if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
+					vs->rv = NULL;
+					vs->counted = true;
+					stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
+						     STATS_ARRIVED_CLOSED, -1, -1);
+				}
+				vsession_free(vs);
+			}
 		}
 	} else {
 		h->n_staff--;
@@ -1789,6 +1981,8 @@ void hub_tick(struct hub *h, uint64_t now)
 	flush_queue_updates(h);
 	if (h->colleagues_dirty)
 		send_colleagues(h);
+	refresh_on_shift(h, now);
+	apply_shift_quiet(h);
 	push_dashboard(h, now);
 	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
 		struct list *it, *tmp;
@@ -1882,6 +2076,7 @@ void hub_free(struct hub *h, uint64_t now)
 	for (unsigned i = 0; i < h->n_notes; i++)
 		handover_wipe(&h->notes[i]);
 	free(h->dashboard_last);
+	free(h->on_shift);
 	free(h->map);
 	free(h);
 }
@@ -1901,11 +2096,23 @@ char *hub_status_json(struct hub *h, int lang)
 	json_t *langs = json_object(), *doc;
 	char *out;
 
-	(void)lang; /* next_open_text is formatted in lang once the roster exists */
-	for (unsigned i = 0; i < h->cfg->n_langs && langs != NULL; i++)
-		json_object_set_new(langs, h->cfg->langs[i],
-				    json_pack("{s:b, s:n, s:n}", "open", router_lang_open(h->router, (int)i),
-					      "next_open", "next_open_text"));
+	for (unsigned i = 0; i < h->cfg->n_langs && langs != NULL; i++) {
+		bool open = router_lang_open(h->router, (int)i);
+		json_t *entry = json_pack("{s:b}", "open", open);
+		int64_t at;
+
+		if (entry != NULL && !open && next_open(h, (int)i, &at) == 0) {
+			char iso[32], *text = i18n_format_time(h->i18n, lang, at, h->cfg->timezone);
+			iso8601((uint64_t)at, iso);
+			json_object_set_new(entry, "next_open", json_string(iso));
+			json_object_set_new(entry, "next_open_text", text ? json_string(text) : json_null());
+			free(text);
+		} else if (entry != NULL) {
+			json_object_set_new(entry, "next_open", json_null());
+			json_object_set_new(entry, "next_open_text", json_null());
+		}
+		json_object_set_new(langs, h->cfg->langs[i], entry);
+	}
 	doc = json_pack("{s:o}", "languages", langs);
 	if (doc == NULL)
 		return NULL;

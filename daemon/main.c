@@ -17,6 +17,8 @@
 #include "config.h"
 #include "i18n.h"
 #include "server.h"
+#include "shifts.h"
+#include "stats.h"
 #include "staff.h"
 #include "util/log.h"
 
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 	struct config cfg = { 0 };
 	struct i18n *texts = NULL;
 	struct staff *staff = NULL;
+	struct roster *roster = NULL;
+	struct stats *stats = NULL;
 	char err[512], db_path[4096];
 	int port = -1, check_only = 0, opt, status = 1;
 
@@ -171,8 +175,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "brugd: cannot open the staff database %s\n", db_path);
 		goto out;
 	}
-	status = server_run(&cfg, texts, staff, port);
+	roster = roster_open(db_path, cfg.timezone);
+	stats = stats_open(db_path, cfg.timezone, cfg.stats_threshold);
+	if (roster == NULL || stats == NULL) {
+		fprintf(stderr, "brugd: cannot open the roster or the statistics in %s\n", db_path);
+		goto out;
+	}
+	status = server_run(&cfg, texts, staff, roster, stats, port);
 out:
+	stats_free(stats);
+	roster_close(roster);
 	staff_close(staff);
 	i18n_free(texts);
 	config_fini(&cfg);

@@ -768,7 +768,8 @@ static void raise_fd_limit(unsigned want)
 	log_notice("file limit %llu, connection cap %u", (unsigned long long)rl.rlim_cur, g.max_conns);
 }
 
-int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int port_override)
+int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struct roster *roster,
+	       struct stats *stats, int port_override)
 {
 	struct lws_context_creation_info info;
 	struct lws_http_mount mount, i18n_mount, api_mount;
@@ -828,6 +829,10 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int p
 
 	g.api = api_new(cfg, t);
 	g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
+	if (g.hub != NULL) {
+		hub_set_roster(g.hub, roster);
+		hub_set_stats(g.hub, stats);
+	}
 	if (g.hub == NULL || g.api == NULL) {
 		log_err("out of memory");
 		hub_free(g.hub, mono_ms());

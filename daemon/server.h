@@ -7,11 +7,14 @@
 struct config;
 struct i18n;
 struct staff;
+struct roster;
+struct stats;
 
 /* Run the daemon until SIGINT or SIGTERM: bind (port_override >= 0 replaces
  * the config's port; 0 picks a free one and prints "listening on port N"
- * either way), serve, then shut down gracefully. cfg, t and st are borrowed.
- * Returns the process exit status. */
-int server_run(const struct config *cfg, struct i18n *t, struct staff *st, int port_override);
+ * either way), serve, then shut down gracefully. Everything is borrowed;
+ * roster and stats may be NULL. Returns the process exit status. */
+int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struct roster *roster,
+	       struct stats *stats, int port_override);
 
 #endif
