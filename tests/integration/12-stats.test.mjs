@@ -12,9 +12,13 @@ import {
 	startBrugd, availableStaff, loginStaff, visitorHello, startChat, sync,
 } from '../lib/brugd.mjs';
 
+const PW = 'integration-test-password-12';
+const SECRET_TEXT = 'mijn naam is Fatima en ik woon in Utrecht';
+let b;
 
 before(async () => {
 	b = await startBrugd({
+		staff: [
 			{ user: 'vera', alias: 'Vera', roles: 'volunteer', langs: 'nl,ar', password: PW, maxChats: 2 },
 			{ user: 'cora', alias: 'Cora', roles: 'coordinator', langs: 'nl', password: PW },
 		],
