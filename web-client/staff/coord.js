@@ -124,6 +124,7 @@ export function coordHandle(m) {
     case 'staff_list':
       state.staff = Array.isArray(m.staff) ? m.staff : [];
       renderAccounts();
+      if (state.handout) renderHandout();
       if (el.patternDialog.open) renderPatternStaff();
       if (req && req.kind === 'staff_update') { el.accountDialog.close(); loadAudit(); }
       return true;
