@@ -1,6 +1,6 @@
-/* "brugd staff ...": adding, listing and disabling staff accounts and
- * setting their passwords from scripts and a terminal. Passwords come in on
- * standard input and are wiped as soon as they are hashed. */
+/* "brugd staff ...": adding, listing and disabling staff accounts, setting
+ * their passwords and second factors from scripts and a terminal. Passwords
+ * come in on standard input and are wiped as soon as they are hashed. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include "cli.h"
@@ -33,9 +34,15 @@ static const char usage_text[] =
 	"  staff list\n"
 	"  staff disable USER\n"
 	"  staff passwd USER\n"
+	"  staff totp USER\n"
+	"  staff code USER\n"
 	"Roles: volunteer, keyperson, professional, coordinator. --max-chats is 1 to 20\n"
 	"(default 2). add and passwd read the password from standard input, one line;\n"
-	"on a terminal they ask for it twice without echo.\n";
+	"on a terminal they ask for it twice without echo.\n"
+	"Every account has a TOTP second factor: add prints its otpauth:// URI (scan it\n"
+	"or type its secret into an authenticator app); totp gives the account a new\n"
+	"secret and prints the new URI. code prints the current 6-digit code: for local\n"
+	"demos and scripts only, never on a real helpline's server.\n";
 
 static void complain(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -62,12 +69,14 @@ static const char *usage_of(const char *cmd)
 		{ "list", "usage: brugd -f CONFIG staff list" },
 		{ "disable", "usage: brugd -f CONFIG staff disable USER" },
 		{ "passwd", "usage: brugd -f CONFIG staff passwd USER" },
+		{ "totp", "usage: brugd -f CONFIG staff totp USER" },
+		{ "code", "usage: brugd -f CONFIG staff code USER   (local demos and scripts only)" },
 	};
 
 	for (size_t i = 0; cmd != NULL && i < sizeof lines / sizeof lines[0]; i++)
 		if (strcmp(lines[i].cmd, cmd) == 0)
 			return lines[i].text;
-	return "usage: brugd -f CONFIG staff add|list|disable|passwd|help ...";
+	return "usage: brugd -f CONFIG staff add|list|disable|passwd|totp|code|help ...";
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -290,6 +299,27 @@ wipe:
 	if (r != CLI_OK)
 		sodium_memzero(buf, size);
 	return r;
+}
+
+/* Print user's otpauth:// URI on stdout, one line (scripts read it). */
+static int print_uri(struct staff *st, const char *cmd, const char *user)
+{
+	char *uri = NULL;
+	int r;
+
+	r = staff_totp_uri(st, user, &uri);
+	if (r != 0) {
+		complain(cmd, "cannot read the second factor of '%s'", user);
+		return CLI_ERROR;
+	}
+	printf("%s\n", uri);
+	sodium_memzero(uri, strlen(uri));
+	free(uri);
+	if (fflush(stdout) != 0) {
+		complain(cmd, "cannot write: %s", strerror(errno));
+		return CLI_ERROR;
+	}
+	return CLI_OK;
 }
 
 /* ---- staff add ---------------------------------------------------------- */
@@ -519,9 +549,11 @@ static int cmd_add(const struct config *cfg, int argc, char **argv)
 	r = get_new_password("add", user, password, sizeof password);
 	if (r != CLI_OK)
 		goto close;
-	r = staff_add(st, &a, password, &why);
+	r = staff_add(st, &a, password, STAFF_ACTOR_CLI, &why);
 	sodium_memzero(password, sizeof password);
-	if (r == BRUG_E_CONFLICT) {
+	if (r == 0)
+		r = print_uri(st, "add", user);
+	else if (r == BRUG_E_CONFLICT) {
 		complain("add", "user '%s' already exists", user);
 		r = CLI_ERROR;
 	} else if (r == BRUG_E_BAD_FIELD) {
@@ -538,10 +570,11 @@ close:
 
 /* ---- staff list --------------------------------------------------------- */
 
-enum { COL_USER, COL_ALIAS, COL_ROLES, COL_LANGS, COL_TOPICS, COL_MAX, COL_DISABLED, N_COLS };
+enum { COL_USER, COL_ALIAS, COL_ROLES, COL_LANGS, COL_TOPICS, COL_MAX, COL_DISABLED, COL_TOTP,
+       N_COLS };
 
 static const char *const col_titles[N_COLS] = {
-	"USERNAME", "ALIAS", "ROLES", "LANGS", "TOPICS", "MAX_CHATS", "DISABLED",
+	"USERNAME", "ALIAS", "ROLES", "LANGS", "TOPICS", "MAX_CHATS", "DISABLED", "TOTP",
 };
 
 struct table {
@@ -600,6 +633,7 @@ static int list_row(const struct staff_account *a, void *ctx)
 	cells[COL_TOPICS] = a->topics[0] != '\0' ? a->topics : "-";
 	cells[COL_MAX] = max;
 	cells[COL_DISABLED] = a->disabled ? "yes" : "no";
+	cells[COL_TOTP] = a->totp ? "yes" : "no";
 	table_row(ctx, cells);
 	return 0;
 }
@@ -647,7 +681,7 @@ static int cmd_disable(const struct config *cfg, int argc, char **argv)
 	st = open_staff(cfg, "disable");
 	if (st == NULL)
 		return CLI_ERROR;
-	r = staff_disable(st, argv[2]);
+	r = staff_disable(st, argv[2], STAFF_ACTOR_CLI);
 	staff_close(st);
 	if (r == BRUG_E_NOT_FOUND) {
 		complain("disable", "no such user '%s'", argv[2]);
@@ -686,7 +720,7 @@ static int cmd_passwd(const struct config *cfg, int argc, char **argv)
 	r = get_new_password("passwd", argv[2], password, sizeof password);
 	if (r != CLI_OK)
 		goto close;
-	r = staff_set_password(st, argv[2], password, &why);
+	r = staff_set_password(st, argv[2], password, STAFF_ACTOR_CLI, &why);
 	sodium_memzero(password, sizeof password);
 	if (r == BRUG_E_NOT_FOUND) {
 		complain("passwd", "no such user '%s'", argv[2]);
@@ -703,6 +737,67 @@ close:
 	return r;
 }
 
+/* ---- staff totp, staff code -------------------------------------------- */
+
+static int cmd_totp(const struct config *cfg, int argc, char **argv)
+{
+	struct staff *st;
+	char *uri = NULL;
+	int r;
+
+	if (argc != 3)
+		return usage_error("totp", argc < 3 ? "which user?" : "too many arguments");
+	st = open_staff(cfg, "totp");
+	if (st == NULL)
+		return CLI_ERROR;
+	r = staff_totp_reset(st, argv[2], STAFF_ACTOR_CLI, &uri);
+	staff_close(st);
+	if (r == BRUG_E_NOT_FOUND) {
+		complain("totp", "no such user '%s'", argv[2]);
+		return CLI_ERROR;
+	}
+	if (r != 0) {
+		complain("totp", "cannot set a new secret (database error)");
+		return CLI_ERROR;
+	}
+	printf("%s\n", uri);
+	sodium_memzero(uri, strlen(uri));
+	free(uri);
+	if (fflush(stdout) != 0) {
+		complain("totp", "cannot write: %s", strerror(errno));
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
+/* The current code, for local demos and scripts: whoever can run this can
+ * read the database anyway, so it gives away nothing they do not have. */
+static int cmd_code(const struct config *cfg, int argc, char **argv)
+{
+	char code[TOTP_DIGITS + 1];
+	struct staff *st;
+	int r;
+
+	if (argc != 3)
+		return usage_error("code", argc < 3 ? "which user?" : "too many arguments");
+	st = open_staff(cfg, "code");
+	if (st == NULL)
+		return CLI_ERROR;
+	r = staff_totp_code(st, argv[2], (int64_t)time(NULL), code);
+	staff_close(st);
+	if (r == BRUG_E_NOT_FOUND) {
+		complain("code", "no such user '%s', or it has no second factor", argv[2]);
+		return CLI_ERROR;
+	}
+	if (r != 0) {
+		complain("code", "cannot read the second factor (database error)");
+		return CLI_ERROR;
+	}
+	printf("%s\n", code);
+	sodium_memzero(code, sizeof code);
+	return fflush(stdout) == 0 ? CLI_OK : CLI_ERROR;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static const struct {
@@ -713,6 +808,8 @@ static const struct {
 	{ "list", cmd_list },
 	{ "disable", cmd_disable },
 	{ "passwd", cmd_passwd },
+	{ "totp", cmd_totp },
+	{ "code", cmd_code },
 };
 
 int cli_staff(const struct config *cfg, int argc, char **argv)

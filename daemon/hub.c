@@ -1166,7 +1166,10 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	if (rc != 0) {
 		log_notice("c%llu staff login refused", (unsigned long long)c->no);
 		/* Protocol: a wrong login is answered, then the socket closes 4001. */
-		send_error(c, rc == BRUG_E_RATE_LIMITED ? rc : BRUG_E_UNAUTHORIZED, id);
+		/* A new password (with a reset code) that breaks the rules is
+		 * told as bad_field: it says nothing about the account. */
+		send_error(c, rc == BRUG_E_RATE_LIMITED || rc == BRUG_E_BAD_FIELD ? rc : BRUG_E_UNAUTHORIZED,
+			   id);
 		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
 		secmem_wipe(c->token, sizeof c->token);
 		return -1;
@@ -1291,14 +1294,16 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		staff_account_fini(&acct);
 		return rc;
 	}
-	/* The TOTP second factor arrives with a later issue; in->totp is ignored. */
+	/* Password (or reset code and new password) and the TOTP code; the
+	 * code is checked after the password, in staff_login_end(). */
 	pl = calloc(1, sizeof *pl);
 	if (pl == NULL)
 		return BRUG_E_INTERNAL;
 	pl->hub = h;
 	pl->conn = c;
 	snprintf(pl->id, sizeof pl->id, "%s", in->id);
-	rc = staff_login_begin(h->staff, in->user, in->password, c->addr_key, (int64_t)wall_now(h), &pl->job);
+	rc = staff_login_begin(h->staff, in->user, in->password, in->totp, in->reset_code, c->addr_key,
+			       (int64_t)wall_now(h), &pl->job);
 	if (rc == 0 && (h->worker == NULL || worker_submit(h->worker, login_run, login_done, pl) != 0)) {
 		/* Too many logins in flight: the same answer as a lockout. */
 		staff_login_job_free(pl->job);

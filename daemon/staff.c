@@ -1,5 +1,6 @@
-/* Staff accounts and sessions on top of the store, and the in-memory lockout
- * table that slows down password guessing by user name and by address. */
+/* Staff accounts and sessions on top of the store, the second factor and
+ * reset codes, the audit trail, and the in-memory lockout table that slows
+ * down password guessing by user name and by address. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "staff.h"
 #include "store.h"
 #include "token.h"
+#include "totp.h"
 
 #define LOCK_KEY_BYTES 16
 #define LIST_ITEM_MAX 32
@@ -46,8 +48,9 @@ struct staff {
 
 /* The account columns every query reads, in read_account()'s order; the
  * staff table is always aliased "a". */
-#define ACCOUNT_COLS "a.id, a.username, a.alias, a.roles, a.langs, a.topics, a.max_chats, a.disabled"
-#define ACCOUNT_NCOLS 8
+#define ACCOUNT_COLS "a.id, a.username, a.alias, a.roles, a.langs, a.topics, a.max_chats, a.disabled," \
+	" a.totp_secret IS NOT NULL"
+#define ACCOUNT_NCOLS 9
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -92,6 +95,7 @@ static int read_account(sqlite3_stmt *stmt, int c, struct staff_account *out)
 	out->topics = column_dup(stmt, c + 5);
 	out->max_chats = (unsigned)sqlite3_column_int(stmt, c + 6);
 	out->disabled = sqlite3_column_int(stmt, c + 7) != 0;
+	out->totp = sqlite3_column_int(stmt, c + 8) != 0;
 	if (out->username == NULL || out->alias == NULL || out->langs == NULL ||
 	    out->topics == NULL) {
 		staff_account_fini(out);
@@ -440,28 +444,125 @@ void staff_close(struct staff *st)
 	free(st);
 }
 
+/* ---- audit trail -------------------------------------------------------- */
+
+/* Append one entry; inside the caller's transaction when there is one. The
+ * detail never holds a password, a code or a secret. */
+static int audit(struct staff *st, const char *actor, const char *action, const char *target,
+		 const char *detail)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = prepare(st, "INSERT INTO audit(ts, actor, action, target, detail) VALUES(?, ?, ?, ?, ?)",
+		    &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, wall_ms());
+	sqlite3_bind_text(stmt, 2, actor != NULL ? actor : STAFF_ACTOR_CLI, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, detail != NULL ? detail : "", -1, SQLITE_STATIC);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "writing the audit trail");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* "volunteer,coordinator" for role bits into out. */
+static void roles_text(uint32_t roles, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (uint32_t bit = 1; bit <= BRUG_ROLE_ALL; bit <<= 1) {
+		const char *name = brug_role_name(bit);
+
+		if ((roles & bit) && name != NULL && used < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used > 0 ? "," : "",
+						 name);
+	}
+}
+
+static void describe_account(const struct staff_account *a, char *out, size_t size)
+{
+	char roles[96];
+
+	roles_text(a->roles, roles, sizeof roles);
+	snprintf(out, size, "roles=%s langs=%s topics=%s max_chats=%u", roles, a->langs,
+		 a->topics != NULL ? a->topics : "", a->max_chats);
+}
+
+int staff_audit_list(struct staff *st, unsigned limit,
+		     int (*fn)(const struct staff_audit_entry *e, void *ctx), void *ctx)
+{
+	struct staff_audit_entry e;
+	sqlite3_stmt *stmt;
+	int r, rc;
+
+	if (fn == NULL || limit == 0 || limit > STAFF_AUDIT_LIMIT_MAX)
+		return BRUG_E_BAD_FIELD;
+	r = prepare(st, "SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?",
+		    &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_int(stmt, 1, (int)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		e.ts = sqlite3_column_int64(stmt, 0);
+		e.actor = (const char *)sqlite3_column_text(stmt, 1);
+		e.action = (const char *)sqlite3_column_text(stmt, 2);
+		e.target = (const char *)sqlite3_column_text(stmt, 3);
+		e.detail = (const char *)sqlite3_column_text(stmt, 4);
+		if (e.actor == NULL || e.action == NULL || e.target == NULL || e.detail == NULL) {
+			r = -ENOMEM;
+			goto finalize;
+		}
+		r = fn(&e, ctx);
+		if (r != 0)
+			goto finalize;
+	}
+	if (rc != SQLITE_DONE)
+		r = db_fail(st, "reading the audit trail");
+finalize:
+	sqlite3_finalize(stmt);
+	return r;
+}
+
 /* ---- accounts ----------------------------------------------------------- */
 
 int staff_add(struct staff *st, const struct staff_account *a, const char *password,
-	      const char **why)
+	      const char *actor, const char **why)
 {
-	char hash[crypto_pwhash_STRBYTES];
+	char hash[crypto_pwhash_STRBYTES] = "", secret[TOTP_SECRET_B32_LEN + 1];
+	char detail[STAFF_LIST_MAX * 2 + 128];
 	sqlite3_stmt *stmt = NULL;
 	int r;
 
 	r = staff_check_account(a, why);
 	if (r != 0)
 		return r;
-	r = staff_check_password(password, why);
-	if (r != 0)
-		return r;
-	r = hash_password(st, password, hash);
-	if (r != 0)
-		return r;
-	r = prepare(st, "INSERT INTO staff(username, alias, password_hash, roles, langs, topics,"
-			" max_chats, disabled, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)", &stmt);
+	if (password != NULL) {
+		r = staff_check_password(password, why);
+		if (r != 0)
+			return r;
+		r = hash_password(st, password, hash);
+		if (r != 0)
+			return r;
+	}
+	/* The second factor is mandatory: the secret exists from the start. */
+	if (totp_new_secret(secret) != 0) {
+		r = BRUG_E_INTERNAL;
+		goto wipe;
+	}
+	r = store_begin(st->db);
 	if (r != 0)
 		goto wipe;
+	/* An account without a password has an empty hash, which no password
+	 * matches; it logs in first with a reset code. */
+	r = prepare(st, "INSERT INTO staff(username, alias, password_hash, roles, langs, topics,"
+			" max_chats, disabled, created_at, totp_secret)"
+			" VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", &stmt);
+	if (r != 0)
+		goto rollback;
 	sqlite3_bind_text(stmt, 1, a->username, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, a->alias, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, hash, -1, SQLITE_STATIC);
@@ -470,6 +571,7 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
 	sqlite3_bind_text(stmt, 6, a->topics, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 7, (int)a->max_chats);
 	sqlite3_bind_int64(stmt, 8, wall_ms());
+	sqlite3_bind_text(stmt, 9, secret, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_DONE) {
 		log_notice("staff: account %lld added", (long long)sqlite3_last_insert_rowid(st->db));
 		r = 0;
@@ -481,8 +583,21 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
 		r = db_fail(st, "adding an account");
 	}
 	sqlite3_finalize(stmt);
+	if (r != 0)
+		goto rollback;
+	describe_account(a, detail, sizeof detail);
+	r = audit(st, actor, "create", a->username, detail);
+	if (r != 0)
+		goto rollback;
+	r = store_commit(st->db);
+	if (r != 0)
+		goto rollback;
+	goto wipe;
+rollback:
+	store_rollback(st->db);
 wipe:
 	sodium_memzero(hash, sizeof hash);
+	sodium_memzero(secret, sizeof secret);
 	return r;
 }
 
@@ -503,9 +618,10 @@ static int delete_sessions_of(struct staff *st, const char *username)
 }
 
 /* Run an UPDATE of one staff row by username (bound last, after the optional
- * text value), delete its sessions, all in one transaction. */
+ * text value), delete its sessions and note it in the audit trail, all in
+ * one transaction. */
 static int update_and_end_sessions(struct staff *st, const char *sql, const char *value,
-				   const char *username)
+				   const char *username, const char *actor, const char *action)
 {
 	sqlite3_stmt *stmt = NULL;
 	int r, n = 1;
@@ -532,7 +648,13 @@ static int update_and_end_sessions(struct staff *st, const char *sql, const char
 	r = delete_sessions_of(st, username);
 	if (r != 0)
 		goto rollback;
-	return store_commit(st->db);
+	r = audit(st, actor, action, username, "sessions ended");
+	if (r != 0)
+		goto rollback;
+	r = store_commit(st->db);
+	if (r != 0)
+		goto rollback;
+	return 0;
 
 finalize:
 	sqlite3_finalize(stmt);
@@ -542,7 +664,7 @@ rollback:
 }
 
 int staff_set_password(struct staff *st, const char *username, const char *password,
-		       const char **why)
+		       const char *actor, const char **why)
 {
 	char hash[crypto_pwhash_STRBYTES];
 	unsigned char key[LOCK_KEY_BYTES];
@@ -557,7 +679,7 @@ int staff_set_password(struct staff *st, const char *username, const char *passw
 	if (r != 0)
 		return r;
 	r = update_and_end_sessions(st, "UPDATE staff SET password_hash = ? WHERE username = ?",
-				    hash, username);
+				    hash, username, actor, "password");
 	sodium_memzero(hash, sizeof hash);
 	if (r != 0)
 		return r;
@@ -567,14 +689,14 @@ int staff_set_password(struct staff *st, const char *username, const char *passw
 	return 0;
 }
 
-int staff_disable(struct staff *st, const char *username)
+int staff_disable(struct staff *st, const char *username, const char *actor)
 {
 	int r;
 
 	if (username == NULL)
 		return BRUG_E_BAD_FIELD;
 	r = update_and_end_sessions(st, "UPDATE staff SET disabled = 1 WHERE username = ?", NULL,
-				    username);
+				    username, actor, "disable");
 	if (r == 0)
 		log_notice("staff: an account was disabled, its sessions ended");
 	return r;
@@ -650,6 +772,296 @@ int staff_list(struct staff *st, int (*fn)(const struct staff_account *a, void *
 		r = db_fail(st, "listing accounts");
 finalize:
 	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* Append "name=value" (or just name) to the detail text at *used. */
+static void detail_add(char *out, size_t size, size_t *used, const char *name, const char *value)
+{
+	if (*used >= size)
+		return;
+	*used += (size_t)snprintf(out + *used, size - *used, "%s%s%s%s", *used > 0 ? " " : "", name,
+				  value != NULL ? "=" : "", value != NULL ? value : "");
+}
+
+int staff_update(struct staff *st, const char *username, const struct staff_changes *ch,
+		 const char *actor, const char **why)
+{
+	char detail[STAFF_LIST_MAX * 2 + STAFF_ALIAS_MAX + 160], num[16], roles[96];
+	struct staff_account a;
+	sqlite3_stmt *stmt = NULL;
+	size_t used = 0;
+	bool ending;
+	int r;
+
+	if (username == NULL || ch == NULL)
+		return refuse(why, "no username given");
+	r = store_begin(st->db);
+	if (r != 0)
+		return r;
+	r = load_account(st, username, &a, NULL);
+	if (r != 0)
+		goto rollback;
+	ending = ch->set_disabled && ch->disabled && !a.disabled;
+	detail[0] = '\0';
+	/* The merged account is checked whole, so a change is never half
+	 * applied. Fields the caller did not name stay borrowed from a. */
+	struct staff_account m = a;
+	if (ch->alias != NULL && strcmp(ch->alias, a.alias) != 0) {
+		m.alias = (char *)ch->alias;
+		detail_add(detail, sizeof detail, &used, "alias", ch->alias);
+	}
+	if (ch->set_roles && ch->roles != a.roles) {
+		m.roles = ch->roles;
+		roles_text(ch->roles, roles, sizeof roles);
+		detail_add(detail, sizeof detail, &used, "roles", roles);
+	}
+	if (ch->langs != NULL && strcmp(ch->langs, a.langs) != 0) {
+		m.langs = (char *)ch->langs;
+		detail_add(detail, sizeof detail, &used, "langs", ch->langs);
+	}
+	if (ch->topics != NULL && strcmp(ch->topics, a.topics) != 0) {
+		m.topics = (char *)ch->topics;
+		detail_add(detail, sizeof detail, &used, "topics", ch->topics);
+	}
+	if (ch->set_max_chats && ch->max_chats != a.max_chats) {
+		m.max_chats = ch->max_chats;
+		snprintf(num, sizeof num, "%u", ch->max_chats);
+		detail_add(detail, sizeof detail, &used, "max_chats", num);
+	}
+	if (ch->set_disabled && ch->disabled != a.disabled) {
+		m.disabled = ch->disabled;
+		detail_add(detail, sizeof detail, &used, "disabled", ch->disabled ? "yes" : "no");
+	}
+	r = staff_check_account(&m, why);
+	if (r != 0)
+		goto fini;
+	if (used == 0)
+		goto fini;   /* nothing changes: no write, no audit */
+	r = prepare(st, "UPDATE staff SET alias = ?, roles = ?, langs = ?, topics = ?, max_chats = ?,"
+			" disabled = ? WHERE id = ?", &stmt);
+	if (r != 0)
+		goto fini;
+	sqlite3_bind_text(stmt, 1, m.alias, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, m.roles);
+	sqlite3_bind_text(stmt, 3, m.langs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, m.topics, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 5, (int)m.max_chats);
+	sqlite3_bind_int(stmt, 6, m.disabled ? 1 : 0);
+	sqlite3_bind_int64(stmt, 7, a.id);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "updating an account");
+	sqlite3_finalize(stmt);
+	if (r == 0 && ending)
+		r = delete_sessions_of(st, a.username);
+	if (r == 0)
+		r = audit(st, actor, "update", a.username, detail);
+fini:
+	staff_account_fini(&a);
+	if (r != 0)
+		goto rollback;
+	r = store_commit(st->db);
+	if (r != 0)
+		goto rollback;
+	if (ending)
+		log_notice("staff: an account was disabled, its sessions ended");
+	return 0;
+rollback:
+	store_rollback(st->db);
+	return r;
+}
+
+/* Upper-case a reset code and drop the spaces and dashes people type; the
+ * result goes into out (size bytes). False if it cannot be a code. */
+static bool normalize_code(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in != '\0'; in++) {
+		char c = *in;
+
+		if (c == ' ' || c == '-')
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (n + 1 >= size)
+			return false;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n == STAFF_RESET_CODE_LEN;
+}
+
+int staff_reset_code(struct staff *st, const char *username, const char *actor, int64_t now_ms,
+		     char code_out[STAFF_RESET_CODE_LEN + 1])
+{
+	unsigned char raw[8];
+	char b32[16], hash[65];
+	struct staff_account a;
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (username == NULL || code_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	memset(code_out, 0, STAFF_RESET_CODE_LEN + 1);
+	r = store_begin(st->db);
+	if (r != 0)
+		return r;
+	r = load_account(st, username, &a, NULL);
+	if (r != 0)
+		goto rollback;
+	/* 40 random bits and ten more: 10 base32 characters carry 50. */
+	randombytes_buf(raw, sizeof raw);
+	totp_base32_encode(raw, sizeof raw, b32, sizeof b32);
+	memcpy(code_out, b32, STAFF_RESET_CODE_LEN);
+	token_hash_hex(code_out, hash);
+	/* One code at a time: a new one replaces the old; expired ones of
+	 * anybody go too. */
+	r = prepare(st, "DELETE FROM reset_codes WHERE staff_id = ? OR expires_at <= ?", &stmt);
+	if (r != 0)
+		goto fini;
+	sqlite3_bind_int64(stmt, 1, a.id);
+	sqlite3_bind_int64(stmt, 2, now_ms);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "deleting reset codes");
+	sqlite3_finalize(stmt);
+	if (r != 0)
+		goto fini;
+	r = prepare(st, "INSERT INTO reset_codes(code_hash, staff_id, expires_at) VALUES(?, ?, ?)", &stmt);
+	if (r != 0)
+		goto fini;
+	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, a.id);
+	sqlite3_bind_int64(stmt, 3, now_ms + STAFF_RESET_CODE_TTL_MS);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "storing a reset code");
+	sqlite3_finalize(stmt);
+	if (r == 0)
+		r = audit(st, actor, "reset_code", a.username, "valid 24 h");
+fini:
+	staff_account_fini(&a);
+	if (r == 0)
+		r = store_commit(st->db);
+	sodium_memzero(raw, sizeof raw);
+	sodium_memzero(b32, sizeof b32);
+	sodium_memzero(hash, sizeof hash);
+	if (r == 0)
+		return 0;
+rollback:
+	store_rollback(st->db);
+	sodium_memzero(code_out, STAFF_RESET_CODE_LEN + 1);
+	return r;
+}
+
+/* username's TOTP secret into secret (caller wipes) and last step used. */
+static int load_totp(struct staff *st, const char *username, int64_t id,
+		     char secret[TOTP_SECRET_B32_LEN * 2 + 1], int64_t *last_step)
+{
+	sqlite3_stmt *stmt;
+	const unsigned char *t;
+	int r;
+
+	r = prepare(st, username != NULL
+				? "SELECT totp_secret, totp_last_step FROM staff WHERE username = ?"
+				: "SELECT totp_secret, totp_last_step FROM staff WHERE id = ?",
+		    &stmt);
+	if (r != 0)
+		return r;
+	if (username != NULL)
+		sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(stmt, 1, id);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		t = sqlite3_column_text(stmt, 0);
+		if (t == NULL || strlen((const char *)t) > TOTP_SECRET_B32_LEN * 2) {
+			r = BRUG_E_NOT_FOUND;
+			break;
+		}
+		snprintf(secret, TOTP_SECRET_B32_LEN * 2 + 1, "%s", (const char *)t);
+		if (last_step != NULL)
+			*last_step = sqlite3_column_int64(stmt, 1);
+		r = 0;
+		break;
+	case SQLITE_DONE:
+		r = BRUG_E_NOT_FOUND;
+		break;
+	default:
+		r = db_fail(st, "reading a second factor");
+		break;
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int staff_totp_uri(struct staff *st, const char *username, char **uri_out)
+{
+	char secret[TOTP_SECRET_B32_LEN * 2 + 1];
+	int r;
+
+	if (username == NULL || uri_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	*uri_out = NULL;
+	r = load_totp(st, username, 0, secret, NULL);
+	if (r == 0) {
+		*uri_out = totp_uri(STAFF_TOTP_ISSUER, username, secret);
+		if (*uri_out == NULL)
+			r = -ENOMEM;
+	}
+	sodium_memzero(secret, sizeof secret);
+	return r;
+}
+
+int staff_totp_reset(struct staff *st, const char *username, const char *actor, char **uri_out)
+{
+	char secret[TOTP_SECRET_B32_LEN + 1];
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (username == NULL || uri_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	*uri_out = NULL;
+	if (totp_new_secret(secret) != 0)
+		return BRUG_E_INTERNAL;
+	r = store_begin(st->db);
+	if (r != 0)
+		goto wipe;
+	/* The last step stays: a code already used must not work again. */
+	r = prepare(st, "UPDATE staff SET totp_secret = ? WHERE username = ?", &stmt);
+	if (r != 0)
+		goto rollback;
+	sqlite3_bind_text(stmt, 1, secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, username, -1, SQLITE_STATIC);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "setting a second factor");
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = BRUG_E_NOT_FOUND;
+	sqlite3_finalize(stmt);
+	if (r == 0)
+		r = audit(st, actor, "totp_reset", username, "new secret");
+	if (r == 0)
+		r = store_commit(st->db);
+	if (r != 0)
+		goto rollback;
+	*uri_out = totp_uri(STAFF_TOTP_ISSUER, username, secret);
+	if (*uri_out == NULL)
+		r = -ENOMEM;
+	goto wipe;
+rollback:
+	store_rollback(st->db);
+wipe:
+	sodium_memzero(secret, sizeof secret);
+	return r;
+}
+
+int staff_totp_code(struct staff *st, const char *username, int64_t now_s,
+		    char out[TOTP_DIGITS + 1])
+{
+	char secret[TOTP_SECRET_B32_LEN * 2 + 1];
+	int r;
+
+	if (username == NULL || out == NULL)
+		return BRUG_E_BAD_FIELD;
+	r = load_totp(st, username, 0, secret, NULL);
+	if (r == 0 && totp_code_now(secret, now_s, out) != 0)
+		r = BRUG_E_INTERNAL;
+	sodium_memzero(secret, sizeof secret);
 	return r;
 }
 
@@ -873,12 +1285,20 @@ struct staff_login_job {
 	unsigned char ukey[LOCK_KEY_BYTES], akey[LOCK_KEY_BYTES];
 	bool has_addr;
 	bool known;                    /* the user exists */
+	bool has_password;             /* the user has set a password */
 	bool verified;                 /* set by staff_login_verify() */
+	bool reset;                    /* password is a new one, set by a reset code */
+	bool totp_ok;                  /* totp has the shape of a code */
 	char lname[STAFF_USERNAME_MAX + 1];
+	char totp[TOTP_DIGITS + 1];
+	char code_hash[65];            /* the reset code's hash */
 	struct staff_account acct;
 	char *hash;                    /* the user's hash, or the dummy one; owned */
+	char *new_hash;                /* with reset: the new password's hash; owned */
 	char *password;                /* owned, wiped */
 	size_t password_len;
+	unsigned long long opslimit;   /* for hashing a new password off the loop */
+	size_t memlimit;
 };
 
 void staff_login_job_free(struct staff_login_job *job)
@@ -887,24 +1307,44 @@ void staff_login_job_free(struct staff_login_job *job)
 		return;
 	staff_account_fini(&job->acct);
 	secmem_free_str(job->hash);
+	secmem_free_str(job->new_hash);
 	secmem_free(job->password, job->password_len + 1);
 	secmem_free(job, sizeof *job);
 }
 
 int staff_login_begin(struct staff *st, const char *username, const char *password,
-		      const char *addr_key, int64_t now_ms, struct staff_login_job **out)
+		      const char *totp, const char *reset_code, const char *addr_key, int64_t now_ms,
+		      struct staff_login_job **out)
 {
 	struct staff_login_job *job;
-	char *hash = NULL;
+	char *hash = NULL, code[STAFF_RESET_CODE_LEN + 8];
 	size_t ulen;
 	int r;
 
 	if (st == NULL || username == NULL || password == NULL || out == NULL)
 		return BRUG_E_BAD_FIELD;
 	*out = NULL;
+	/* A new password that breaks the rules is refused before anything
+	 * is looked at, so the answer tells nothing about the account. */
+	if (reset_code != NULL && staff_check_password(password, NULL) != 0)
+		return BRUG_E_BAD_FIELD;
 	job = calloc(1, sizeof *job);
 	if (job == NULL)
 		return BRUG_E_INTERNAL;
+	job->opslimit = st->limits.pwhash_opslimit;
+	job->memlimit = st->limits.pwhash_memlimit;
+	if (totp != NULL && strlen(totp) == TOTP_DIGITS) {
+		memcpy(job->totp, totp, TOTP_DIGITS + 1);
+		job->totp_ok = true;
+	}
+	if (reset_code != NULL) {
+		job->reset = true;
+		/* A malformed code hashes to something no stored code has. */
+		if (!normalize_code(reset_code, code, sizeof code))
+			snprintf(code, sizeof code, "-");
+		token_hash_hex(code, job->code_hash);
+		sodium_memzero(code, sizeof code);
+	}
 	lock_key(st, 'u', username, job->ukey);
 	if (addr_key != NULL) {
 		lock_key(st, 'a', addr_key, job->akey);
@@ -932,10 +1372,18 @@ int staff_login_begin(struct staff *st, const char *username, const char *passwo
 		else if (r != BRUG_E_NOT_FOUND)
 			goto fail;
 	}
-	/* Unknown and disabled users are checked against a hash all the same
-	 * so that the answer takes as long as for a wrong password. */
-	job->hash = job->known ? hash : strdup(st->dummy_hash);
-	hash = NULL;
+	/* Unknown and disabled users, and those who have set no password
+	 * yet, are checked against a hash all the same so that the answer
+	 * takes as long as for a wrong password. */
+	job->has_password = job->known && hash != NULL && hash[0] != '\0';
+	if (job->has_password) {
+		job->hash = hash;
+		hash = NULL;
+	} else {
+		secmem_free_str(hash);
+		hash = NULL;
+		job->hash = strdup(st->dummy_hash);
+	}
 	job->password_len = strlen(password);
 	job->password = secmem_strdup(password);
 	if (job->hash == NULL || job->password == NULL) {
@@ -952,8 +1400,136 @@ fail:
 
 void staff_login_verify(struct staff_login_job *job)
 {
+	char fresh[crypto_pwhash_STRBYTES];
+
+	if (job->reset) {
+		/* The reset code is checked at the end; what costs here is the
+		 * new password's hash, made for every attempt alike. */
+		job->verified = crypto_pwhash_str(fresh, job->password, job->password_len,
+						  job->opslimit, job->memlimit) == 0;
+		if (job->verified) {
+			job->new_hash = secmem_strdup(fresh);
+			job->verified = job->new_hash != NULL;
+		}
+		sodium_memzero(fresh, sizeof fresh);
+		return;
+	}
+	/* The hash is checked even when the answer is known to be no, so
+	 * that it takes the same time. */
 	job->verified = job->password_len <= STAFF_PASSWORD_MAX &&
-			crypto_pwhash_str_verify(job->hash, job->password, job->password_len) == 0;
+			crypto_pwhash_str_verify(job->hash, job->password, job->password_len) == 0 &&
+			job->has_password;
+}
+
+/* Does the job's reset code belong to its account, unexpired? */
+static int reset_code_valid(struct staff *st, const struct staff_login_job *job, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = prepare(st, "SELECT 1 FROM reset_codes WHERE code_hash = ? AND staff_id = ? AND expires_at > ?",
+		    &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, job->code_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, job->acct.id);
+	sqlite3_bind_int64(stmt, 3, now);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		r = 0;
+		break;
+	case SQLITE_DONE:
+		r = BRUG_E_UNAUTHORIZED;
+		break;
+	default:
+		r = db_fail(st, "reading a reset code");
+		break;
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/*
+ * Check the job's TOTP code (RFC 6238 section 5.2: one step either side)
+ * and use it up: the step is stored with a compare-and-set, so of two
+ * logins with the same code only one gets through.
+ */
+static int totp_consume(struct staff *st, const struct staff_login_job *job, int64_t now)
+{
+	char secret[TOTP_SECRET_B32_LEN * 2 + 1];
+	int64_t last = 0, step = 0;
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (!job->totp_ok)
+		return BRUG_E_UNAUTHORIZED;
+	r = load_totp(st, NULL, job->acct.id, secret, &last);
+	if (r == BRUG_E_NOT_FOUND) {
+		log_notice("staff: account %lld has no second factor; run 'staff totp' for it",
+			   (long long)job->acct.id);
+		return BRUG_E_UNAUTHORIZED;
+	}
+	if (r != 0)
+		return r;
+	r = totp_verify(secret, job->totp, now / 1000, last, &step);
+	sodium_memzero(secret, sizeof secret);
+	if (r != 0)
+		return r;
+	r = prepare(st, "UPDATE staff SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1",
+		    &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, step);
+	sqlite3_bind_int64(stmt, 2, job->acct.id);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		r = db_fail(st, "using a second-factor code");
+	else if (sqlite3_changes(st->db) == 0)
+		r = BRUG_E_UNAUTHORIZED;
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* Use up the reset code and set the new password, ending old sessions. */
+static int reset_apply(struct staff *st, const struct staff_login_job *job, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_begin(st->db);
+	if (r != 0)
+		return r;
+	r = prepare(st, "DELETE FROM reset_codes WHERE code_hash = ? AND staff_id = ? AND expires_at > ?",
+		    &stmt);
+	if (r != 0)
+		goto rollback;
+	sqlite3_bind_text(stmt, 1, job->code_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, job->acct.id);
+	sqlite3_bind_int64(stmt, 3, now);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		r = db_fail(st, "using a reset code");
+	else if (sqlite3_changes(st->db) == 0)
+		r = BRUG_E_UNAUTHORIZED;
+	sqlite3_finalize(stmt);
+	if (r != 0)
+		goto rollback;
+	r = prepare(st, "UPDATE staff SET password_hash = ? WHERE id = ?", &stmt);
+	if (r != 0)
+		goto rollback;
+	sqlite3_bind_text(stmt, 1, job->new_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, job->acct.id);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "setting a password");
+	sqlite3_finalize(stmt);
+	if (r == 0)
+		r = delete_sessions_of(st, job->lname);
+	if (r == 0)
+		r = audit(st, job->lname, "password_reset", job->lname, "with a reset code");
+	if (r == 0)
+		r = store_commit(st->db);
+	if (r == 0)
+		return 0;
+rollback:
+	store_rollback(st->db);
+	return r;
 }
 
 int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_ms,
@@ -967,16 +1543,27 @@ int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_m
 	}
 	memset(acct_out, 0, sizeof *acct_out);
 	memset(token_out, 0, TOKEN_STR_LEN);
-	if (!job->verified || !job->known || job->acct.disabled) {
+	/* The password (or the reset code), then the second factor: a code
+	 * is only used up once the first factor was right. */
+	r = BRUG_E_UNAUTHORIZED;
+	if (job->verified && job->known && !job->acct.disabled)
+		r = job->reset ? reset_code_valid(st, job, now_ms) : 0;
+	if (r == 0)
+		r = totp_consume(st, job, now_ms);
+	if (r == 0 && job->reset)
+		r = reset_apply(st, job, now_ms);
+	if (r == BRUG_E_UNAUTHORIZED) {
 		lock_fail(st, job->ukey, now_ms);
 		if (job->has_addr)
 			lock_fail(st, job->akey, now_ms);
 		log_info("staff: login failed");
-		r = BRUG_E_UNAUTHORIZED;
 		goto out;
 	}
+	if (r != 0)
+		goto out;
 	lock_clear(st, job->ukey);
-	maybe_rehash(st, job->lname, job->hash, job->password);
+	if (!job->reset)
+		maybe_rehash(st, job->lname, job->hash, job->password);
 	/* Logins are rare: a good moment to drop sessions nobody ended. */
 	r = staff_purge_sessions(st, now_ms);
 	if (r != 0)
@@ -995,9 +1582,9 @@ out:
 	return r;
 }
 
-int staff_login(struct staff *st, const char *username, const char *password,
-		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
-		char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
+int staff_login(struct staff *st, const char *username, const char *password, const char *totp,
+		const char *reset_code, const char *addr_key, int64_t now_ms,
+		struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
 {
 	struct staff_login_job *job = NULL;
 	int r;
@@ -1006,7 +1593,7 @@ int staff_login(struct staff *st, const char *username, const char *password,
 		return BRUG_E_BAD_FIELD;
 	memset(acct_out, 0, sizeof *acct_out);
 	memset(token_out, 0, TOKEN_STR_LEN);
-	r = staff_login_begin(st, username, password, addr_key, now_ms, &job);
+	r = staff_login_begin(st, username, password, totp, reset_code, addr_key, now_ms, &job);
 	if (r != 0)
 		return r;
 	staff_login_verify(job);

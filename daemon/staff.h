@@ -1,5 +1,6 @@
-/* Staff accounts: validation, Argon2id password hashes, login with lockout,
- * and the sessions a staff console resumes with a token. */
+/* Staff accounts: validation, Argon2id password hashes, the mandatory TOTP
+ * second factor, one-time reset codes, login with lockout, the sessions a
+ * staff console resumes with a token, and the audit trail of changes. */
 #ifndef BRUG_STAFF_H
 #define BRUG_STAFF_H
 
@@ -7,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "token.h"
+#include "totp.h"
 
 /* Limits on account fields (staff_check_account). */
 #define STAFF_USERNAME_MAX 64     /* [a-z0-9._-], at least 1 */
@@ -26,6 +28,13 @@
 #define STAFF_LOCK_FORGET_MS (24 * 60 * 60 * 1000) /* quiet time that resets a key */
 #define STAFF_LOCK_TABLE_SIZE 4096             /* keys remembered, oldest evicted */
 
+/* The second factor and password reset codes. */
+#define STAFF_TOTP_ISSUER "Brug"                 /* the otpauth:// issuer */
+#define STAFF_RESET_CODE_LEN 10                  /* base32 characters, 50 bits */
+#define STAFF_RESET_CODE_TTL_MS (24 * 3600 * 1000) /* a reset code's lifetime */
+#define STAFF_AUDIT_LIMIT_MAX 1000               /* entries one list returns at most */
+#define STAFF_ACTOR_CLI "cli"                    /* the actor of brugd staff ... */
+
 /* Session lifetimes used when staff_limits leaves them 0. */
 #define STAFF_SESSION_IDLE_MS (3600 * 1000)
 #define STAFF_SESSION_MAX_MS (43200 * 1000)
@@ -43,6 +52,30 @@ struct staff_account {
 	char *topics;        /* comma-separated topics, may be "" */
 	unsigned max_chats;  /* chats at once, 1..20 */
 	bool disabled;       /* a disabled account cannot log in */
+	bool totp;           /* a second-factor secret is set (read only) */
+};
+
+/* The changes of staff_update(): a NULL string or a false set_* leaves the
+ * field as it is. Strings are borrowed. */
+struct staff_changes {
+	const char *alias;
+	bool set_roles;
+	uint32_t roles;
+	const char *langs;
+	const char *topics;
+	bool set_max_chats;
+	unsigned max_chats;
+	bool set_disabled;
+	bool disabled;       /* true ends every session of the account */
+};
+
+/* One entry of the audit trail, borrowed for the callback only. */
+struct staff_audit_entry {
+	int64_t ts;          /* wall-clock ms */
+	const char *actor;   /* a username, or STAFF_ACTOR_CLI */
+	const char *action;  /* "create", "update", "password", ... */
+	const char *target;  /* the username changed */
+	const char *detail;  /* what changed; never a password, code or secret */
 };
 
 /* Tuning; a zero field (or a NULL struct) means the default. */
@@ -82,14 +115,58 @@ int staff_check_account(const struct staff_account *a, const char **why);
 int staff_check_password(const char *password, const char **why);
 
 /*
- * Create an account from a (id and disabled ignored) with password, which
- * is hashed with Argon2id. Returns 0, BRUG_E_BAD_FIELD (see
- * staff_check_account; *why set), BRUG_E_CONFLICT if the username exists
- * (*why set), BRUG_E_INTERNAL on a database error or -ENOMEM. Both a and
- * password are borrowed; the caller wipes its password.
+ * Create an account from a (id, disabled and totp ignored) with password,
+ * which is hashed with Argon2id, or with none (password NULL: the account
+ * logs in first with a reset code, staff_reset_code()). Every account gets
+ * a fresh TOTP secret (staff_totp_uri() tells it). actor (a username or
+ * STAFF_ACTOR_CLI) is written to the audit trail. Returns 0,
+ * BRUG_E_BAD_FIELD (see staff_check_account; *why set), BRUG_E_CONFLICT if
+ * the username exists (*why set), BRUG_E_INTERNAL on a database error or
+ * -ENOMEM. All arguments are borrowed; the caller wipes its password.
  */
 int staff_add(struct staff *st, const struct staff_account *a, const char *password,
-	      const char **why);
+	      const char *actor, const char **why);
+/*
+ * Change the fields of username's account named in ch (checked as by
+ * staff_check_account on the result; which langs and topics exist is the
+ * caller's business). Disabling ends all its sessions. The audit names the
+ * fields changed. Returns 0, BRUG_E_BAD_FIELD (*why set), BRUG_E_NOT_FOUND,
+ * BRUG_E_INTERNAL or -ENOMEM. Arguments borrowed.
+ */
+int staff_update(struct staff *st, const char *username, const struct staff_changes *ch,
+		 const char *actor, const char **why);
+/*
+ * Make a one-time code that lets username set a new password at login
+ * (`login` with reset_code; the TOTP code is still needed). The code is
+ * STAFF_RESET_CODE_LEN base32 characters into code_out, shown once: only
+ * its hash is stored, with an expiry of now_ms + STAFF_RESET_CODE_TTL_MS;
+ * an older code of the same account stops working. Returns 0,
+ * BRUG_E_NOT_FOUND, BRUG_E_INTERNAL. The caller wipes code_out.
+ */
+int staff_reset_code(struct staff *st, const char *username, const char *actor, int64_t now_ms,
+		     char code_out[STAFF_RESET_CODE_LEN + 1]);
+/*
+ * The otpauth:// URI of username's current secret (issuer
+ * STAFF_TOTP_ISSUER) into *uri_out, which the caller wipes and frees.
+ * Returns 0, BRUG_E_NOT_FOUND (no such account, or no secret),
+ * BRUG_E_INTERNAL or -ENOMEM.
+ */
+int staff_totp_uri(struct staff *st, const char *username, char **uri_out);
+/* Give username a new TOTP secret (re-enrolment: the old app stops
+ * working); *uri_out as for staff_totp_uri(). Returns as that. */
+int staff_totp_reset(struct staff *st, const char *username, const char *actor, char **uri_out);
+/* The current code of username at unix time now_s into out: for local
+ * demos, scripts and tests only. Returns 0, BRUG_E_NOT_FOUND or
+ * BRUG_E_INTERNAL. */
+int staff_totp_code(struct staff *st, const char *username, int64_t now_s,
+		    char out[TOTP_DIGITS + 1]);
+/*
+ * Call fn for the newest limit (1..STAFF_AUDIT_LIMIT_MAX) entries of the
+ * audit trail, newest first. A non-zero return from fn stops the walk and
+ * is returned; otherwise returns 0 or BRUG_E_INTERNAL.
+ */
+int staff_audit_list(struct staff *st, unsigned limit,
+		     int (*fn)(const struct staff_audit_entry *e, void *ctx), void *ctx);
 /*
  * Replace username's password, end all its sessions and clear its lockout
  * in this process's table (so a reset made inside the daemon lets a
@@ -98,10 +175,10 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
  * or -ENOMEM. Arguments borrowed.
  */
 int staff_set_password(struct staff *st, const char *username, const char *password,
-		       const char **why);
+		       const char *actor, const char **why);
 /* Disable username and delete all its sessions. Disabling twice is not an
  * error. Returns 0, BRUG_E_NOT_FOUND or BRUG_E_INTERNAL. username borrowed. */
-int staff_disable(struct staff *st, const char *username);
+int staff_disable(struct staff *st, const char *username, const char *actor);
 /* Fill *out with username's account (disabled ones included); the caller
  * frees it with staff_account_fini(). Returns 0, BRUG_E_NOT_FOUND,
  * BRUG_E_INTERNAL or -ENOMEM; *out is zeroed on failure. */
@@ -121,32 +198,41 @@ int staff_list(struct staff *st, int (*fn)(const struct staff_account *a, void *
  * Returns 0 with *acct_out filled (caller frees with staff_account_fini()),
  * token_out holding a new session token (the caller sends it and wipes it;
  * only its hash is stored) and *expires_ms the time the session ends if
- * unused. Returns BRUG_E_UNAUTHORIZED for a wrong password, an unknown user
- * and a disabled user alike, taking the same time for each;
+ * unused. totp is the 6-digit code of the second factor: it must match a
+ * step within one of now and not be older than or equal to the last step
+ * used (so a code works once). With reset_code (may be NULL), password is
+ * the new password, set if the code is valid (and then the code is used
+ * up); otherwise it is the account's password.
+ * Returns BRUG_E_UNAUTHORIZED for a wrong password, code or reset code, an
+ * unknown user and a disabled user alike, taking the same time for each;
  * BRUG_E_RATE_LIMITED without looking at the password while the username or
  * the address is locked out; BRUG_E_BAD_FIELD for NULL arguments;
  * BRUG_E_INTERNAL on a database error. Every failure counts towards the
  * lockout of both the (lower-cased) username and addr_key; a success clears
  * the username's count. Username and password are borrowed.
  */
-int staff_login(struct staff *st, const char *username, const char *password,
-		const char *addr_key, int64_t now_ms, struct staff_account *acct_out,
-		char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
+int staff_login(struct staff *st, const char *username, const char *password, const char *totp,
+		const char *reset_code, const char *addr_key, int64_t now_ms,
+		struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
 /*
  * The same login in three steps, so that the slow password check can run
  * off the event loop:
  *  - staff_login_begin() (event loop): lockout check and account lookup;
  *    0 with *job (owned by the caller until passed on), or
- *    BRUG_E_RATE_LIMITED / BRUG_E_BAD_FIELD / BRUG_E_INTERNAL. Copies
- *    username and password.
- *  - staff_login_verify() (any thread, touches nothing but job): Argon2id.
- *  - staff_login_end() (event loop): records the outcome, creates the
- *    session; takes ownership of job and frees it; results as staff_login().
+ *    BRUG_E_RATE_LIMITED / BRUG_E_BAD_FIELD (also a new password that
+ *    breaks the rules, with a reset code) / BRUG_E_INTERNAL. Copies its
+ *    strings.
+ *  - staff_login_verify() (any thread, touches nothing but job): Argon2id
+ *    (with a reset code: hashing the new password).
+ *  - staff_login_end() (event loop): checks the TOTP code and the reset
+ *    code, records the outcome, creates the session; takes ownership of
+ *    job and frees it; results as staff_login().
  * staff_login_job_free() drops a job whose socket went away (NULL is fine).
  */
 struct staff_login_job;
 int staff_login_begin(struct staff *st, const char *username, const char *password,
-		      const char *addr_key, int64_t now_ms, struct staff_login_job **job);
+		      const char *totp, const char *reset_code, const char *addr_key, int64_t now_ms,
+		      struct staff_login_job **job);
 void staff_login_verify(struct staff_login_job *job);
 int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_ms,
 		    struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Brug and runs it on this machine for trying it out: installs what is
 # missing, builds build/, makes a development certificate, gives the demo
-# staff accounts fresh passwords, prints them and starts brugd.
+# staff accounts fresh passwords and TOTP secrets, prints them and starts
+# brugd.
 #
 # usage: scripts/run.sh
 # environment: BRUG_STATE_DIR  state directory (default: the repository's
@@ -76,19 +77,24 @@ row() {
 
 existing=$(run_brugd staff list)
 rows=()
+uris=()
 for account in "${accounts[@]}"; do
 	IFS='|' read -r user alias roles langs <<<"$account"
 	# Letters and digits only, so the password is easy to copy from a terminal.
 	password=$(openssl rand -base64 24 | tr -dc 'A-Za-z0-9')
 	password=${password:0:16}
 	# printf is a shell builtin: the password never shows up in a process list.
+	# Every account has a TOTP second factor: add prints its otpauth://
+	# URI; an account from an earlier run gets a new secret (staff totp).
 	if grep -Eq "^[[:space:]]*${user}([[:space:]]|$)" <<<"$existing"; then
 		printf '%s\n' "$password" | run_brugd staff passwd "$user" >/dev/null
+		uri=$(run_brugd staff totp "$user")
 	else
-		printf '%s\n' "$password" | run_brugd staff add "$user" --alias "$alias" \
-			--roles "$roles" --langs "$langs" >/dev/null
+		uri=$(printf '%s\n' "$password" | run_brugd staff add "$user" --alias "$alias" \
+			--roles "$roles" --langs "$langs")
 	fi
 	rows+=("$(row "$user" "$password" "$alias" "$roles" "$langs")")
+	uris+=("  $user: $uri")
 done
 unset password
 
@@ -106,11 +112,23 @@ Brug is starting.
   (Firefox: Settings > Certificates > Import; Chromium: Settings > Privacy
   and security > Security > Manage certificates > Authorities > Import.)
 
-Demo accounts (passwords are new on every run):
+Demo accounts (passwords and TOTP secrets are new on every run):
 EOF
 row user password alias roles languages
 echo
 printf '%s\n' "${rows[@]}"
+cat <<EOF
+
+Logging in also needs the 6-digit code of an authenticator app. Add an
+account to the app with its otpauth:// URI below (most apps take the secret
+typed in; a coordinator's console shows QR codes for accounts it makes):
+EOF
+printf '%s\n' "${uris[@]}"
+cat <<EOF
+Or, for this local demo only, print an account's current code with
+  build/daemon/brugd -f config/brugd.conf --state-dir $state staff code USER
+A code works once; the next one comes every 30 seconds.
+EOF
 echo
 echo "Stop with Ctrl-C."
 echo

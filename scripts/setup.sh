@@ -25,7 +25,7 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libwebsockets-dev libwebsockets-evlib-ev libssl-dev openssl
 	libicu-dev icu-devtools libjansson-dev libsqlite3-dev sqlite3
-	libsodium-dev libinih-dev libcmocka-dev
+	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
 if ((tests)); then
 	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind)

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startBrugd, repoRoot } from '../lib/brugd.mjs';
+import { startBrugd, repoRoot, totpCode } from '../lib/brugd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(repoRoot ?? path.resolve(here, '..', '..'), 'test-results');
@@ -97,6 +97,7 @@ test('a visitor and a volunteer chat through the pages', async (t) => {
     await staff.waitForSelector('body[data-labels="en"]', { timeout: STEP_MS });
     await staff.getByTestId('login-user').fill(volunteer.user);
     await staff.getByTestId('login-password').fill(volunteer.password);
+    await staff.getByTestId('login-totp').fill(await totpCode(brug, volunteer.user));
     await staff.getByTestId('login-submit').click();
     const available = staff.getByTestId('available');
     await available.waitFor({ state: 'visible', timeout: STEP_MS });

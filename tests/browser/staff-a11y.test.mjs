@@ -6,7 +6,7 @@
 // offer, send a message and a prepared answer, end the chat with a tag.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectVisitor } from '../lib/brugd.mjs';
+import { connectVisitor, totpCode } from '../lib/brugd.mjs';
 import {
   startEnv, loginConsole, becomeAvailable, until, shot, messageTexts, axe, LANGS, STEP_MS,
 } from './staff-harness.mjs';
@@ -169,11 +169,14 @@ test('keyboard only: accept, write, answer from the prepared ones, end with a ta
     await page.goto(`${env.brug.origin}/staff/`);
     await page.waitForSelector('body[data-labels="en"]', { timeout: STEP_MS });
     await page.getByTestId('login-form').waitFor({ state: 'visible', timeout: STEP_MS });
-    // The form has the focus: user, Tab, password, Enter.
+    // The form has the focus: user, Tab, password, Tab, TOTP code, Enter.
     assert.equal(await focused(page), 'login-user');
     await page.keyboard.type(keyboarder.user);
     await page.keyboard.press('Tab');
     await page.keyboard.type(keyboarder.password);
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'login-totp');
+    await page.keyboard.type(await totpCode(env.brug, keyboarder.user));
     await page.keyboard.press('Enter');
     await page.getByTestId('available').waitFor({ state: 'visible', timeout: STEP_MS });
 

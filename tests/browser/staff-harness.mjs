@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startBrugd, repoRoot } from '../lib/brugd.mjs';
+import { startBrugd, repoRoot, totpCode } from '../lib/brugd.mjs';
 
 export const STEP_MS = 15000;
 export const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -104,6 +104,7 @@ export async function loginConsole(env, page, account, lang) {
   }
   await page.getByTestId('login-user').fill(account.user);
   await page.getByTestId('login-password').fill(account.password);
+  await page.getByTestId('login-totp').fill(await totpCode(env.brug, account.user));
   await page.getByTestId('login-submit').click();
   await page.getByTestId('available').waitFor({ state: 'visible', timeout: STEP_MS });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import {
-	startBrugd, connectStaff, loginStaff, availableStaff, visitorHello, startChat,
+	startBrugd, connectStaff, loginStaff, availableStaff, visitorHello, startChat, totpCode,
 } from '../lib/brugd.mjs';
 import { loadBundle } from '../lib/bundles.mjs';
 
@@ -107,7 +107,7 @@ test('after the grace the visitor goes back to the head of the queue', { timeout
 test('a console in Turkish gets the daemon texts in Turkish; an unknown language is refused', { timeout: 20000 }, async () => {
 	const tr = loadBundle('daemon', 'tr').daemon;
 	const elif = await connectStaff(b);
-	elif.send({ type: 'login', user: 'elif', password: PW, lang: 'tr' });
+	elif.send({ type: 'login', user: 'elif', password: PW, totp: await totpCode(b, 'elif'), lang: 'tr' });
 	await elif.next('session');
 	elif.send({ type: 'msg', chat: '999999', text: 'x' });
 	const err = await elif.next('error');

@@ -2,6 +2,7 @@
 // directory and config, and gives small WebSocket clients for the visitor
 // and staff sockets. Shared by the integration and browser tests.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,7 +85,59 @@ function list(v) {
 	return Array.isArray(v) ? v.join(',') : String(v);
 }
 
-// Run `brugd staff add` with the password on stdin; throws unless it exits 0.
+// ---- the TOTP second factor (RFC 4226 / RFC 6238), written for the tests --
+
+const TOTP_STEP_S = 30;
+
+// Base32 (RFC 4648) without padding to bytes.
+export function base32Decode(text) {
+	const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+	let bits = 0;
+	let value = 0;
+	const out = [];
+	for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
+		const v = alphabet.indexOf(ch);
+		if (v < 0) throw new Error(`not base32: ${text}`);
+		value = (value << 5) | v;
+		bits += 5;
+		if (bits >= 8) {
+			out.push((value >>> (bits - 8)) & 0xff);
+			bits -= 8;
+		}
+	}
+	return Buffer.from(out);
+}
+
+// HOTP (RFC 4226 section 5) with HMAC-SHA1, 6 digits.
+export function hotp(key, counter, digits = 6) {
+	const msg = Buffer.alloc(8);
+	msg.writeBigUInt64BE(BigInt(counter));
+	const mac = createHmac('sha1', key).update(msg).digest();
+	const off = mac[mac.length - 1] & 0x0f;
+	const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+	return String(bin % 10 ** digits).padStart(digits, '0');
+}
+
+// The TOTP code of a base32 secret for a time step.
+export function totpAt(secret, step) {
+	return hotp(base32Decode(secret), step);
+}
+
+export function totpStep(ms = Date.now()) {
+	return Math.floor(ms / 1000 / TOTP_STEP_S);
+}
+
+// The secret of an otpauth:// URI.
+export function otpauthSecret(uri) {
+	const u = new URL(uri);
+	if (u.protocol !== 'otpauth:') throw new Error(`not an otpauth URI: ${uri}`);
+	const secret = u.searchParams.get('secret');
+	if (!secret) throw new Error(`no secret in ${uri}`);
+	return secret;
+}
+
+// Run `brugd staff add` with the password on stdin; throws unless it exits
+// 0. Returns the account's TOTP secret from the otpauth:// URI it prints.
 function runStaffAdd(brugd, configPath, stateDir, s, env) {
 	if (!s || !s.user) throw new Error('addStaff: user is required');
 	const args = ['-f', configPath, '--state-dir', stateDir, 'staff', 'add', s.user,
@@ -103,6 +156,9 @@ function runStaffAdd(brugd, configPath, stateDir, s, env) {
 	if (r.status !== 0) {
 		throw new Error(`staff add ${s.user} exited ${r.status} (signal ${r.signal}): ${r.stdout}${r.stderr}`);
 	}
+	const uri = r.stdout.split('\n').find((l) => l.startsWith('otpauth://'));
+	if (!uri) throw new Error(`staff add ${s.user} printed no otpauth URI: ${r.stdout}`);
+	return otpauthSecret(uri);
 }
 
 export async function startBrugd(opts = {}) {
@@ -122,7 +178,12 @@ export async function startBrugd(opts = {}) {
 	const configPath = path.join(stateDir, 'brug-test.conf');
 	writeFileSync(configPath, iniText(mergeConfig(defaultConfig(stateDir), opts.config)));
 
-	for (const s of opts.staff || []) runStaffAdd(brugd, configPath, stateDir, s, env);
+	// user -> {secret, lastStep}: the TOTP secret of each account made
+	// here and the last step a code was handed out for (a code works once).
+	const totp = new Map();
+	for (const s of opts.staff || []) {
+		totp.set(s.user, { secret: runStaffAdd(brugd, configPath, stateDir, s, env), lastStep: 0 });
+	}
 
 	const lines = [];
 	const child = spawn(brugd, ['-f', configPath, '--state-dir', stateDir, '--port', '0'], {
@@ -171,6 +232,7 @@ export async function startBrugd(opts = {}) {
 		brugdPath: brugd,
 		process: child,
 		logs: () => lines.slice(),
+		totp,
 		async stop() {
 			if (exitInfo) return exitInfo;
 			child.kill('SIGTERM');
@@ -182,7 +244,12 @@ export async function startBrugd(opts = {}) {
 			return info;
 		},
 		async addStaff(s) {
-			runStaffAdd(brugd, configPath, stateDir, s, env);
+			totp.set(s.user, { secret: runStaffAdd(brugd, configPath, stateDir, s, env), lastStep: 0 });
+		},
+		// Remember a secret learnt another way (staff_create, totp_reset).
+		setTotpSecret(user, secretOrUri) {
+			const secret = secretOrUri.startsWith('otpauth:') ? otpauthSecret(secretOrUri) : secretOrUri;
+			totp.set(user, { secret, lastStep: 0 });
 		},
 		// Remove the state directory (call after stop()).
 		async cleanup() {
@@ -365,12 +432,47 @@ export function connectStaff(b, opts = {}) {
 		wsOptions(b, opts, readFileSync(b.caPath)));
 }
 
+// Test shortcut: move user's last used TOTP step in the daemon's database
+// back to `step`, so that a test logging the same account in many times
+// within 30 s need not wait. Only the harness does this; the refusal of a
+// reused code is tested without it (10-accounts). False if sqlite3 failed.
+function rewindTotp(b, user, step) {
+	if (!/^[a-z0-9._-]+$/.test(user)) return false;
+	const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(b.stateDir, 'brug.db'),
+		`UPDATE staff SET totp_last_step = ${Number(step)} WHERE username = '${user}'`],
+	{ encoding: 'utf8', timeout: 10000 });
+	return r.status === 0;
+}
+
+// A TOTP code for user that has not been handed out before: the current
+// step's, or the next one's (the daemon accepts one step either side) if
+// the current one was used. If both were, the daemon's last step is
+// rewound (rewindTotp), or failing that the next step is waited for. The
+// step is then taken, whether or not the login it goes into succeeds.
+export async function totpCode(b, user) {
+	const t = b.totp?.get(user);
+	if (!t) throw new Error(`no TOTP secret known for ${user}`);
+	for (;;) {
+		const now = totpStep();
+		let step = Math.max(now, t.lastStep + 1);
+		if (step > now + 1 && rewindTotp(b, user, now - 1)) step = now;
+		if (step <= now + 1) {
+			t.lastStep = step;
+			return totpAt(t.secret, step);
+		}
+		await new Promise((r) => setTimeout(r, (now + 1) * TOTP_STEP_S * 1000 - Date.now() + 50));
+	}
+}
+
 // Connect a staff socket and log in; resolves with the client after the
 // `session` frame (kept as client.session). Rejects on an error frame.
+// The TOTP code is computed from the secret `staff add` printed, unless
+// opts.totp gives one (opts.totp false sends none).
 export async function loginStaff(b, user, password, opts = {}) {
-	const c = await connectStaff(b, opts);
 	const login = { type: 'login', user, password };
 	if (opts.totp) login.totp = opts.totp;
+	else if (opts.totp !== false && b.totp?.has(user)) login.totp = await totpCode(b, user);
+	const c = await connectStaff(b, opts);
 	c.send(login);
 	const f = await c.next(undefined, opts.timeoutMs ?? 10000);
 	if (f.type !== 'session') {

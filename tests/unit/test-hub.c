@@ -109,7 +109,7 @@ static int setup(void **state)
 	snprintf(db, sizeof db, "%s/brug.db", e->dir);
 	e->st = staff_open(db, &lim);
 	assert_non_null(e->st);
-	assert_int_equal(staff_add(e->st, &a, "a-long-password", NULL), 0);
+	assert_int_equal(staff_add(e->st, &a, "a-long-password", "cli", NULL), 0);
 	e->h = hub_new(&e->cfg, e->t, e->st, &ops, NULL);
 	assert_non_null(e->h);
 	*state = e;
@@ -192,12 +192,26 @@ static json_t *last_of(struct fake *k, const char *type)
 	return NULL;
 }
 
+/* Send a password login with the account's current TOTP code (the fake
+ * wall clock stands still, so each account logs in once per test). */
+static void login_input(struct env *e, struct fake *s, const char *user, const char *password,
+			uint64_t now)
+{
+	char code[TOTP_DIGITS + 1], buf[256];
+
+	assert_int_equal(staff_totp_code(e->st, user, (int64_t)(fake_wall(NULL) / 1000), code), 0);
+	snprintf(buf, sizeof buf,
+		 "{\"type\":\"login\",\"user\":\"%s\",\"password\":\"%s\",\"totp\":\"%s\"}", user,
+		 password, code);
+	input(s, buf, now);
+}
+
 static struct fake *login_available(struct env *e, uint64_t now)
 {
 	struct fake *s = open_staff(e);
 	json_t *j;
 
-	input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"a-long-password\"}", now);
+	login_input(e, s, "samira", "a-long-password", now);
 	assert_null(last_of(s, "session"));   /* not before the check is done */
 	wait_and_poll(e->h, now);
 	j = last_of(s, "session");
@@ -340,7 +354,7 @@ static void test_abandoned_logins_still_count(void **state)
 	}
 	/* ...still lock the account: the right password is now refused. */
 	s = open_staff(e);
-	input(s, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"a-long-password\"}", 1100);
+	login_input(e, s, "samira", "a-long-password", 1100);
 	err = last_of(s, "error");
 	assert_non_null(err);
 	assert_string_equal(json_string_value(json_object_get(err, "code")), "rate_limited");
@@ -356,9 +370,9 @@ static void test_dashboard_pushed_to_coordinators(void **state)
 	struct fake *k, *v, *vol;
 	json_t *d, *nl;
 
-	assert_int_equal(staff_add(e->st, &co, "another-long-password", NULL), 0);
+	assert_int_equal(staff_add(e->st, &co, "another-long-password", "cli", NULL), 0);
 	k = open_staff(e);
-	input(k, "{\"type\":\"login\",\"user\":\"cora\",\"password\":\"another-long-password\"}", 1000);
+	login_input(e, k, "cora", "another-long-password", 1000);
 	wait_and_poll(e->h, 1000);
 	vol = login_available(e, 1000);
 	hub_tick(e->h, 1100);

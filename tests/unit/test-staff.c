@@ -26,11 +26,72 @@
 #define MIN (60 * SEC)
 #define PASSWORD "correct horse battery"
 
+/* The last TOTP step each user logged in with, so that a test's next login
+ * picks a code that has not been used (a code works once). */
+struct used_step {
+	char user[STAFF_USERNAME_MAX + 1];
+	int64_t step;
+};
+
 struct fixture {
 	char dir[256];
 	char path[300];
 	struct staff *st;
+	struct used_step used[64];
 };
+
+static struct used_step *used_of(struct fixture *f, const char *user)
+{
+	for (size_t i = 0; i < sizeof f->used / sizeof f->used[0]; i++) {
+		if (strcmp(f->used[i].user, user) == 0)
+			return &f->used[i];
+		if (f->used[i].user[0] == '\0') {
+			snprintf(f->used[i].user, sizeof f->used[i].user, "%s", user);
+			return &f->used[i];
+		}
+	}
+	fail_msg("too many users");
+	return NULL;
+}
+
+/*
+ * A valid code for user at now_ms that has not been used: the earliest step
+ * of the ±1 window after the last one used. *step tells which, for
+ * mark_used(). Unknown users get a code that matches nothing.
+ */
+static void code_for(struct fixture *f, const char *user, int64_t now_ms, char code[7],
+		     int64_t *step)
+{
+	char lower[STAFF_USERNAME_MAX + 1];
+	struct used_step *u;
+	int64_t now_step = totp_step(now_ms / 1000), s = now_step - 1;
+	size_t i;
+
+	/* Names log in in any case; the stored one is lower-case. */
+	for (i = 0; user[i] != '\0' && i < STAFF_USERNAME_MAX; i++)
+		lower[i] = (user[i] >= 'A' && user[i] <= 'Z') ? (char)(user[i] - 'A' + 'a') : user[i];
+	lower[i] = '\0';
+	user = lower;
+	u = used_of(f, user);
+
+	if (s <= u->step)
+		s = u->step + 1;
+	assert_true(s <= now_step + 1); /* a test logs in at most 3 times a step */
+	*step = s;
+	if (staff_totp_code(f->st, user, s * TOTP_STEP_S, code) != 0)
+		snprintf(code, 7, "000000");
+}
+
+static void mark_used(struct fixture *f, const char *user, int64_t step)
+{
+	char lower[STAFF_USERNAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; user[i] != '\0' && i < STAFF_USERNAME_MAX; i++)
+		lower[i] = (user[i] >= 'A' && user[i] <= 'Z') ? (char)(user[i] - 'A' + 'a') : user[i];
+	lower[i] = '\0';
+	used_of(f, lower)->step = step;
+}
 
 static struct staff_limits fast_limits(void)
 {
@@ -98,7 +159,7 @@ static void add_samira(struct fixture *f)
 {
 	struct staff_account a = samira();
 
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 }
 
 static int login(struct fixture *f, const char *user, const char *pw, const char *addr,
@@ -109,9 +170,14 @@ static int login(struct fixture *f, const char *user, const char *pw, const char
 	int64_t exp_scratch;
 	int r;
 
-	r = staff_login(f->st, user, pw, addr, now, &acct, token != NULL ? token : scratch,
+	char code[7];
+	int64_t step;
+
+	code_for(f, user, now, code, &step);
+	r = staff_login(f->st, user, pw, code, NULL, addr, now, &acct, token != NULL ? token : scratch,
 			expires != NULL ? expires : &exp_scratch);
 	if (r == 0) {
+		mark_used(f, user, step);
 		assert_string_equal(acct.username, "samira");
 	} else {
 		/* A refusal hands out nothing. */
@@ -216,7 +282,7 @@ static void expect_bad(struct fixture *f, struct staff_account a, const char *pw
 {
 	const char *why = NULL;
 
-	assert_int_equal(staff_add(f->st, &a, pw, &why), BRUG_E_BAD_FIELD);
+	assert_int_equal(staff_add(f->st, &a, pw, "cli", &why), BRUG_E_BAD_FIELD);
 	assert_non_null(why);
 	assert_true(strlen(why) > 0);
 }
@@ -295,7 +361,8 @@ static void test_add_validation(void **state)
 	memset(long_pw, 'p', sizeof long_pw - 1);
 	long_pw[sizeof long_pw - 1] = '\0';
 	expect_bad(f, a, long_pw);
-	expect_bad(f, a, NULL);
+	/* (No password at all is allowed: the account then starts with a
+	 * reset code; see test_reset_code.) */
 
 	/* Nothing was stored by any of those. */
 	assert_int_equal(staff_get(f->st, "samira", &a), BRUG_E_NOT_FOUND);
@@ -304,7 +371,7 @@ static void test_add_validation(void **state)
 	a = samira();
 	a.username = "a";
 	a.max_chats = STAFF_MAX_CHATS_MAX;
-	assert_int_equal(staff_add(f->st, &a, "0123456789", NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, "0123456789", "cli", NULL), 0);
 	memset(alias64, 'y', sizeof alias64 - 1);
 	alias64[sizeof alias64 - 1] = '\0';
 	long_name[STAFF_USERNAME_MAX] = '\0';
@@ -313,13 +380,13 @@ static void test_add_validation(void **state)
 	a.username = long_name;
 	a.alias = alias64;
 	a.max_chats = 1;
-	assert_int_equal(staff_add(f->st, &a, long_pw, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, long_pw, "cli", NULL), 0);
 	a = samira();
 	a.username = "m.el-amrani_2";
 	a.alias = "\xd8\xb3\xd9\x85\xd9\x8a\xd8\xb1\xd8\xa9 \xe2\x80\x8f"; /* Arabic + RLM */
 	a.roles = BRUG_ROLE_ALL;
 	a.topics = "forced_marriage,fgm";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 }
 
 static void test_add_conflict_get_list(void **state)
@@ -329,7 +396,7 @@ static void test_add_conflict_get_list(void **state)
 	const char *why = NULL;
 
 	add_samira(f);
-	assert_int_equal(staff_add(f->st, &a, "another password", &why), BRUG_E_CONFLICT);
+	assert_int_equal(staff_add(f->st, &a, "another password", "cli", &why), BRUG_E_CONFLICT);
 	assert_non_null(why);
 
 	assert_int_equal(staff_get(f->st, "samira", &got), 0);
@@ -374,10 +441,10 @@ static void test_list(void **state)
 	add_samira(f);
 	a.username = "aylin";
 	a.alias = "Aylin";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 	a.username = "tesfay";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
-	assert_int_equal(staff_disable(f->st, "tesfay"), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
+	assert_int_equal(staff_disable(f->st, "tesfay", "cli"), 0);
 
 	assert_int_equal(staff_list(f->st, list_cb, &c), 0);
 	assert_int_equal(c.n, 3);
@@ -397,12 +464,15 @@ static void test_login_ok(void **state)
 {
 	struct fixture *f = *state;
 	struct staff_account acct;
-	char token[TOKEN_STR_LEN];
+	char token[TOKEN_STR_LEN], code[7];
 	int64_t expires = 0;
 
 	add_samira(f);
-	assert_int_equal(staff_login(f->st, "samira", PASSWORD, "192.0.2.1", T0, &acct, token,
-				     &expires), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, code), 0);
+	assert_int_equal(staff_login(f->st, "samira", PASSWORD, code, NULL, "192.0.2.1", T0, &acct,
+				     token, &expires), 0);
+	assert_true(acct.totp);
+	mark_used(f, "samira", totp_step(T0 / 1000));
 	assert_string_equal(acct.alias, "Samira");
 	assert_string_equal(acct.langs, "ar,nl");
 	assert_int_equal(strlen(token), TOKEN_STR_LEN - 1);
@@ -478,9 +548,9 @@ static void test_login_disabled(void **state)
 	struct staff_account got;
 
 	add_samira(f);
-	assert_int_equal(staff_disable(f->st, "samira"), 0);
-	assert_int_equal(staff_disable(f->st, "samira"), 0);
-	assert_int_equal(staff_disable(f->st, "nobody"), BRUG_E_NOT_FOUND);
+	assert_int_equal(staff_disable(f->st, "samira", "cli"), 0);
+	assert_int_equal(staff_disable(f->st, "samira", "cli"), 0);
+	assert_int_equal(staff_disable(f->st, "nobody", "cli"), BRUG_E_NOT_FOUND);
 	assert_int_equal(staff_get(f->st, "samira", &got), 0);
 	assert_true(got.disabled);
 	staff_account_fini(&got);
@@ -498,11 +568,14 @@ static void fail_n(struct fixture *f, const char *user, const char *addr, int64_
 static int login_as(struct fixture *f, const char *user, const char *addr, int64_t now)
 {
 	struct staff_account acct;
-	char token[TOKEN_STR_LEN];
-	int64_t exp;
+	char token[TOKEN_STR_LEN], code[7];
+	int64_t exp, step;
 	int r;
 
-	r = staff_login(f->st, user, PASSWORD, addr, now, &acct, token, &exp);
+	code_for(f, user, now, code, &step);
+	r = staff_login(f->st, user, PASSWORD, code, NULL, addr, now, &acct, token, &exp);
+	if (r == 0)
+		mark_used(f, user, step);
 	staff_account_fini(&acct);
 	return r;
 }
@@ -581,7 +654,7 @@ static void test_lockout_unknown_user_and_case(void **state)
 	/* Other users are not affected. */
 	struct staff_account a = samira();
 	a.username = "aylin";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 	assert_int_equal(login_as(f, "aylin", NULL, T0), 0);
 }
 
@@ -593,7 +666,7 @@ static void test_lockout_addr(void **state)
 
 	add_samira(f);
 	a.username = "aylin";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 	/* Five different names from one address: no name reaches five. */
 	fail_n(f, "u1", addr, T0, 1);
 	fail_n(f, "u2", addr, T0, 1);
@@ -786,13 +859,13 @@ static void test_disable_kills_sessions(void **state)
 
 	add_samira(f);
 	a.username = "aylin";
-	assert_int_equal(staff_add(f->st, &a, PASSWORD, NULL), 0);
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
 	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, t1, NULL), 0);
 	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, t2, NULL), 0);
 	assert_int_equal(login_as(f, "aylin", NULL, T0), 0);
 	assert_int_equal(count_sessions(f), 3);
 
-	assert_int_equal(staff_disable(f->st, "samira"), 0);
+	assert_int_equal(staff_disable(f->st, "samira", "cli"), 0);
 	assert_int_equal(count_sessions(f), 1);
 	assert_int_equal(staff_resume(f->st, t1, T0 + SEC, &acct, NULL), BRUG_E_UNAUTHORIZED);
 	assert_int_equal(staff_session_check(f->st, t2, T0 + SEC, false, NULL),
@@ -807,16 +880,16 @@ static void test_set_password(void **state)
 
 	add_samira(f);
 	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, token, NULL), 0);
-	assert_int_equal(staff_set_password(f->st, "samira", "short", &why), BRUG_E_BAD_FIELD);
+	assert_int_equal(staff_set_password(f->st, "samira", "short", "cli", &why), BRUG_E_BAD_FIELD);
 	assert_non_null(why);
-	assert_int_equal(staff_set_password(f->st, "nobody", "a new password", NULL),
+	assert_int_equal(staff_set_password(f->st, "nobody", "a new password", "cli", NULL),
 			 BRUG_E_NOT_FOUND);
 	/* Nothing changed by the refusals. */
 	assert_int_equal(staff_session_check(f->st, token, T0, false, NULL), 0);
 
 	/* A reset also ends sessions and lifts a lockout. */
 	fail_n(f, "samira", NULL, T0, 5);
-	assert_int_equal(staff_set_password(f->st, "samira", "a new password", NULL), 0);
+	assert_int_equal(staff_set_password(f->st, "samira", "a new password", "cli", NULL), 0);
 	assert_int_equal(staff_session_check(f->st, token, T0, false, NULL), BRUG_E_UNAUTHORIZED);
 	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, NULL, NULL), BRUG_E_UNAUTHORIZED);
 	assert_int_equal(login(f, "samira", "a new password", NULL, T0, NULL, NULL), 0);
@@ -870,6 +943,237 @@ static void test_purge(void **state)
 	assert_int_equal(count_sessions(f), 1);
 }
 
+
+/* ---- second factor, reset codes, updates, audit ------------------------- */
+
+static int login_code(struct fixture *f, const char *user, const char *pw, const char *code,
+		      const char *reset, int64_t now)
+{
+	struct staff_account acct;
+	char token[TOKEN_STR_LEN];
+	int64_t exp;
+	int r;
+
+	r = staff_login(f->st, user, pw, code, reset, NULL, now, &acct, token, &exp);
+	staff_account_fini(&acct);
+	return r;
+}
+
+static void test_totp_required_and_single_use(void **state)
+{
+	struct fixture *f = *state;
+	char cur[7], next[7], old[7], wrong[16];
+
+	add_samira(f);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, cur), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000 + 30, next), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000 - 60, old), 0);
+	snprintf(wrong, sizeof wrong, "%06d", (atoi(cur) + 1) % 1000000);
+	/* No code, a malformed, a wrong and a too old code: all refused. */
+	assert_int_equal(login_code(f, "samira", PASSWORD, NULL, NULL, T0), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, "12345", NULL, T0), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, wrong, NULL, T0), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, old, NULL, T0), BRUG_E_UNAUTHORIZED);
+	/* The right one works once; the next step's code still works. */
+	assert_int_equal(login_code(f, "samira", PASSWORD, cur, NULL, T0), 0);
+	assert_int_equal(login_code(f, "samira", PASSWORD, cur, NULL, T0 + SEC), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, next, NULL, T0 + SEC), 0);
+	/* A wrong password does not use up a code. */
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000 + 60, next), 0);
+	assert_int_equal(login_code(f, "samira", "wrong password", next, NULL, T0 + 40 * SEC),
+			 BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, next, NULL, T0 + 40 * SEC), 0);
+}
+
+static void test_totp_failures_lock(void **state)
+{
+	struct fixture *f = *state;
+	char cur[7];
+
+	add_samira(f);
+	/* Five wrong codes with the right password lock like wrong passwords. */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(login_code(f, "samira", PASSWORD, "000000", NULL, T0),
+				 BRUG_E_UNAUTHORIZED);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, cur), 0);
+	assert_int_equal(login_code(f, "samira", PASSWORD, cur, NULL, T0), BRUG_E_RATE_LIMITED);
+}
+
+static void test_reset_code(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_account a = samira();
+	char code[STAFF_RESET_CODE_LEN + 1], code2[STAFF_RESET_CODE_LEN + 1], totp[7], lower[16];
+
+	/* An account made without a password cannot log in with one. */
+	assert_int_equal(staff_add(f->st, &a, NULL, "cora", NULL), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, totp), 0);
+	assert_int_equal(login_code(f, "samira", "", totp, NULL, T0), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(staff_reset_code(f->st, "nobody", "cora", T0, code), BRUG_E_NOT_FOUND);
+	assert_int_equal(staff_reset_code(f->st, "samira", "cora", T0, code), 0);
+	assert_int_equal(strlen(code), STAFF_RESET_CODE_LEN);
+	/* A new code replaces the old one. */
+	assert_int_equal(staff_reset_code(f->st, "samira", "cora", T0, code2), 0);
+	assert_string_not_equal(code, code2);
+	assert_int_equal(login_code(f, "samira", "a new password", totp, code, T0),
+			 BRUG_E_UNAUTHORIZED);
+	/* A new password that breaks the rules is bad_field, nothing used up. */
+	assert_int_equal(login_code(f, "samira", "short", totp, code2, T0), BRUG_E_BAD_FIELD);
+	/* The right code needs the right TOTP code too. */
+	assert_int_equal(login_code(f, "samira", "a new password", "000000", code2, T0),
+			 BRUG_E_UNAUTHORIZED);
+	/* Typed in lower case with a dash: accepted. */
+	for (int i = 0, j = 0; i <= STAFF_RESET_CODE_LEN; i++) {
+		if (i == 5)
+			lower[j++] = '-';
+		lower[j++] = (char)(code2[i] >= 'A' && code2[i] <= 'Z' ? code2[i] - 'A' + 'a' : code2[i]);
+	}
+	assert_int_equal(login_code(f, "samira", "a new password", totp, lower, T0), 0);
+	/* Used up; the new password works with a fresh code. */
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000 + 30, totp), 0);
+	assert_int_equal(login_code(f, "samira", "another password", totp, code2, T0 + SEC),
+			 BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", "a new password", totp, NULL, T0 + SEC), 0);
+	/* An expired code is refused. */
+	assert_int_equal(staff_reset_code(f->st, "samira", "cora", T0, code), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", (T0 + STAFF_RESET_CODE_TTL_MS) / 1000, totp), 0);
+	assert_int_equal(login_code(f, "samira", "third password", totp, code, T0 + STAFF_RESET_CODE_TTL_MS),
+			 BRUG_E_UNAUTHORIZED);
+}
+
+static void test_totp_reset(void **state)
+{
+	struct fixture *f = *state;
+	char before[7], after[7], *uri = NULL, *uri2 = NULL;
+
+	add_samira(f);
+	assert_int_equal(staff_totp_uri(f->st, "samira", &uri), 0);
+	assert_true(strncmp(uri, "otpauth://totp/Brug:samira?secret=", 34) == 0);
+	assert_non_null(strstr(uri, "&issuer=Brug&algorithm=SHA1&digits=6&period=30"));
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, before), 0);
+	assert_int_equal(staff_totp_reset(f->st, "samira", "cora", &uri2), 0);
+	assert_string_not_equal(uri, uri2);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, after), 0);
+	if (strcmp(before, after) != 0)
+		assert_int_equal(login_code(f, "samira", PASSWORD, before, NULL, T0), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login_code(f, "samira", PASSWORD, after, NULL, T0), 0);
+	assert_int_equal(staff_totp_reset(f->st, "nobody", "cora", &uri), BRUG_E_NOT_FOUND);
+	free(uri2);
+	free(uri);
+}
+
+static void test_update(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_changes ch = { .alias = "Sami", .set_roles = true,
+				    .roles = BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON, .langs = "nl",
+				    .topics = "legal", .set_max_chats = true, .max_chats = 4 };
+	struct staff_account a;
+	char token[TOKEN_STR_LEN];
+	const char *why = NULL;
+
+	add_samira(f);
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), 0);
+	assert_int_equal(staff_get(f->st, "samira", &a), 0);
+	assert_string_equal(a.alias, "Sami");
+	assert_int_equal(a.roles, BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON);
+	assert_string_equal(a.langs, "nl");
+	assert_string_equal(a.topics, "legal");
+	assert_int_equal(a.max_chats, 4);
+	assert_false(a.disabled);
+	staff_account_fini(&a);
+	/* A bad field changes nothing at all. */
+	ch = (struct staff_changes){ .alias = "Other", .set_max_chats = true, .max_chats = 99 };
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", &why), BRUG_E_BAD_FIELD);
+	assert_non_null(why);
+	assert_int_equal(staff_get(f->st, "samira", &a), 0);
+	assert_string_equal(a.alias, "Sami");
+	staff_account_fini(&a);
+	ch = (struct staff_changes){ .set_roles = true, .roles = 0 };
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), BRUG_E_BAD_FIELD);
+	assert_int_equal(staff_update(f->st, "nobody", &ch, "cora", NULL), BRUG_E_NOT_FOUND);
+	/* Disabling ends the sessions; enabling again lets it log in. */
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, token, NULL), 0);
+	ch = (struct staff_changes){ .set_disabled = true, .disabled = true };
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), 0);
+	assert_int_equal(staff_session_check(f->st, token, T0, false, NULL), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0 + SEC, NULL, NULL), BRUG_E_UNAUTHORIZED);
+	ch.disabled = false;
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), 0);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0 + 2 * SEC, NULL, NULL), 0);
+}
+
+struct audit_seen {
+	unsigned n;
+	char actions[16][24];
+	char actors[16][24];
+	char all[4096];
+};
+
+static int audit_cb(const struct staff_audit_entry *e, void *ctx)
+{
+	struct audit_seen *s = ctx;
+	size_t used = strlen(s->all);
+
+	assert_true(e->ts > 0);
+	assert_string_equal(e->target, "samira");
+	if (s->n < 16) {
+		snprintf(s->actions[s->n], sizeof s->actions[0], "%s", e->action);
+		snprintf(s->actors[s->n], sizeof s->actors[0], "%s", e->actor);
+	}
+	snprintf(s->all + used, sizeof s->all - used, "%s %s %s|", e->actor, e->action, e->detail);
+	s->n++;
+	return 0;
+}
+
+static void test_audit(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_account a = samira();
+	struct staff_changes ch = { .set_max_chats = true, .max_chats = 3 };
+	struct audit_seen seen = { 0 };
+	char code[STAFF_RESET_CODE_LEN + 1], totp[7], *uri = NULL, *secret;
+
+	assert_int_equal(staff_add(f->st, &a, PASSWORD, "cli", NULL), 0);
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), 0);
+	/* An update that changes nothing is not written. */
+	assert_int_equal(staff_update(f->st, "samira", &ch, "cora", NULL), 0);
+	assert_int_equal(staff_reset_code(f->st, "samira", "cora", T0, code), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, totp), 0);
+	assert_int_equal(login_code(f, "samira", "a new password", totp, code, T0), 0);
+	assert_int_equal(staff_set_password(f->st, "samira", "third password", "cli", NULL), 0);
+	assert_int_equal(staff_totp_reset(f->st, "samira", "cora", &uri), 0);
+	assert_int_equal(staff_disable(f->st, "samira", "cora"), 0);
+
+	assert_int_equal(staff_audit_list(f->st, 100, audit_cb, &seen), 0);
+	assert_int_equal(seen.n, 7);
+	/* Newest first. */
+	static const char *const want[] = { "disable", "totp_reset", "password", "password_reset",
+					    "reset_code", "update", "create" };
+	static const char *const who[] = { "cora", "cora", "cli", "samira", "cora", "cora", "cli" };
+	for (unsigned i = 0; i < 7; i++) {
+		assert_string_equal(seen.actions[i], want[i]);
+		assert_string_equal(seen.actors[i], who[i]);
+	}
+	assert_non_null(strstr(seen.all, "max_chats=3"));
+	/* No password, code or secret in it. */
+	secret = strstr(uri, "secret=") + 7;
+	secret[32] = '\0';
+	assert_null(strstr(seen.all, secret));
+	assert_null(strstr(seen.all, code));
+	assert_null(strstr(seen.all, totp));
+	assert_null(strstr(seen.all, "password\""));
+	assert_null(strstr(seen.all, PASSWORD));
+	assert_null(strstr(seen.all, "a new password"));
+	assert_null(strstr(seen.all, "third password"));
+	/* The limit. */
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(staff_audit_list(f->st, 2, audit_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(staff_audit_list(f->st, 0, audit_cb, &seen), BRUG_E_BAD_FIELD);
+	free(uri);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +1193,12 @@ int main(void)
 		T(test_lockout_unknown_user_and_case),
 		T(test_lockout_addr),
 		T(test_lockout_table_bounded),
+		T(test_totp_required_and_single_use),
+		T(test_totp_failures_lock),
+		T(test_reset_code),
+		T(test_totp_reset),
+		T(test_update),
+		T(test_audit),
 		T(test_token_not_stored),
 		T(test_resume),
 		T(test_idle_expiry),
