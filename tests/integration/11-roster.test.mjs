@@ -234,3 +234,12 @@ test('a closed language tells the visitor its next rostered shift', { timeout: 3
 	cora.close();
 	vera.close();
 });
+
+// In the sanitizer build a leak or a use after free in the roster handlers
+// would show here.
+test('brugd stops cleanly afterwards', { timeout: 20000 }, async () => {
+	const info = await b.stop();
+	const bad = b.logs().filter((l) => /Sanitizer|runtime error/.test(l));
+	assert.deepEqual(bad, []);
+	assert.deepEqual(info, { code: 0, signal: null });
+});
