@@ -1,0 +1,80 @@
+// Opening hours come from the roster (issue 5, point 2): a language with
+// nobody available answers `closed` with the start of its next rostered
+// shift, and /api/status says the same, with the time in the page's
+// language and the helpline's time zone.
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { startBrugd, loginStaff, visitorHello } from '../lib/brugd.mjs';
+
+const PW = 'integration-test-password-13';
+let b;
+
+before(async () => {
+	b = await startBrugd({
+		staff: [
+			{ user: 'cora', alias: 'Cora', roles: 'coordinator', langs: 'nl', password: PW },
+			{ user: 'yonas', alias: 'Yonas', roles: 'volunteer', langs: 'ti', password: PW },
+		],
+	});
+}, { timeout: 60000 });
+
+after(async () => {
+	if (b) {
+		await b.stop();
+		await b.cleanup();
+	}
+});
+
+function getJson(p) {
+	return new Promise((resolve, reject) => {
+		https.get({ host: 'localhost', port: b.port, path: p, ca: readFileSync(b.caPath) }, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (c) => { body += c; });
+			res.on('end', () => resolve(JSON.parse(body)));
+		}).on('error', reject);
+	});
+}
+
+// Weekday (1 = Monday) and HH:MM of an instant in Amsterdam.
+function amsterdam(iso) {
+	const parts = new Intl.DateTimeFormat('en-GB', {
+		timeZone: 'Europe/Amsterdam', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+	}).formatToParts(new Date(iso));
+	const get = (t) => parts.find((p) => p.type === t).value;
+	const day = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(get('weekday')) + 1;
+	return { day, time: `${get('hour')}:${get('minute')}` };
+}
+
+test('closed and /api/status name the next Tigrinya shift from the roster', { timeout: 30000 }, async () => {
+	// Nothing rostered: no next opening is known.
+	let { v } = await visitorHello(b, { lang: 'ti' });
+	let closed = await v.next('closed');
+	assert.equal(closed.next_open, null);
+	v.close();
+
+	const cora = await loginStaff(b, 'cora', PW);
+	cora.send({ type: 'pattern_add', weekday: 2, start: '19:00', end: '22:00', langs: ['ti'], staff: ['yonas'], id: 'p' });
+	const roster = await cora.waitFor((f) => f.id === 'p');
+	assert.equal(roster.type, 'roster', JSON.stringify(roster));
+
+	({ v } = await visitorHello(b, { lang: 'ti' }));
+	closed = await v.next('closed');
+	assert.equal(typeof closed.next_open, 'string');
+	const at = new Date(closed.next_open);
+	assert.ok(at.getTime() > Date.now() - 1000 && at.getTime() < Date.now() + 8 * 86400000, closed.next_open);
+	assert.deepEqual(amsterdam(closed.next_open), { day: 2, time: '19:00' });
+	// The text names the time in Tigrinya, not an English weekday.
+	assert.ok(closed.text.includes('19'), closed.text);
+	assert.ok(/[\u1200-\u137f]/.test(closed.text));
+	v.close();
+
+	const st = await getJson('/api/status/nl.json');
+	assert.equal(st.languages.ti.open, false);
+	assert.equal(st.languages.ti.next_open, closed.next_open);
+	assert.match(st.languages.ti.next_open_text, /19/);
+	assert.equal(st.languages.ar.next_open, null);
+	cora.close();
+});
