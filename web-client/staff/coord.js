@@ -84,9 +84,9 @@ export function coordSession(user) {
   el.pages.hidden = false;
   document.body.dataset.coord = String(isCoord);
   if (!isCoord && page !== 'chats' && page !== 'shifts') page = 'chats';
+  // Nothing is asked for until a page needs it: every message counts
+  // against the socket's rate limit, which the chats need more.
   showPage(page, false);
-  // Quiet when it fails: the shifts page then just has none to show.
-  request({ type: 'my_shifts' }, 'my_shifts', () => {});
 }
 
 export function coordReset() {
@@ -162,6 +162,7 @@ function showPage(name, focus) {
   for (const b of el.pages.querySelectorAll('button[data-page]')) {
     if (b.dataset.page === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
+  // Quiet when it fails: the page then just has no shifts to show.
   if (name === 'shifts') request({ type: 'my_shifts' }, 'my_shifts', () => {});
   if (name === 'roster') { loadRoster(); request({ type: 'staff_list' }, 'staff_list'); }
   if (name === 'accounts') { request({ type: 'staff_list' }, 'staff_list'); loadAudit(); }
