@@ -56,6 +56,9 @@ const NESTED = {
     endedBy: ['visitor', 'staff', 'timeout', 'shutdown', 'quick_exit'],
     requestFailedKind: ['transfer', 'invite'],
     requestFailedReason: ['declined', 'lapsed', 'withdrawn', 'nobody'],
+    // The coordinator pages (coord.js): a table of its own, with tables
+    // inside; a few of its texts stand for the rest.
+    coord: ['chats', 'myShifts', 'haveCode', 'dashSummary', 'gap', 'handoutHint', 'smallNote'],
   },
 };
 
