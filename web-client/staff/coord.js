@@ -399,13 +399,14 @@ function wireRoster() {
   el.patternDelete.addEventListener('click', () => {
     const p = patternEditing;
     if (!p) return;
-    request({ type: 'pattern_delete', id: p.id }, 'roster', patternError);
+    request({ type: 'pattern_delete', pattern: p.id }, 'roster', patternError);
     el.patternDialog.close();
   });
   el.patternForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const msg = { type: patternEditing ? 'pattern_update' : 'pattern_add' };
-    if (patternEditing) msg.id = patternEditing.id;
+    // The request's own `id` is the reply's tag: the shift goes by `pattern`.
+    if (patternEditing) msg.pattern = patternEditing.id;
     if (el.patternOnce.checked) {
       if (!el.patternDate.value) { el.patternDate.focus(); return; }
       msg.date = el.patternDate.value;
@@ -472,6 +473,8 @@ function openPattern(p) {
   el.patternStart.value = p ? p.start : '';
   el.patternEnd.value = p ? p.end : '';
   for (const i of el.patternLangs.querySelectorAll('input')) i.checked = Boolean(p && p.langs && p.langs.includes(i.value));
+  // A fresh list: the shift's own staff, nobody from the last dialog.
+  clear(el.patternStaff);
   renderPatternStaff();
   syncPatternMode();
   el.patternDialog.showModal();
@@ -580,7 +583,7 @@ function renderRoster() {
   const closures = r && Array.isArray(r.closures) ? r.closures : [];
   for (const c of closures) {
     const b = elt('button', { type: 'button', class: 'small', text: t('remove'), testid: 'closure-delete' });
-    b.addEventListener('click', () => request({ type: 'closure_delete', id: c.id }, 'roster'));
+    b.addEventListener('click', () => request({ type: 'closure_delete', closure: c.id }, 'roster'));
     el.closuresList.append(elt('li', { testid: 'closure' },
       elt('span', { dir: 'auto', text: t('closureItem', { from: fmtDay(c.from), to: fmtDay(c.to), note: c.note || '' }) }), ' ', b));
   }
@@ -605,7 +608,10 @@ function patternButton(p) {
 // carry a ✕ and a hatching as well as a colour, and are listed in words.
 function renderCoverage() {
   const r = state.roster;
-  const cov = r && r.coverage && r.coverage.langs ? r.coverage.langs : {};
+  // Per language 14 rows of 24 counts: under coverage.langs, or (as the
+  // daemon sends them) next to from and days in coverage itself.
+  const raw = r && r.coverage && typeof r.coverage === 'object' ? (r.coverage.langs || r.coverage) : {};
+  const cov = Object.fromEntries(Object.entries(raw).filter(([, v]) => Array.isArray(v)));
   const langs = configuredLangs().filter((l) => l in cov).concat(Object.keys(cov).filter((l) => !configuredLangs().includes(l)));
   const keep = state.coverageLang && langs.includes(state.coverageLang) ? state.coverageLang : langs[0];
   state.coverageLang = keep || null;
