@@ -1057,9 +1057,10 @@ static void test_totp_reset(void **state)
 	if (strcmp(before, after) != 0)
 		assert_int_equal(login_code(f, "samira", PASSWORD, before, NULL, T0), BRUG_E_UNAUTHORIZED);
 	assert_int_equal(login_code(f, "samira", PASSWORD, after, NULL, T0), 0);
-	assert_int_equal(staff_totp_reset(f->st, "nobody", "cora", &uri), BRUG_E_NOT_FOUND);
-	free(uri2);
 	free(uri);
+	assert_int_equal(staff_totp_reset(f->st, "nobody", "cora", &uri), BRUG_E_NOT_FOUND);
+	assert_null(uri);
+	free(uri2);
 }
 
 static void test_update(void **state)
