@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 
+// Frames a staff socket receives on a timer rather than as an answer.
+const UNSOLICITED = new Set(['colleagues', 'dashboard', 'handover']);
+
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const START_TIMEOUT_MS = 15000;
@@ -327,7 +330,11 @@ class Client {
 	// Next frame; with type, frames of other types before it are skipped
 	// (dropped).
 	next(type, timeoutMs = 5000) {
-		return this.wait(type ? (f) => f.type === type : () => true, true, type || 'frame', timeoutMs);
+		// Without a type, the presence frames a console gets on its own
+		// (colleagues, dashboard, handover) are passed over: they come on a
+		// timer, so their place among the answers is not fixed.
+		const match = type ? (f) => f.type === type : (f) => !UNSOLICITED.has(f.type);
+		return this.wait(match, true, type || 'frame', timeoutMs);
 	}
 
 	// The first queued or future frame for which pred(frame) is true; an
