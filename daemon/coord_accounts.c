@@ -337,6 +337,10 @@ int coord_staff_update(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	r = staff_update(svc->staff, user, &ch, self, NULL);
 	if (r != 0)
 		return refusal(r);
+	/* A disabled account's open consoles close now (4002), not at the
+	 * next session check. */
+	if (ch.set_disabled && ch.disabled)
+		hub_end_sessions_of(hub_of(c), user);
 	return reply_list(c, in->id);
 }
 

@@ -1555,6 +1555,17 @@ void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
 	frame_unref(f);
 }
 
+void hub_end_sessions_of(struct hub *h, const char *username)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (!o->dead && o->rs != NULL && strcmp(o->username, username) == 0)
+			close_conn(o, CLOSE_SESSION_EXPIRED, "session ended");
+	}
+}
+
 void hub_roster_changed(struct hub *h)
 {
 	h->colleagues_dirty = true;
