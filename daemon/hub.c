@@ -1528,6 +1528,33 @@ static int on_handover_set(struct hub_conn *c, struct proto_in *in, uint64_t now
 	return 0;
 }
 
+/* {"type":"ical_feed"}: a new private URL for the member's shifts as an
+ * iCalendar feed (GET /api/ical/TOKEN.ics); an earlier URL stops working. */
+static int on_ical_feed(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	char token[TOKEN_STR_LEN], path[TOKEN_STR_LEN + 16];
+	int rc = staff_feed_new(c->hub->staff, c->staff_id, token);
+
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof path, "/api/ical/%s.ics", token);
+	send_json(c, json_pack("{s:s, s:s}", "type", "ical_feed", "path", path), in->id);
+	secmem_wipe(token, sizeof token);
+	secmem_wipe(path, sizeof path);
+	return 0;
+}
+
+char *hub_ical_feed(struct hub *h, const char *token)
+{
+	int64_t id;
+	int64_t now = (int64_t)wall_now(h);
+
+	if (h->svc.roster == NULL || staff_feed_lookup(h->staff, token, &id) != 0)
+		return NULL;
+	/* A week back and two months ahead, as calendar apps expect. */
+	return roster_ical(h->svc.roster, id, now - 7LL * 86400000, now + 62LL * 86400000);
+}
+
 /* ---- what coord_*.c may use (hub_internal.h) ---- */
 
 const struct hub_services *hub_services(const struct hub_conn *c) { return &c->hub->svc; }
@@ -1797,6 +1824,7 @@ static const struct handler staff_handlers[PROTO__COUNT] = {
 	[PROTO_STATS_CSV] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_csv },
 	[PROTO_MY_SHIFTS] = { SIDE_S, true, 0, coord_my_shifts },
 	[PROTO_HANDOVER_SET] = { SIDE_S, true, 0, on_handover_set },
+	[PROTO_ICAL_FEED] = { SIDE_S, true, 0, on_ical_feed },
 };
 
 /* ---- connections ---- */

@@ -80,6 +80,10 @@ void hub_set_stats(struct hub *h, struct stats *st);
  * texts in language lang. Caller frees; NULL on no memory. */
 char *hub_status_json(struct hub *h, int lang);
 
+/* GET /api/ical/TOKEN.ics: the shifts of the member whose feed token this
+ * is, as iCalendar text (caller frees), or NULL (unknown token). */
+char *hub_ical_feed(struct hub *h, const char *token);
+
 /* Counters for logs and the benchmark. */
 struct hub_stats {
 	unsigned visitors_connected, staff_connected, chats, waiting;

@@ -162,6 +162,7 @@ static const struct type_entry types[] = {
 	{ "stats_csv", PROTO_STATS_CSV, PROTO_SIDE_STAFF, NULL, NULL },
 	{ "my_shifts", PROTO_MY_SHIFTS, PROTO_SIDE_STAFF, NULL, NULL },
 	{ "handover_set", PROTO_HANDOVER_SET, PROTO_SIDE_STAFF, NULL, NULL },
+	{ "ical_feed", PROTO_ICAL_FEED, PROTO_SIDE_STAFF, no_fields, NULL },
 };
 
 static const char *const type_names[PROTO__COUNT] = {
@@ -194,6 +195,7 @@ static const char *const type_names[PROTO__COUNT] = {
 	[PROTO_STATS_CSV] = "stats_csv",
 	[PROTO_MY_SHIFTS] = "my_shifts",
 	[PROTO_HANDOVER_SET] = "handover_set",
+	[PROTO_ICAL_FEED] = "ical_feed",
 };
 
 const char *proto_type_name(enum proto_type t)

@@ -49,6 +49,7 @@ enum proto_type {
 	PROTO_STATS_CSV,       /* coordinator */
 	PROTO_MY_SHIFTS,       /* any staff */
 	PROTO_HANDOVER_SET,    /* any staff */
+	PROTO_ICAL_FEED,       /* any staff: a new iCalendar feed URL */
 	PROTO__COUNT
 };
 

@@ -410,6 +410,22 @@ static int http_document(struct lws *wsi, struct http_pss *hp)
 			body = hp->owned;
 			len = strlen(body);
 		}
+	} else if (strncmp(path, "/api/ical/", 10) == 0) {
+		/* A member's shifts for calendar apps, by the feed token alone. */
+		char token[64];
+		const char *dot = strstr(path + 10, ".ics");
+		if (dot != NULL && dot[4] == '\0' && (size_t)(dot - path - 10) < sizeof token) {
+			memcpy(token, path + 10, (size_t)(dot - path - 10));
+			token[dot - path - 10] = '\0';
+			hp->owned = hub_ical_feed(g.hub, token);
+			secmem_wipe(token, sizeof token);
+		}
+		if (hp->owned != NULL) {
+			status = 200;
+			body = hp->owned;
+			len = strlen(body);
+			type = "text/calendar; charset=utf-8";
+		}
 	}
 	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",

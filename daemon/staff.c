@@ -1599,3 +1599,53 @@ int staff_login(struct staff *st, const char *username, const char *password, co
 	staff_login_verify(job);
 	return staff_login_end(st, job, now_ms, acct_out, token_out, expires_ms);
 }
+
+int staff_feed_new(struct staff *st, int64_t staff_id, char token_out[TOKEN_STR_LEN])
+{
+	char hash[65];
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (st == NULL || token_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	if (token_new(token_out) < 0)
+		return BRUG_E_INTERNAL;
+	token_hash_hex(token_out, hash);
+	r = prepare(st, "UPDATE staff SET feed_token_hash = ? WHERE id = ? AND disabled = 0", &stmt);
+	if (r != 0)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, staff_id);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : BRUG_E_INTERNAL;
+	sqlite3_finalize(stmt);
+	if (r == 0 && sqlite3_changes(st->db) != 1)
+		r = BRUG_E_NOT_FOUND;
+	if (r == 0)
+		return 0;
+fail:
+	sodium_memzero(token_out, TOKEN_STR_LEN);
+	return r;
+}
+
+int staff_feed_lookup(struct staff *st, const char *token, int64_t *staff_id)
+{
+	char hash[65];
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (st == NULL || token == NULL || staff_id == NULL || strlen(token) != TOKEN_STR_LEN - 1)
+		return BRUG_E_NOT_FOUND;
+	token_hash_hex(token, hash);
+	r = prepare(st, "SELECT id FROM staff WHERE feed_token_hash = ? AND disabled = 0", &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*staff_id = sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else {
+		r = BRUG_E_NOT_FOUND;
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}

@@ -262,4 +262,14 @@ int staff_logout(struct staff *st, const char *token);
  * too). Returns 0 or BRUG_E_INTERNAL. */
 int staff_purge_sessions(struct staff *st, int64_t now_ms);
 
+/*
+ * The iCalendar feed of a member's shifts is read by calendar apps without
+ * a login, so its URL holds a token of its own: staff_feed_new() makes a new
+ * one for staff_id (the old URL stops working; only a hash is stored) into
+ * token_out, and staff_feed_lookup() finds the member of a token (borrowed).
+ * 0, BRUG_E_NOT_FOUND (no such enabled member / token) or BRUG_E_INTERNAL.
+ */
+int staff_feed_new(struct staff *st, int64_t staff_id, char token_out[TOKEN_STR_LEN]);
+int staff_feed_lookup(struct staff *st, const char *token, int64_t *staff_id);
+
 #endif

@@ -78,3 +78,36 @@ test('closed and /api/status name the next Tigrinya shift from the roster', { ti
 	assert.equal(st.languages.ar.next_open, null);
 	cora.close();
 });
+
+function getRaw(p) {
+	return new Promise((resolve, reject) => {
+		https.get({ host: 'localhost', port: b.port, path: p, ca: readFileSync(b.caPath) }, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (c) => { body += c; });
+			res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
+		}).on('error', reject);
+	});
+}
+
+test('a volunteer subscribes to their shifts as an iCalendar feed; a new URL retires the old one', { timeout: 30000 }, async () => {
+	const yonas = await loginStaff(b, 'yonas', PW);
+	yonas.send({ type: 'ical_feed', id: 'f1' });
+	const feed = await yonas.waitFor((f) => f.id === 'f1');
+	assert.equal(feed.type, 'ical_feed', JSON.stringify(feed));
+	assert.match(feed.path, /^\/api\/ical\/[A-Za-z0-9_-]{43}\.ics$/);
+	const cal = await getRaw(feed.path);
+	assert.equal(cal.status, 200);
+	assert.match(cal.type, /^text\/calendar/);
+	assert.match(cal.body, /BEGIN:VCALENDAR/);
+	assert.match(cal.body, /BEGIN:VEVENT/);   // the Tuesday Tigrinya shift from the test above
+	assert.ok(!cal.body.includes('Visitor'), 'nothing about visitors');
+
+	yonas.send({ type: 'ical_feed', id: 'f2' });
+	const again = await yonas.waitFor((f) => f.id === 'f2');
+	assert.notEqual(again.path, feed.path);
+	assert.equal((await getRaw(feed.path)).status, 404);
+	assert.equal((await getRaw(again.path)).status, 200);
+	assert.equal((await getRaw('/api/ical/not-a-token.ics')).status, 404);
+	yonas.close();
+});
