@@ -40,7 +40,7 @@ const state = {
 
 const el = {};
 for (const id of ['pages', 'console', 'page-shifts', 'page-dashboard', 'page-roster', 'page-accounts',
-  'page-statistics', 'shifts-none', 'shifts-list', 'shifts-ical', 'handover-none', 'handover-list',
+  'page-statistics', 'shifts-none', 'shifts-list', 'shifts-ical', 'shifts-feed', 'shifts-feed-hint', 'shifts-feed-url', 'handover-none', 'handover-list',
   'handover-form', 'handover-text', 'handover-clear', 'dash-summary', 'dash-rows', 'onshift-none',
   'onshift-list', 'missing-none', 'missing-list', 'roster-tz', 'week', 'pattern-new', 'coverage-lang',
   'coverage', 'gaps-list', 'exceptions-list', 'exception-form', 'exception-pattern', 'exception-date',
@@ -119,6 +119,13 @@ export function coordHandle(m) {
       state.shifts = Array.isArray(m.shifts) ? m.shifts : [];
       state.ical = typeof m.ical === 'string' ? m.ical : null;
       renderShifts();
+      return true;
+    case 'ical_feed':
+      if (typeof m.path === 'string') {
+        // Shown, not stored: the link is as private as a password.
+        el.shiftsFeedUrl.textContent = `${location.origin}${m.path}`;
+        el.shiftsFeedHint.hidden = false;
+      }
       return true;
     case 'roster': state.roster = m; renderRoster(); return true;
     case 'staff_list':
@@ -297,6 +304,8 @@ function wireShifts() {
   el.shiftsIcal.addEventListener('click', () => {
     if (state.ical) download('brug-shifts.ics', state.ical, 'text/calendar');
   });
+  // A private feed URL for calendar apps; asking again retires the old one.
+  el.shiftsFeed.addEventListener('click', () => request({ type: 'ical_feed' }, 'ical_feed'));
   el.handoverForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = el.handoverText.value.trim();
