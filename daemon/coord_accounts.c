@@ -12,6 +12,7 @@
 #include "common.h"
 #include "config.h"
 #include "coord.h"
+#include "util/clock.h"
 #include "hub_internal.h"
 #include "proto.h"
 #include "qr.h"
@@ -27,40 +28,6 @@ static const char *const update_fields[] = { "user", "alias", "roles", "langs", 
 					     "max_chats", "disabled", NULL };
 static const char *const user_fields[] = { "user", NULL };
 static const char *const audit_fields[] = { "limit", NULL };
-
-/* Refuse any key that is not type, id or one of allowed. */
-static int check_keys(json_t *root, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(root, key, v) {
-		bool ok = strcmp(key, "type") == 0 || strcmp(key, "id") == 0;
-
-		for (const char *const *a = allowed; !ok && *a != NULL; a++)
-			ok = strcmp(key, *a) == 0;
-		if (!ok)
-			return BRUG_E_BAD_FIELD;
-	}
-	return 0;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void iso8601(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* A string field: absent (NULL, 0 if !required) or a string. */
 static int get_string(json_t *root, const char *name, bool required, const char **out)
@@ -227,7 +194,7 @@ static int refusal(int r)
 int coord_staff_list(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	(void)now;
-	if (check_keys(in->root, list_fields) != 0)
+	if (!proto_only_fields(in->root, list_fields))
 		return BRUG_E_BAD_FIELD;
 	return reply_list(c, in->id);
 }
@@ -271,7 +238,7 @@ int coord_staff_create(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	int r;
 
 	(void)now;
-	if (check_keys(in->root, create_fields) != 0 ||
+	if (!proto_only_fields(in->root, create_fields) ||
 	    get_string(in->root, "user", true, &user) != 0 ||
 	    get_string(in->root, "alias", true, &alias) != 0 ||
 	    get_roles(in->root, true, &a.roles, &have) != 0 ||
@@ -286,7 +253,7 @@ int coord_staff_create(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	r = staff_add(svc->staff, &a, NULL, hub_conn_username(c), NULL);
 	if (r != 0)
 		return refusal(r);
-	r = staff_reset_code(svc->staff, user, hub_conn_username(c), wall_ms(), code);
+	r = staff_reset_code(svc->staff, user, hub_conn_username(c), clock_wall_ms(), code);
 	if (r == 0)
 		r = enrolment(svc->staff, user, &uri, &svg);
 	if (r != 0)
@@ -310,7 +277,7 @@ int coord_staff_update(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	int r;
 
 	(void)now;
-	if (check_keys(in->root, update_fields) != 0 ||
+	if (!proto_only_fields(in->root, update_fields) ||
 	    get_string(in->root, "user", true, &user) != 0 ||
 	    get_string(in->root, "alias", false, &ch.alias) != 0 ||
 	    get_roles(in->root, false, &ch.roles, &ch.set_roles) != 0 ||
@@ -351,9 +318,9 @@ int coord_staff_reset(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	int r;
 
 	(void)now;
-	if (check_keys(in->root, user_fields) != 0 || get_string(in->root, "user", true, &user) != 0)
+	if (!proto_only_fields(in->root, user_fields) || get_string(in->root, "user", true, &user) != 0)
 		return BRUG_E_BAD_FIELD;
-	r = staff_reset_code(hub_services(c)->staff, user, hub_conn_username(c), wall_ms(), code);
+	r = staff_reset_code(hub_services(c)->staff, user, hub_conn_username(c), clock_wall_ms(), code);
 	if (r != 0)
 		return refusal(r);
 	hub_reply(c, json_pack("{s:s, s:s, s:s}", "type", "staff_reset", "user", user, "reset_code", code),
@@ -370,7 +337,7 @@ int coord_totp_reset(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	int r;
 
 	(void)now;
-	if (check_keys(in->root, user_fields) != 0 || get_string(in->root, "user", true, &user) != 0)
+	if (!proto_only_fields(in->root, user_fields) || get_string(in->root, "user", true, &user) != 0)
 		return BRUG_E_BAD_FIELD;
 	r = staff_totp_reset(st, user, hub_conn_username(c), &uri);
 	if (r != 0)
@@ -392,7 +359,7 @@ static int audit_one(const struct staff_audit_entry *e, void *ctx)
 	char when[32];
 	json_t *o;
 
-	iso8601(e->ts, when);
+	clock_iso8601(e->ts, when);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", when, "actor", e->actor, "action", e->action,
 		      "target", e->target, "detail", e->detail);
 	if (o == NULL || json_array_append_new(ctx, o) != 0)
@@ -407,7 +374,7 @@ int coord_audit_list(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	int r;
 
 	(void)now;
-	if (check_keys(in->root, audit_fields) != 0)
+	if (!proto_only_fields(in->root, audit_fields))
 		return BRUG_E_BAD_FIELD;
 	lim = json_object_get(in->root, "limit");
 	if (lim != NULL) {

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "config.h"
 #include "coord.h"
+#include "util/clock.h"
 #include "hub_internal.h"
 #include "log.h"
 #include "proto.h"
@@ -22,41 +23,6 @@
 #define DAY_MS (86400 * 1000LL)
 #define MY_SHIFTS_DAYS 14   /* listed in my_shifts */
 #define MY_ICAL_DAYS 60     /* in its iCalendar text */
-
-/* The roster works in wall-clock time, which the hub does not lend to its
- * handlers (their `now` is the monotonic clock). */
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void iso8601(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Every member of root is `type`, `id` or one of allowed (NULL-ended). */
-static bool only_fields(json_t *root, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(root, key, v) {
-		bool ok = strcmp(key, "type") == 0 || strcmp(key, "id") == 0;
-		for (const char *const *a = allowed; !ok && *a != NULL; a++)
-			ok = strcmp(key, *a) == 0;
-		if (!ok)
-			return false;
-	}
-	return true;
-}
 
 /* A positive integer field (a pattern or closure id); required. */
 static int get_id(json_t *root, const char *name, int64_t *out)
@@ -172,7 +138,7 @@ static json_t *roster_json(struct hub_conn *c, const char *from, unsigned days)
 	char today[ROSTER_DATE_LEN + 1];
 
 	if (from == NULL) {
-		if (roster_local_date(r, wall_ms(), today) != 0)
+		if (roster_local_date(r, clock_wall_ms(), today) != 0)
 			return NULL;
 		from = today;
 	}
@@ -241,7 +207,7 @@ int coord_roster_get(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (hub_services(c)->roster == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_date(in->root, "from", false, &from) != 0)
+	if (!proto_only_fields(in->root, allowed) || get_date(in->root, "from", false, &from) != 0)
 		return BRUG_E_BAD_FIELD;
 	if (jd != NULL) {
 		if (!json_is_integer(jd) || json_integer_value(jd) < 1 ||
@@ -368,7 +334,7 @@ int coord_pattern_add(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (hub_services(c)->roster == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, pattern_fields))
+	if (!proto_only_fields(in->root, pattern_fields))
 		return BRUG_E_BAD_FIELD;
 	memset(&p, 0, sizeof p);
 	rc = read_pattern(c, in->root, true, &p);
@@ -394,7 +360,7 @@ int coord_pattern_update(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0)
+	if (!proto_only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0)
 		return BRUG_E_BAD_FIELD;
 	rc = roster_pattern_get(r, id, &p);
 	if (rc != 0)
@@ -419,7 +385,7 @@ int coord_pattern_delete(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0)
+	if (!proto_only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0)
 		return BRUG_E_BAD_FIELD;
 	rc = roster_pattern_delete(r, id);
 	if (rc != 0)
@@ -438,7 +404,7 @@ static int exception_change(struct hub_conn *c, struct proto_in *in, bool add)
 
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0 ||
+	if (!proto_only_fields(in->root, allowed) || get_id(in->root, "pattern", &id) != 0 ||
 	    get_date(in->root, "date", true, &date) != 0)
 		return BRUG_E_BAD_FIELD;
 	rc = add ? roster_exception_add(r, id, date) : roster_exception_delete(r, id, date);
@@ -470,7 +436,7 @@ int coord_closure_add(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_date(in->root, "from", true, &from) != 0 ||
+	if (!proto_only_fields(in->root, allowed) || get_date(in->root, "from", true, &from) != 0 ||
 	    get_date(in->root, "to", true, &to) != 0 || (jn != NULL && !json_is_string(jn)))
 		return BRUG_E_BAD_FIELD;
 	rc = roster_closure_add(r, from, to, jn != NULL ? json_string_value(jn) : NULL, NULL);
@@ -490,7 +456,7 @@ int coord_closure_delete(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed) || get_id(in->root, "closure", &id) != 0)
+	if (!proto_only_fields(in->root, allowed) || get_id(in->root, "closure", &id) != 0)
 		return BRUG_E_BAD_FIELD;
 	rc = roster_closure_delete(r, id);
 	if (rc != 0)
@@ -502,7 +468,7 @@ int coord_my_shifts(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	static const char *const allowed[] = { NULL };
 	struct roster *r = hub_services(c)->roster;
-	int64_t wall = wall_ms(), me = hub_conn_staff_id(c);
+	int64_t wall = clock_wall_ms(), me = hub_conn_staff_id(c);
 	struct roster_shifts s;
 	json_t *list, *msg;
 	char *ical;
@@ -510,7 +476,7 @@ int coord_my_shifts(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	(void)now;
 	if (r == NULL)
 		return BRUG_E_INTERNAL;
-	if (!only_fields(in->root, allowed))
+	if (!proto_only_fields(in->root, allowed))
 		return BRUG_E_BAD_FIELD;
 	if (roster_expand(r, wall, wall + MY_SHIFTS_DAYS * DAY_MS, me, &s) != 0)
 		return BRUG_E_INTERNAL;
@@ -520,8 +486,8 @@ int coord_my_shifts(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		char start[32], end[32];
 		for (size_t k = 0; k < s.v[i].n_langs && langs != NULL; k++)
 			json_array_append_new(langs, json_string(s.v[i].langs[k]));
-		iso8601(s.v[i].start_ms, start);
-		iso8601(s.v[i].end_ms, end);
+		clock_iso8601(s.v[i].start_ms, start);
+		clock_iso8601(s.v[i].end_ms, end);
 		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:s}", "start", start, "end", end,
 						      "langs", langs, "date", s.v[i].date));
 	}

@@ -18,6 +18,7 @@
 #include "shifts.h"
 #include "stats.h"
 #include "staff.h"
+#include "util/clock.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
@@ -300,15 +301,6 @@ static uint64_t wall_now(const struct hub *h)
 	return h->ops.wall_ms(h->ops_ctx);
 }
 
-static void iso8601(uint64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static struct hub_conn *visitor_conn(struct router_visitor *v)
 {
 	struct vsession *vs = v != NULL ? v->owner : NULL;
@@ -417,7 +409,7 @@ static void send_closed(struct hub *h, struct router_visitor *v)
 		}
 	}
 	if (known)
-		iso8601((uint64_t)at, iso);
+		clock_iso8601((int64_t)at, iso);
 	send_json(c, json_pack("{s:s, s:s, s:o}", "type", "closed", "text", text ? text : "",
 			       "next_open", known ? json_string(iso) : json_null()), NULL);
 	free(closed);
@@ -1202,7 +1194,7 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		if (c->rs == NULL)
 			return BRUG_E_INTERNAL;
 	}
-	iso8601((uint64_t)expires, when);
+	clock_iso8601((int64_t)expires, when);
 	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct->username, "alias", acct->alias,
 			 "roles", roles_array(acct->roles), "langs", csv_array(acct->langs),
 			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
@@ -1475,7 +1467,7 @@ static json_t *handover_json(const struct hub *h)
 
 	for (unsigned i = 0; i < h->n_notes && arr != NULL; i++) {
 		char when[32];
-		iso8601(h->notes[i].ts_ms, when);
+		clock_iso8601((int64_t)h->notes[i].ts_ms, when);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "alias", h->notes[i].alias, "ts", when,
 						     "text", h->notes[i].text));
 	}
@@ -1673,7 +1665,7 @@ static json_t *roster_on_shift_json(struct hub *h, uint64_t now)
 	for (size_t i = 0; i < h->n_on_shift && arr != NULL; i++) {
 		const struct on_shift *o = &h->on_shift[i];
 		char until[32];
-		iso8601((uint64_t)o->end_ms, until);
+		clock_iso8601((int64_t)o->end_ms, until);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:b, s:s}", "user", o->user, "alias", o->alias,
 			"langs", csv_array(o->langs), "online", conn_of_staff_id(h, o->staff_id) != NULL, "until", until));
 	}
@@ -2147,7 +2139,7 @@ char *hub_status_json(struct hub *h, int lang)
 
 		if (entry != NULL && !open && next_open(h, (int)i, &at) == 0) {
 			char iso[32], *text = i18n_format_time(h->i18n, lang, at, h->cfg->timezone);
-			iso8601((uint64_t)at, iso);
+			clock_iso8601((int64_t)at, iso);
 			json_object_set_new(entry, "next_open", json_string(iso));
 			json_object_set_new(entry, "next_open_text", text ? json_string(text) : json_null());
 			free(text);

@@ -564,3 +564,19 @@ void proto_id_str(uint64_t id, char buf[21])
 {
 	snprintf(buf, 21, "%" PRIu64, id);
 }
+
+bool proto_only_fields(json_t *root, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(root, key, v) {
+		bool ok = strcmp(key, "type") == 0 || strcmp(key, "id") == 0;
+
+		for (const char *const *a = allowed; !ok && *a != NULL; a++)
+			ok = strcmp(key, *a) == 0;
+		if (!ok)
+			return false;
+	}
+	return true;
+}

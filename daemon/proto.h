@@ -139,6 +139,11 @@ void frame_unref(struct frame *f);
  * message is borrowed (already localized). Caller owns the result. */
 struct frame *proto_error_frame(int brug_error, const char *message, const char *id);
 
+/* Whether every member of the object root is `type`, `id` or one of
+ * allowed (a NULL-ended list): the strict check of the extension messages
+ * whose handlers read their own fields. */
+bool proto_only_fields(json_t *root, const char *const *allowed);
+
 /* Format a chat or offer id for the wire into buf (at least 21 bytes). */
 void proto_id_str(uint64_t id, char buf[21]);
 
