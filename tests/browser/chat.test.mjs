@@ -3,11 +3,10 @@
 // exactly the daemon's key (by its SPKI hash), not "any certificate".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { startBrugd, repoRoot, totpCode } from '../lib/brugd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,12 +25,6 @@ let brug;
 let browser;
 const problems = []; // page errors and CSP violations, checked at the end
 
-// Base64 SHA-256 of the DER public key of the first certificate in pemPath.
-function spkiHash(pemPath) {
-  const script = 'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64';
-  return execFileSync('sh', ['-c', script, 'sh', pemPath], { encoding: 'utf8' }).trim();
-}
-
 function watch(page, name) {
   page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on('console', (msg) => {
@@ -44,21 +37,7 @@ function watch(page, name) {
 
 before(async () => {
   brug = await startBrugd({ staff: [volunteer] });
-  const hash = spkiHash(path.join(brug.stateDir, 'server.pem'));
-  assert.match(hash, /^[A-Za-z0-9+/]{43}=$/, 'SPKI hash of server.pem');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${hash}`,
-    ],
-  });
+  browser = await launchChromium(brug);
   mkdirSync(resultsDir, { recursive: true });
 });
 

@@ -6,12 +6,11 @@
 // Ge'ez drawn with fonts that have those scripts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { startBrugd, repoRoot } from '../lib/brugd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,11 +66,6 @@ let browser;
 const bundles = {};  // lang -> the served JSON
 let config;          // /api/config.json: languages, default_language, topics
 const problems = []; // page errors and CSP violations, checked per test
-
-function spkiHash(pemPath) {
-  const script = 'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64';
-  return execFileSync('sh', ['-c', script, 'sh', pemPath], { encoding: 'utf8' }).trim();
-}
 
 // GET a JSON document from the daemon, trusting only its test CA.
 function getJSON(url) {
@@ -221,21 +215,7 @@ async function noSidewaysScroll(page, what) {
 
 before(async () => {
   brug = await startBrugd();
-  const hash = spkiHash(path.join(brug.stateDir, 'server.pem'));
-  assert.match(hash, /^[A-Za-z0-9+/]{43}=$/, 'SPKI hash of server.pem');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${hash}`,
-    ],
-  });
+  browser = await launchChromium(brug);
   mkdirSync(resultsDir, { recursive: true });
   config = (await getJSON(`${brug.origin}/api/config.json`)).json;
   for (const lang of LANGS) {

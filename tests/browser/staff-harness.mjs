@@ -3,22 +3,15 @@
 // its SPKI hash), the label bundles as the daemon serves them, and small
 // helpers to drive the console page.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { startBrugd, repoRoot, totpCode } from '../lib/brugd.mjs';
 
 export const STEP_MS = 15000;
 export const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
 export const resultsDir = path.join(repoRoot, 'test-results', 'staff');
-
-// Base64 SHA-256 of the DER public key of the first certificate in pemPath.
-function spkiHash(pemPath) {
-  const script = 'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64';
-  return execFileSync('sh', ['-c', script, 'sh', pemPath], { encoding: 'utf8' }).trim();
-}
 
 // GET a JSON document from the daemon, trusting only its test CA.
 export function getJSON(brug, urlPath) {
@@ -44,21 +37,7 @@ export async function startEnv(opts = {}) {
   const config = { ...(opts.config || {}) };
   config.chat = { offer_timeout_seconds: 30, ...(config.chat || {}) };
   const brug = await startBrugd({ ...opts, config });
-  const hash = spkiHash(path.join(brug.stateDir, 'server.pem'));
-  assert.match(hash, /^[A-Za-z0-9+/]{43}=$/, 'SPKI hash of server.pem');
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${hash}`,
-    ],
-  });
+  const browser = await launchChromium(brug);
   mkdirSync(resultsDir, { recursive: true });
   const bundles = {};
   for (const lang of LANGS) bundles[lang] = await getJSON(brug, `/i18n/${lang}.json`);

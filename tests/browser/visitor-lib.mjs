@@ -5,41 +5,22 @@
 // machine), a request log per page, the browser's storage for an origin
 // (through CDP), and the labels from the daemon's bundles.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { repoRoot } from '../lib/brugd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const resultsDir = path.join(repoRoot ?? path.resolve(here, '..', '..'), 'test-results', 'visitor');
 export const STEP_MS = 15000;
 
-// Base64 SHA-256 of the DER public key of the first certificate in pemPath.
-export function spkiHash(pemPath) {
-  const script = 'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64';
-  return execFileSync('sh', ['-c', script, 'sh', pemPath], { encoding: 'utf8' }).trim();
-}
+export { spkiHash } from '../lib/browser.mjs';
 
 export async function launch(brug) {
-  const hash = spkiHash(path.join(brug.stateDir, 'server.pem'));
-  assert.match(hash, /^[A-Za-z0-9+/]{43}=$/, 'SPKI hash of server.pem');
   mkdirSync(resultsDir, { recursive: true });
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${hash}`,
-    ],
-  });
+  return launchChromium(brug);
 }
 
 // Page errors and CSP violations go into problems (checked by the tests).
