@@ -1309,8 +1309,15 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	return 0;
 }
 
+static void refresh_on_shift(struct hub *h, uint64_t now);
+static void apply_shift_quiet(struct hub *h);
+
 static int on_status(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
+	/* End-of-shift quiet applies from the first moment of availability,
+	 * with the roster as it is now (the read is cached between changes). */
+	refresh_on_shift(c->hub, now);
+	apply_shift_quiet(c->hub);
 	router_staff_set_available(c->hub->router, c->rs, in->available, now);
 	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", c->rs->available), in->id);
 	c->hub->colleagues_dirty = true;

@@ -111,3 +111,38 @@ test('a volunteer subscribes to their shifts as an iCalendar feed; a new URL ret
 	assert.equal((await getRaw('/api/ical/not-a-token.ics')).status, 404);
 	yonas.close();
 });
+
+// Today's local date and the local time m minutes from now, in Amsterdam.
+function localAt(minutesFromNow) {
+	const d = new Date(Date.now() + minutesFromNow * 60000);
+	const parts = new Intl.DateTimeFormat('en-CA', {
+		timeZone: 'Europe/Amsterdam', year: 'numeric', month: '2-digit', day: '2-digit',
+		hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+	}).formatToParts(d);
+	const get = (t) => parts.find((p) => p.type === t).value;
+	return { date: `${get('year')}-${get('month')}-${get('day')}`, time: `${get('hour')}:${get('minute')}` };
+}
+
+test('in the last minutes of a rostered shift a volunteer gets no new chats', { timeout: 30000 }, async (t) => {
+	const from = localAt(-60), to = localAt(5);
+	if (from.date !== to.date) {
+		t.skip('the shift would cross local midnight');
+		return;
+	}
+	const cora = await loginStaff(b, 'cora', PW);
+	cora.send({ type: 'pattern_add', date: to.date, start: from.time, end: to.time, langs: ['ti'], staff: ['yonas'], id: 'q' });
+	assert.equal((await cora.waitFor((f) => f.id === 'q')).type, 'roster');
+	const yonas = await loginStaff(b, 'yonas', PW);
+	yonas.send({ type: 'status', available: true, id: 's' });
+	await yonas.waitFor((f) => f.id === 's');
+	// The language is open (Yonas is available), but he is in his shift's
+	// last 10 minutes: the visitor waits and no offer reaches him.
+	const { v, welcome } = await visitorHello(b, { lang: 'ti' });
+	assert.equal(welcome.open, true);
+	assert.equal((await v.next('queue')).position, 1);
+	await yonas.quiet((f) => f.type === 'offer', 1500);
+	v.send({ type: 'end' });
+	v.close();
+	yonas.close();
+	cora.close();
+});
