@@ -1110,11 +1110,20 @@ function renderRequestSubmit() {
 
 el.requestByRole.addEventListener('change', syncRequestMode);
 el.requestByUser.addEventListener('change', syncRequestMode);
+// Whether the focus sits on a control other than the dialog's opener,
+// outside any dialog: the user has moved on since the dialog closed.
+function userMovedOn(opener) {
+  const at = document.activeElement;
+  return at && at !== document.body && at !== opener && !at.closest('dialog');
+}
+
 el.requestCancel.addEventListener('click', () => el.requestDialog.close());
 el.requestDialog.addEventListener('close', () => {
   const back = dialogOpener;
   dialogOpener = null;
-  if (back && back.isConnected && !back.disabled) back.focus();
+  // The close event comes a moment after the dialog shut: if the user has
+  // already moved on (Tab), leave the focus where they put it.
+  if (back && back.isConnected && !back.disabled && !userMovedOn(back)) back.focus();
 });
 el.requestForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -1179,7 +1188,9 @@ el.endCancel.addEventListener('click', () => el.endDialog.close());
 el.endDialog.addEventListener('close', () => {
   const back = dialogOpener;
   dialogOpener = null;
-  if (back && back.isConnected && !back.disabled) back.focus();
+  // The close event comes a moment after the dialog shut: if the user has
+  // already moved on (Tab), leave the focus where they put it.
+  if (back && back.isConnected && !back.disabled && !userMovedOn(back)) back.focus();
 });
 el.endForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
