@@ -84,10 +84,5 @@ char *hub_status_json(struct hub *h, int lang);
  * is, as iCalendar text (caller frees), or NULL (unknown token). */
 char *hub_ical_feed(struct hub *h, const char *token);
 
-/* Counters for logs and the benchmark. */
-struct hub_stats {
-	unsigned visitors_connected, staff_connected, chats, waiting;
-};
-void hub_get_stats(const struct hub *h, struct hub_stats *out);
 
 #endif

@@ -28,12 +28,9 @@ struct hub_services {
 
 const struct hub_services *hub_services(const struct hub_conn *c);
 struct hub *hub_of(const struct hub_conn *c);
-/* The logged-in account of c: id, username and alias (borrowed). */
+/* The logged-in account of c: id and username (borrowed). */
 int64_t hub_conn_staff_id(const struct hub_conn *c);
 const char *hub_conn_username(const struct hub_conn *c);
-const char *hub_conn_alias(const struct hub_conn *c);
-/* The language index of c's daemon texts. */
-int hub_conn_lang(const struct hub_conn *c);
 /* Send msg (takes ownership) to c, carrying the request id if not empty. */
 void hub_reply(struct hub_conn *c, json_t *msg, const char *id);
 /* Send msg (takes ownership) to every logged-in console holding one of
