@@ -130,6 +130,8 @@ struct hub {
 	struct on_shift *on_shift;         /* who the roster has on shift now (cached) */
 	size_t n_on_shift;
 	uint64_t on_shift_ms;              /* when it was read; 0: read again */
+	int64_t next_open_at[CONFIG_MAX_LANGS];    /* cached roster answer, -1: none */
+	int64_t next_open_until[CONFIG_MAX_LANGS]; /* wall ms the cache holds until */
 	const char *const *end_tags;       /* tags of the staff `end` being handled */
 	unsigned n_end_tags;
 	uint64_t last_session_sweep_ms;
@@ -368,12 +370,32 @@ static void send_queue(struct hub *h, struct router_visitor *v)
 	send_json(c, msg, NULL);
 }
 
-/* When lang next opens according to the roster: 0 with *at_ms, or -1. */
+/* When lang next opens according to the roster: 0 with *at_ms, or -1.
+ * The answer is kept for up to a minute (never past the opening itself, and
+ * dropped when the roster changes): the widget's status page asks for every
+ * language of every visitor on the start screen, and each roster read
+ * expands two months of shifts from the database. */
+#define NEXT_OPEN_CACHE_MS 60000
+
 static int next_open(struct hub *h, int lang, int64_t *at_ms)
 {
+	int64_t now = (int64_t)wall_now(h), at;
+	int rc;
+
 	if (h->svc.roster == NULL)
 		return -1;
-	return roster_next_open(h->svc.roster, h->cfg->langs[lang], (int64_t)wall_now(h), at_ms) == 0 ? 0 : -1;
+	if (now < h->next_open_until[lang]) {
+		*at_ms = h->next_open_at[lang];
+		return *at_ms >= 0 ? 0 : -1;
+	}
+	rc = roster_next_open(h->svc.roster, h->cfg->langs[lang], now, &at) == 0 ? 0 : -1;
+	h->next_open_at[lang] = rc == 0 ? at : -1;
+	h->next_open_until[lang] = now + NEXT_OPEN_CACHE_MS;
+	if (rc == 0 && at > now && at < h->next_open_until[lang])
+		h->next_open_until[lang] = at;
+	if (rc == 0)
+		*at_ms = at;
+	return rc;
 }
 
 static void send_closed(struct hub *h, struct router_visitor *v)
@@ -1594,6 +1616,7 @@ void hub_roster_changed(struct hub *h)
 {
 	h->colleagues_dirty = true;
 	h->on_shift_ms = 0;               /* read who is on shift again */
+	memset(h->next_open_until, 0, sizeof h->next_open_until);
 	free(h->dashboard_last);          /* push the dashboard again */
 	h->dashboard_last = NULL;
 }
