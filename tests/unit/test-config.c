@@ -18,6 +18,7 @@
 /* By path, so a stale generated config.h in an old build directory (now
  * brug-build.h) can never be picked up instead. */
 #include "../../daemon/config.h"
+#include "../../daemon/paths.h"
 
 /* One temporary tree per test: ROOT/etc/brugd.conf and ROOT/web-client/. */
 struct fixture {
@@ -136,7 +137,9 @@ static void test_defaults(void **state)
 
 	assert_int_equal(load(fx, "", NULL), 0);
 	assert_string_equal(fx->err, "");
-	path_join(web, fx->root, "web-client");
+	/* Not next to the config file: the shipped pages (paths.h). */
+	assert_true(paths_in_tree());
+	assert_non_null(realpath(paths_web_root(), web));
 	assert_string_equal(c->hostname, "localhost");
 	assert_int_equal(c->port, 8443);
 	assert_null(c->bind);
