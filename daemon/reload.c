@@ -165,13 +165,15 @@ unsigned reload_merge(struct config *next, struct config *cur)
 
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		const struct field *f = &fields[i];
-		if (field_eq(f, next, cur))
-			continue;
+		bool same = field_eq(f, next, cur);
 		if (f->restart) {
-			log_warn("reload: [%s] %s changed; it needs a restart, the running value stays", f->section,
-				 f->name);
+			/* Swapped even when equal: lws and the bundles hold pointers
+			 * to the running strings, which must not be freed. */
+			if (!same)
+				log_warn("reload: [%s] %s changed; it needs a restart, the running value stays",
+					 f->section, f->name);
 			field_swap(f, next, cur);
-		} else {
+		} else if (!same) {
 			log_notice("reload: [%s] %s changed; applied", f->section, f->name);
 			changed++;
 		}

@@ -20,9 +20,10 @@ int reload_load(struct config *next, const char *path, const char *state_dir_ove
 		size_t err_len);
 
 /* For every key that only a restart can change (port, bind, state_dir,
- * hostname, web_root, the languages, ...) and that differs between next
- * and cur: log it and swap the two values, so next carries the running one
- * and every pointer into cur's strings stays valid after reload_commit.
+ * hostname, web_root, the languages, ...): log it if it differs between
+ * next and cur, and swap the two values whether or not, so next carries
+ * the running one and every pointer into those strings of cur stays
+ * valid after reload_commit.
  * Logs every other key that differs, as applied. Returns how many keys
  * will change. Both borrowed; once called, reload_commit must follow (cur
  * now holds some of next's strings). */
