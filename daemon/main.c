@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "brugd: cannot open the roster or the statistics in %s\n", db_path);
 		goto out;
 	}
+	log_notice("web pages from %s, bundles from %s", cfg.web_root, locales_dir(&cfg));
 	status = server_run(&cfg, config_path, state_dir, texts, staff, roster, stats, port);
 out:
 	stats_free(stats);
