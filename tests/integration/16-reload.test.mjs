@@ -6,6 +6,7 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import https from 'node:https';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
@@ -95,11 +96,13 @@ function openssl(args, cwd) {
 // A new leaf for localhost from the test CA (as a renewal brings), put in
 // place of server.pem and server-key.pem the way a deploy hook does: each
 // file written aside, then renamed. Returns its serial as a BigInt.
-function renewCertificate() {
+function renewCertificate(keyKind = 'ec') {
 	const dir = mkdtempSync(path.join(b.stateDir, '.renew-'));
 	const serial = BigInt(`0x${randomBytes(16).toString('hex')}`) | 1n;
+	const keyArgs = keyKind === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']
+		: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
 	try {
-		openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem'], dir);
+		openssl(['genpkey', ...keyArgs, '-out', 'key.pem'], dir);
 		openssl(['req', '-new', '-key', 'key.pem', '-subj', '/CN=localhost', '-out', 'req.csr'], dir);
 		writeFileSync(path.join(dir, 'ext.cnf'), [
 			'basicConstraints = critical, CA:FALSE',
@@ -190,6 +193,19 @@ test('a SIGHUP with a broken config or certificate changes nothing and says why'
 		writeFileSync(keyPath, goodKey, { mode: 0o600 });
 	}
 	assert.equal(await servedSerial(), before, 'the running certificate stays');
+
+	// A good certificate with a key of another kind (RSA after EC).
+	const certPath = path.join(b.stateDir, 'server.pem');
+	const goodCert = readFileSync(certPath);
+	renewCertificate('rsa');
+	try {
+		const refused = await hup(/reload refused/);
+		assert.match(refused, /another kind \(rsaEncryption\) than the running one \(id-ecPublicKey\)/);
+	} finally {
+		writeFileSync(keyPath, goodKey, { mode: 0o600 });
+		writeFileSync(certPath, goodCert);
+	}
+	assert.equal(await servedSerial(), before, 'the running certificate stays');
 	assert.equal(await expectHandshakeRefused(`wss://localhost:${b.port}/ws/visitor`,
 		{ protocol: 'brug-visitor.v1', origin: PARTNER }), 403, 'the origin came with the refused reload');
 
@@ -199,25 +215,39 @@ test('a SIGHUP with a broken config or certificate changes nothing and says why'
 	writeFileSync(b.configPath, baseConfig);
 });
 
-test('a SIGHUP applies grace_seconds, origins and alternative; port waits for a restart', { timeout: 60000 }, async () => {
+function pageHeaders() {
+	return new Promise((resolve, reject) => {
+		const req = https.get({ host: 'localhost', port: b.port, path: '/', ca: readFileSync(b.caPath), agent: false },
+			(res) => { res.resume(); resolve(res.headers); });
+		req.on('error', reject);
+		req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+	});
+}
+
+test('a SIGHUP applies grace_seconds, origins, frame_ancestors and alternative; port waits for a restart', { timeout: 60000 }, async () => {
 	let bo, v, closedV, partnerV;
 	try {
 		await expectHandshakeRefused(`wss://localhost:${b.port}/ws/visitor`,
 			{ protocol: 'brug-visitor.v1', origin: PARTNER });
+		assert.match((await pageHeaders())['content-security-policy'], /frame-ancestors 'self'$/);
 		bo = await availableStaff(b, 'bo', PW);
 		// This chat's visitor drops after the reload, into the new grace.
 		let chat;
 		({ v, chat } = await startChat(b, bo, { lang: 'en' }));
 
 		writeFileSync(b.configPath, configWith({
-			server: [`origins = ${PARTNER}`, 'port = 1'],
+			server: [`origins = ${PARTNER}`, `frame_ancestors = 'self' ${PARTNER}`, 'port = 1'],
 			chat: ['grace_seconds = 1', 'alternative = Reload test line: call 0800-1616'],
 		}, ['grace_seconds', 'port']));
 		const from = b.logs().length;
-		await hup(/reloaded: 3 settings applied/);
+		await hup(/reloaded: 4 settings applied/);
 		const logs = b.logs().slice(from).join('\n');
 		assert.match(logs, /\[server\] port changed; it needs a restart/);
 		assert.match(logs, /\[chat\] grace_seconds changed; applied/);
+
+		// frame_ancestors, which goes with origins for an embedded widget.
+		const csp = (await pageHeaders())['content-security-policy'];
+		assert.match(csp, new RegExp(`frame-ancestors 'self' ${PARTNER.replace(/\./g, '\\.')}$`), csp);
 
 		// origins: a partner page may now open the visitor socket.
 		partnerV = await connectVisitor(b, { origin: PARTNER });
