@@ -477,10 +477,11 @@ static int http_document_body(struct lws *wsi, struct http_pss *hp)
 
 /* ---- reload (SIGHUP) ---- */
 
-/* The CSP names our own origin and the configured frame ancestors. */
-static int make_csp(const struct config *cfg)
+/* The CSP (into csp, sizeof g.csp bytes) names our own origin and the
+ * configured frame ancestors. */
+static int make_csp(char *csp, const struct config *cfg)
 {
-	if (snprintf(g.csp, sizeof g.csp,
+	if (snprintf(csp, sizeof g.csp,
 		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
 		     "frame-ancestors %s", g.own_origin + strlen("https://"), cfg->frame_ancestors) >=
@@ -504,13 +505,18 @@ static void reload_now(void)
 {
 	struct config next;
 	struct certs *certs = NULL;
-	char err[1024], desc[192], csp_old[sizeof g.csp];
+	char err[1024], desc[192], csp[sizeof g.csp];
 	unsigned changed;
 
 	notify_send("RELOADING=1");
 	log_notice("reloading %s", g.config_path);
 	if (reload_load(&next, g.config_path, g.state_dir_override, err, sizeof err) != 0) {
 		log_err("reload refused, nothing changed: %s", err);
+		goto done;
+	}
+	if (make_csp(csp, &next) != 0) {
+		log_err("reload refused, nothing changed: %s: frame_ancestors is too long", g.config_path);
+		config_fini(&next);
 		goto done;
 	}
 	certs = certs_load(next.cert, next.key, err, sizeof err);
@@ -525,9 +531,7 @@ static void reload_now(void)
 	log_set_level(log_level_of(g.cfg->log_level));
 	g.ka_ping_ms = (uint64_t)g.cfg->ping_s * 1000;
 	g.ka_idle_ms = (uint64_t)g.cfg->idle_timeout_s * 1000;
-	memcpy(csp_old, g.csp, sizeof csp_old);
-	if (make_csp(g.cfg) != 0)
-		memcpy(g.csp, csp_old, sizeof g.csp);   /* config_load bounds it; kept to be safe */
+	memcpy(g.csp, csp, sizeof g.csp);
 	hub_config_changed(g.hub);
 	log_notice("reloaded: %u setting%s applied; certificate %s", changed, changed == 1 ? "" : "s", desc);
 done:
@@ -950,7 +954,7 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s", cfg->hostname);
 	else
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s:%d", cfg->hostname, g.port);
-	if (make_csp(cfg) != 0) {
+	if (make_csp(g.csp, cfg) != 0) {
 		status = 1;
 		goto out;
 	}
