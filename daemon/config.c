@@ -2,6 +2,7 @@
  * and range-checked, defaults live in one table, and every refusal names the
  * file, the line, the key and what was expected. */
 #include "config.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -80,7 +81,8 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_HOSTNAME] = { "server", "hostname", TYPE_HOSTNAME, "localhost", 0, 0, NULL },
 	[KEY_PORT] = { "server", "port", TYPE_UINT, "8443", 0, 65535, NULL },
 	[KEY_BIND] = { "server", "bind", TYPE_BIND, NULL, 0, 0, NULL },
-	[KEY_WEB_ROOT] = { "server", "web_root", TYPE_PATH, "../web-client", 0, 0, NULL },
+	/* Without the key, the web-client/ of the checkout or install (paths.h). */
+	[KEY_WEB_ROOT] = { "server", "web_root", TYPE_PATH, NULL, 0, 0, NULL },
 	[KEY_STATE_DIR] = { "server", "state_dir", TYPE_PATH, "/var/lib/brug", 0, 0, NULL },
 	[KEY_MAX_FRAME] = { "server", "max_frame", TYPE_UINT, "16384", 1024, 1048576, "bytes" },
 	[KEY_MAX_CONNECTIONS] = { "server", "max_connections", TYPE_UINT, "20000", 16, 1000000, NULL },
@@ -964,6 +966,10 @@ static bool resolve_paths(struct load *ld, const char *state_dir_override)
 	struct stat st;
 	char cwd[PATH_MAX];
 
+	if (cfg->web_root == NULL && !set_string(&cfg->web_root, paths_web_root())) {
+		fail(ld, 0, "out of memory");
+		return false;
+	}
 	if (!resolve_path(ld, ld->dir, &cfg->web_root))
 		return false;
 	if (stat(cfg->web_root, &st) != 0) {
@@ -1150,6 +1156,11 @@ void config_fini(struct config *cfg)
 	free_list(cfg->alternatives, &cfg->n_alternatives);
 	free(cfg->log_level);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+unsigned config_n_keys(void)
+{
+	return KEY__COUNT;
 }
 
 int config_lang_index(const struct config *cfg, const char *lang)

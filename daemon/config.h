@@ -66,6 +66,8 @@ int config_load(struct config *cfg, const char *path, const char *state_dir_over
 		char *err, size_t err_len);
 /* Free everything config_load allocated. Safe on a zeroed struct. */
 void config_fini(struct config *cfg);
+/* How many keys a config file may set (for reload's table, test-reload). */
+unsigned config_n_keys(void);
 /* Index of lang in cfg->langs, or -1. */
 int config_lang_index(const struct config *cfg, const char *lang);
 /* Index of topic in cfg->topics, or -1. */

@@ -2192,3 +2192,11 @@ char *hub_status_json(struct hub *h, int lang)
 	json_decref(doc);
 	return out;
 }
+
+void hub_config_changed(struct hub *h)
+{
+	/* Everything else the hub reads from h->cfg when it needs it. */
+	if (h == NULL)
+		return;
+	router_set_timeouts(h->router, (uint64_t)h->cfg->offer_timeout_s * 1000, (uint64_t)h->cfg->grace_s * 1000);
+}

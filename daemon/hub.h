@@ -36,6 +36,9 @@ struct hub_edge_ops {
  * NULL on no memory. */
 struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st,
 		    const struct hub_edge_ops *ops, void *ctx);
+/* The config the hub borrows was reloaded in place (reload.h): take up
+ * the values the hub copied at start (offer timeout, visitor grace). */
+void hub_config_changed(struct hub *h);
 /* End every chat (SHUTDOWN), ask every socket to close with 1001 and stop
  * taking new work. Sockets report hub_closed() afterwards as usual. */
 void hub_shutdown(struct hub *h, uint64_t now_ms);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "config.h"
 #include "i18n.h"
+#include "paths.h"
 #include "server.h"
 #include "shifts.h"
 #include "stats.h"
@@ -44,16 +45,6 @@ static int no_core_dumps(void)
 	return 0;
 }
 
-static enum log_level level_of(const char *s)
-{
-	static const char *const names[] = { "err", "warn", "notice", "info", "debug" };
-
-	for (int i = 0; s != NULL && i < 5; i++)
-		if (strcmp(s, names[i]) == 0)
-			return (enum log_level)i;
-	return LOG_LEVEL_NOTICE;
-}
-
 static int ensure_state_dir(const char *dir)
 {
 	struct stat st;
@@ -70,16 +61,10 @@ static int ensure_state_dir(const char *dir)
 }
 
 /* The compiled bundles: the config's locales_dir, else those of the build
- * this binary came from while that tree exists, else the installed ones. */
+ * tree this binary runs in, else the installed ones (paths.h). */
 static const char *locales_dir(const struct config *cfg)
 {
-	struct stat st;
-
-	if (cfg->locales_dir != NULL)
-		return cfg->locales_dir;
-	if (stat(BRUG_LOCALES_BUILD_DIR, &st) == 0 && S_ISDIR(st.st_mode))
-		return BRUG_LOCALES_BUILD_DIR;
-	return BRUG_LOCALES_DIR;
+	return cfg->locales_dir != NULL ? cfg->locales_dir : paths_locales_dir();
 }
 
 int main(int argc, char **argv)
@@ -132,7 +117,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "brugd: %s\n", err);
 		return 1;
 	}
-	log_set_level(level_of(cfg.log_level));
+	log_set_level(log_level_of(cfg.log_level));
 	texts = i18n_new(locales_dir(&cfg), (const char *const *)cfg.langs, cfg.n_langs, cfg.default_lang,
 			 err, sizeof err);
 	if (texts == NULL) {
@@ -181,7 +166,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "brugd: cannot open the roster or the statistics in %s\n", db_path);
 		goto out;
 	}
-	status = server_run(&cfg, texts, staff, roster, stats, port);
+	log_notice("web pages from %s, bundles from %s", cfg.web_root, locales_dir(&cfg));
+	status = server_run(&cfg, config_path, state_dir, texts, staff, roster, stats, port);
 out:
 	stats_free(stats);
 	roster_close(roster);

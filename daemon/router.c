@@ -784,6 +784,16 @@ fail_router:
 	return NULL;
 }
 
+void router_set_timeouts(struct router *r, uint64_t offer_timeout_ms, uint64_t grace_ms)
+{
+	/* The offer and grace lists are kept in deadline order by a sorted
+	 * insert, so a changed time keeps them ordered. */
+	if (r == NULL)
+		return;
+	r->cfg.offer_timeout_ms = offer_timeout_ms;
+	r->cfg.grace_ms = grace_ms;
+}
+
 static void free_visitors(struct list *head)
 {
 	while (!list_empty(head))

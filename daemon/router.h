@@ -197,6 +197,10 @@ struct router *router_new(const struct router_config *cfg, const struct router_e
 /* End every chat with ROUTER_END_SHUTDOWN (events fire), then free all
  * visitors, staff, offers and chats (wiping transcripts) and r. Accepts NULL. */
 void router_free(struct router *r, uint64_t now_ms);
+/* New offer timeout and visitor grace (a config reload). Offers already
+ * made and visitors already in their grace period keep their deadlines;
+ * the new times apply from the next offer or drop on. */
+void router_set_timeouts(struct router *r, uint64_t offer_timeout_ms, uint64_t grace_ms);
 
 /* ---- visitors ---- */
 

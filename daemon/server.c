@@ -1,7 +1,7 @@
 /* The libwebsockets edge (lws 4.1 on its libev loop): HTTPS and WSS only,
  * security headers, handshake checks (path, subprotocol, Origin), frame
- * assembly with a size cap, a per-socket outbound queue, timers, signals
- * and graceful shutdown. Everything else happens in the hub. */
+ * assembly with a size cap, a per-socket outbound queue, timers, signals,
+ * reload (SIGHUP) and graceful shutdown. Everything else happens in the hub. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,9 +15,12 @@
 
 #include "api.h"
 #include "brug-build.h"
+#include "certs.h"
 #include "config.h"
 #include "hub.h"
+#include "notify.h"
 #include "proto.h"
+#include "reload.h"
 #include "server.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -81,7 +84,9 @@ struct http_pss {
 };
 
 static struct {
-	const struct config *cfg;
+	struct config *cfg;    /* reloaded in place (reload_commit) */
+	const char *config_path, *state_dir_override; /* for the reload */
+	SSL_CTX *ssl_ctx;      /* the vhost's, made by lws; a reload puts a new certificate in */
 	struct api *api;
 	struct lws_context *ctx;
 	struct hub *hub;
@@ -103,6 +108,7 @@ static struct {
 	uint64_t ka_idle_ms;
 	uint64_t stop_deadline_ms;
 	volatile sig_atomic_t signal_seen;
+	volatile sig_atomic_t reload_seen;
 	bool shutting_down;
 	bool destroyed;
 } g;
@@ -301,6 +307,7 @@ static void begin_shutdown(void)
 		return;
 	g.shutting_down = true;
 	log_notice("shutting down");
+	notify_send("STOPPING=1");
 	hub_shutdown(g.hub, mono_ms());
 	g.stop_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
 	lws_sul_schedule(g.ctx, 0, &g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
@@ -309,6 +316,13 @@ static void begin_shutdown(void)
 static void on_signal(int sig)
 {
 	g.signal_seen = sig;
+	if (g.ctx != NULL)
+		lws_cancel_service(g.ctx);
+}
+
+static void on_hup(int sig)
+{
+	g.reload_seen = 1;
 	if (g.ctx != NULL)
 		lws_cancel_service(g.ctx);
 }
@@ -461,6 +475,70 @@ static int http_document_body(struct lws *wsi, struct http_pss *hp)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* ---- reload (SIGHUP) ---- */
+
+/* The CSP (into csp, sizeof g.csp bytes) names our own origin and the
+ * configured frame ancestors. */
+static int make_csp(char *csp, const struct config *cfg)
+{
+	if (snprintf(csp, sizeof g.csp,
+		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
+		     "frame-ancestors %s", g.own_origin + strlen("https://"), cfg->frame_ancestors) >=
+	    (int)sizeof g.csp) {
+		log_err("frame_ancestors is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs on the loop between callbacks, so no handler is half-way through
+ * the config. The new file and certificate are read and checked in full
+ * first; only then does the certificate go into the vhost's SSL_CTX (new
+ * handshakes get it, open connections keep theirs) and the config's values
+ * into the struct every holder borrows, after which the holders that
+ * copied values take them up. Connections, chats, queues and staff
+ * sessions are not touched.
+ */
+static void reload_now(void)
+{
+	struct config next;
+	struct certs *certs = NULL;
+	char err[1024], desc[192], csp[sizeof g.csp];
+	unsigned changed;
+
+	notify_send("RELOADING=1");
+	log_notice("reloading %s", g.config_path);
+	if (reload_load(&next, g.config_path, g.state_dir_override, err, sizeof err) != 0) {
+		log_err("reload refused, nothing changed: %s", err);
+		goto done;
+	}
+	if (make_csp(csp, &next) != 0) {
+		log_err("reload refused, nothing changed: %s: frame_ancestors is too long", g.config_path);
+		config_fini(&next);
+		goto done;
+	}
+	certs = certs_load(next.cert, next.key, err, sizeof err);
+	if (certs == NULL || (g.ssl_ctx != NULL && certs_install(g.ssl_ctx, certs, err, sizeof err) != 0)) {
+		log_err("reload refused, nothing changed: %s", err);
+		config_fini(&next);
+		goto done;
+	}
+	certs_describe(certs, desc, sizeof desc);
+	changed = reload_merge(&next, g.cfg);
+	reload_commit(g.cfg, &next);
+	log_set_level(log_level_of(g.cfg->log_level));
+	g.ka_ping_ms = (uint64_t)g.cfg->ping_s * 1000;
+	g.ka_idle_ms = (uint64_t)g.cfg->idle_timeout_s * 1000;
+	memcpy(g.csp, csp, sizeof g.csp);
+	hub_config_changed(g.hub);
+	log_notice("reloaded: %u setting%s applied; certificate %s", changed, changed == 1 ? "" : "s", desc);
+done:
+	certs_free(certs);
+	notify_send("READY=1");
+}
+
 /* ---- protocols[0]: HTTP, handshake, TLS set-up, connection cap ---- */
 
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -468,6 +546,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
 		SSL_CTX *ssl = user;
+		g.ssl_ctx = ssl;   /* lives as long as the vhost */
 		SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 		/* CLEANSE_PLAINTEXT: OpenSSL wipes decrypted records once read, so
 		 * no visitor text lingers in its buffers. */
@@ -510,6 +589,10 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			hub_poll(g.hub, mono_ms());
 		if (g.signal_seen && !g.shutting_down)
 			begin_shutdown();
+		if (g.reload_seen && !g.shutting_down) {
+			g.reload_seen = 0;
+			reload_now();
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Only the callback mounts (/i18n, /api) reach here with a path;
@@ -784,8 +867,8 @@ static void raise_fd_limit(unsigned want)
 	log_notice("file limit %llu, connection cap %u", (unsigned long long)rl.rlim_cur, g.max_conns);
 }
 
-int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struct roster *roster,
-	       struct stats *stats, int port_override)
+int server_run(struct config *cfg, const char *config_path, const char *state_dir_override, struct i18n *t,
+	       struct staff *st, struct roster *roster, struct stats *stats, int port_override)
 {
 	struct lws_context_creation_info info;
 	struct lws_http_mount mount, i18n_mount, api_mount;
@@ -794,6 +877,8 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 
 	memset(&g, 0, sizeof g);
 	g.cfg = cfg;
+	g.config_path = config_path;
+	g.state_dir_override = state_dir_override;
 	list_init(&g.ka_quiet);
 	list_init(&g.ka_pinged);
 	g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
@@ -869,12 +954,7 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s", cfg->hostname);
 	else
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s:%d", cfg->hostname, g.port);
-	if (snprintf(g.csp, sizeof g.csp,
-		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
-		     "frame-ancestors %s", g.own_origin + strlen("https://"), cfg->frame_ancestors) >=
-	    (int)sizeof g.csp) {
-		log_err("frame_ancestors is too long");
+	if (make_csp(g.csp, cfg) != 0) {
 		status = 1;
 		goto out;
 	}
@@ -885,10 +965,18 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP: re-read the config and the certificate (reload_now). */
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 
 	printf("listening on port %d\n", g.port);
 	fflush(stdout);
 	log_notice("brugd %s serving port %d", BRUG_VERSION, g.port);
+	{
+		char state[64];
+		snprintf(state, sizeof state, "READY=1\nSTATUS=serving port %d", g.port);
+		notify_send(state);
+	}
 
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
 	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);

@@ -12,9 +12,11 @@ struct stats;
 
 /* Run the daemon until SIGINT or SIGTERM: bind (port_override >= 0 replaces
  * the config's port; 0 picks a free one and prints "listening on port N"
- * either way), serve, then shut down gracefully. Everything is borrowed;
- * roster and stats may be NULL. Returns the process exit status. */
-int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struct roster *roster,
-	       struct stats *stats, int port_override);
+ * either way), serve, then shut down gracefully. On SIGHUP, re-read the
+ * file at config_path (with state_dir_override, as at start) and the
+ * certificate, and apply them in place of *cfg (reload.h). Everything is
+ * borrowed; roster and stats may be NULL. Returns the process exit status. */
+int server_run(struct config *cfg, const char *config_path, const char *state_dir_override, struct i18n *t,
+	       struct staff *st, struct roster *roster, struct stats *stats, int port_override);
 
 #endif

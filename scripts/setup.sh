@@ -28,7 +28,8 @@ packages=(
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
 if ((tests)); then
-	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind)
+	# systemd: systemd-analyze checks the installed unit (17-install).
+	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind systemd)
 	# A nodejs package from NodeSource carries its own npm and conflicts
 	# with Debian's npm package, so working commands are enough here.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -1,6 +1,7 @@
 /* Log lines to stderr with a UTC timestamp and level. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include "log.h"
 
@@ -9,6 +10,14 @@ static const char *const level_names[] = { "err", "warn", "notice", "info", "deb
 
 void log_set_level(enum log_level level) { current_level = level; }
 enum log_level log_get_level(void) { return current_level; }
+
+enum log_level log_level_of(const char *s)
+{
+	for (int i = 0; s != NULL && i < 5; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return (enum log_level)i;
+	return LOG_LEVEL_NOTICE;
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {

@@ -8,6 +8,8 @@ enum log_level { LOG_LEVEL_ERR, LOG_LEVEL_WARN, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* The level named s ("err" ... "debug"); notice for NULL or another name. */
+enum log_level log_level_of(const char *s);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)

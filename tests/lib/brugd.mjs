@@ -164,8 +164,9 @@ function runStaffAdd(brugd, configPath, stateDir, s, env) {
 	return otpauthSecret(uri);
 }
 
+// opts: {config, staff, env, brugd (another binary, e.g. an installed one)}.
 export async function startBrugd(opts = {}) {
-	const brugd = brugdPath();
+	const brugd = opts.brugd || brugdPath();
 	if (!existsSync(brugd)) throw new Error(`brugd not found at ${brugd} (set BRUGD)`);
 	const env = { ...process.env, ...(opts.env || {}) };
 	const stateDir = mkdtempSync(path.join(tmpdir(), 'brug-test-'));

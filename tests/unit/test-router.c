@@ -685,6 +685,39 @@ static void test_visitor_grace_resume(void **state)
 	assert_ptr_equal(v2->offer->to, a);
 }
 
+/* A reload's new grace and offer times: deadlines already set stay, the
+ * next drop and the next offer get the new ones, and the grace list stays
+ * in deadline order although a later drop now ends sooner. */
+static void test_set_timeouts(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *a = online(f, 1, "anna", 1, 2);
+	struct router_visitor *v1 = visitor(f, 0, -1);
+	struct router_visitor *v2 = visitor(f, 0, -1);
+	struct router_visitor *v3 = visitor(f, 0, -1);
+
+	serve(f, a, v1);
+	serve(f, a, v2);
+	assert_true(router_visitor_detach(f->r, v1, f->now));
+	router_set_timeouts(f->r, 5000, 10000);
+	assert_int_equal(v1->grace_deadline_ms, f->now + GRACE_MS);
+	f->now += 1000;
+	assert_true(router_visitor_detach(f->r, v2, f->now));
+	assert_int_equal(v2->grace_deadline_ms, f->now + 10000);
+	/* v3 waits: anna is full. */
+	assert_null(v3->offer);
+	clear(f);
+	f->now += 10000;
+	router_tick(f->r, f->now);
+	/* v2 (new, short grace) is gone before v1 (old, long grace). */
+	assert_int_equal(count(f, EV_VISITOR_GONE), 1);
+	assert_ptr_equal(last(f, EV_VISITOR_GONE)->v, v2);
+	assert_true(v1->connected == false);
+	/* The freed place goes to v3 with the new offer timeout. */
+	assert_non_null(v3->offer);
+	assert_int_equal(v3->offer->expires_ms, f->now + 5000);
+}
+
 static void test_visitor_grace_expires(void **state)
 {
 	struct fx *f = *state;
@@ -1333,6 +1366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_staff_drop_shared_chat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_visitor_grace_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_visitor_grace_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_frees_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requeued_visitor_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
