@@ -82,8 +82,12 @@ test("a volunteer's offers follow a change of its languages", async () => {
 	const arOffer = await vera.waitFor((f) => f.type === 'offer' && f.lang === 'ar');
 	assert.ok(arOffer.offer);
 	assert.deepEqual(await vera.quiet((f) => f.type === 'offer' && f.lang === 'nl', 300), []);
-	nl.v.close();
-	ar.v.close();
+	// Ended, not just hung up: no visitor is left in the grace for the
+	// next test.
+	nl.v.send({ type: 'end' });
+	ar.v.send({ type: 'end' });
+	await nl.v.closed().catch(() => nl.v.close());
+	await ar.v.closed().catch(() => ar.v.close());
 	vera.close();
 	cora.close();
 });
