@@ -32,6 +32,7 @@
 #define CLOSE_SESSION_EXPIRED 4002
 #define CLOSE_REPLACED 4003
 #define CLOSE_FLOOD 4029
+#define CLOSE_TRY_AGAIN 1013
 
 /* Flood control per connection: a 10 s window of messages and a 60 s
  * window of errors (docs/protocol.md, "Rate limits"). */
@@ -1253,9 +1254,17 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		/* Protocol: a wrong login is answered, then the socket closes 4001. */
 		/* A new password (with a reset code) that breaks the rules is
 		 * told as bad_field: it says nothing about the account. */
-		/* A busy database is told as such: the credentials may be right. */
-		send_error(c, rc == BRUG_E_RATE_LIMITED || rc == BRUG_E_BAD_FIELD || rc == BRUG_E_UNAVAILABLE
-				      ? rc : BRUG_E_UNAUTHORIZED, id);
+		/* A busy database is told as such, and the socket closes with
+		 * "try again later": the credentials may be right, and a
+		 * console resuming by token keeps it and reconnects. */
+		if (rc == BRUG_E_UNAVAILABLE) {
+			send_error(c, rc, id);
+			close_conn(c, CLOSE_TRY_AGAIN, "try again later");
+			secmem_wipe(c->token, sizeof c->token);
+			return -1;
+		}
+		send_error(c, rc == BRUG_E_RATE_LIMITED || rc == BRUG_E_BAD_FIELD ? rc : BRUG_E_UNAUTHORIZED,
+			   id);
 		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
 		secmem_wipe(c->token, sizeof c->token);
 		return -1;

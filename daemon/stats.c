@@ -212,6 +212,9 @@ void stats_free(struct stats *s)
 {
 	if (s == NULL)
 		return;
+	/* A last try for counts still waiting. */
+	if (s->upsert != NULL)
+		stats_flush(s, INT64_MAX);
 	sqlite3_finalize(s->upsert);
 	store_close(s->db);
 	if (s->cal != NULL)

@@ -7,7 +7,7 @@ import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startBrugd, loginStaff, availableStaff, startChat } from '../lib/brugd.mjs';
+import { startBrugd, connectStaff, loginStaff, availableStaff, startChat } from '../lib/brugd.mjs';
 
 const PW = 'integration-test-password-15';
 let b;
@@ -105,6 +105,14 @@ test('a locked database keeps consoles logged in and chats relaying', async () =
 	assert.equal(vera.closeInfo, null, `vera was closed: ${JSON.stringify(vera.closeInfo)}`);
 	assert.equal(cora.closeInfo, null, `cora was closed: ${JSON.stringify(cora.closeInfo)}`);
 
+	// A console reloading now cannot be told yes or no: it hears
+	// `unavailable` and "try again later", not that its session is over.
+	const reload = await connectStaff(b);
+	reload.send({ type: 'login', token: vera.session.token, id: 'reload' });
+	const no = await reload.next('error');
+	assert.equal(no.code, 'unavailable');
+	assert.equal((await reload.closed()).code, 1013);
+
 	// The chat ends under the lock; its count waits in memory.
 	const t0 = Date.now();
 	v.send({ type: 'end' });
@@ -121,8 +129,13 @@ test('a locked database keeps consoles logged in and chats relaying', async () =
 	assert.equal(statsCount(db), before + 1);
 	assert.equal((await ask(cora, { type: 'staff_list' })).type, 'staff_list');
 	assert.equal((await ask(vera, { type: 'status', available: false })).type, 'status');
+	// The token still works for a reload.
+	const back = await connectStaff(b);
+	back.send({ type: 'login', token: vera.session.token, id: 'back' });
+	assert.equal((await back.next('session')).id, 'back');
+	assert.equal((await vera.closed()).code, 4003);
+	back.close();
 	assert.ok(b.logs().some((l) => /database unavailable/.test(l)), 'the fault is logged');
 	v.close();
-	vera.close();
 	cora.close();
 }, { timeout: 60000 });
