@@ -40,7 +40,30 @@ async function bogusLogin() {
 	}
 }
 
+// Connect from 127.0.0.1, then log vera in; resolves with the socket, the
+// session frame and the milliseconds from sending the login to the answer
+// (what the queue of password checks decides; the TLS handshake before it
+// queues behind the storm's and is left out).
+async function timedLogin() {
+	const c = await connectStaff(b, { localAddress: '127.0.0.1' });
+	const totp = await totpCode(b, 'vera');
+	const t0 = Date.now();
+	c.send({ type: 'login', user: 'vera', password: PW, totp, id: 'real' });
+	const session = await c.next(undefined, 10000);
+	return { c, session, ms: Date.now() - t0 };
+}
+
 test('60 wrong logins from one source leave the owner a prompt login from another', async () => {
+	// The same login on a quiet daemon, for scale: the machine may be
+	// slow (a sanitizer build, other work). The first login of a daemon
+	// also makes the hash unknown names are checked against; the second
+	// is the measure.
+	let quiet;
+	for (let i = 0; i < 2; i++) {
+		quiet = await timedLogin();
+		assert.equal(quiet.session.type, 'session', JSON.stringify(quiet.session));
+		quiet.c.close();
+	}
 	const codes = [];
 	let sent = 0;
 	// Ten at a time, 60 in all, running while the owner logs in.
@@ -53,18 +76,15 @@ test('60 wrong logins from one source leave the owner a prompt login from anothe
 	const storm = Promise.all(Array.from({ length: 10 }, worker));
 	while (sent < 30) await new Promise((r) => setTimeout(r, 10));
 
-	// The socket first (its TLS handshake queues behind the storm's), then
-	// the login itself: what the queue of password checks decides.
-	const t0 = Date.now();
-	const vera = await connectStaff(b, { localAddress: '127.0.0.1' });
-	const t1 = Date.now();
-	vera.send({ type: 'login', user: 'vera', password: PW, totp: await totpCode(b, 'vera'), id: 'real' });
-	const session = await vera.next(undefined, 10000);
-	const took = Date.now() - t1;
-	console.log(`# the owner's login took ${took} ms during the storm (connecting ${t1 - t0} ms before)`);
+	const { c: vera, session, ms: took } = await timedLogin();
+	console.log(`# the owner's login took ${took} ms during the storm, ${quiet.ms} ms on a quiet daemon`);
 	assert.equal(session.type, 'session', JSON.stringify(session));
 	assert.equal(session.user.alias, 'Vera');
-	assert.ok(took < 1500, `the owner's login took ${took} ms`);
+	// At most two checks from the storm's source are ahead of it: well
+	// under 1.5 s, or a few quiet logins' time on a slow machine (the
+	// storm also competes for the event loop with its TLS handshakes).
+	const bound = Math.max(1500, 6 * quiet.ms);
+	assert.ok(took < bound, `the owner's login took ${took} ms (bound ${bound} ms)`);
 	await storm;
 	console.log(`# codes: ${JSON.stringify(codes)}`);
 
