@@ -22,7 +22,8 @@ enum brug_error {
 	BRUG_E_NOT_FOUND,    /* no such chat, offer, staff member or target */
 	BRUG_E_CONFLICT,     /* not possible in the current state */
 	BRUG_E_CLOSED,       /* nobody can take a chat in that language now */
-	BRUG_E_INTERNAL,     /* our fault: out of memory, database error */
+	BRUG_E_INTERNAL,     /* our fault: out of memory, a broken database */
+	BRUG_E_UNAVAILABLE,  /* the database is busy or cannot be written now; try again */
 	BRUG_E__COUNT
 };
 

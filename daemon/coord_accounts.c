@@ -308,6 +308,8 @@ int coord_staff_update(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	 * next session check. */
 	if (ch.set_disabled && ch.disabled)
 		hub_end_sessions_of(hub_of(c), user);
+	else
+		hub_staff_changed(hub_of(c), user);
 	return reply_list(c, in->id);
 }
 

@@ -32,6 +32,7 @@
 #define CLOSE_SESSION_EXPIRED 4002
 #define CLOSE_REPLACED 4003
 #define CLOSE_FLOOD 4029
+#define CLOSE_TRY_AGAIN 1013
 
 /* Flood control per connection: a 10 s window of messages and a 60 s
  * window of errors (docs/protocol.md, "Rate limits"). */
@@ -48,6 +49,9 @@
 /* Password checks queued at once; beyond, logins are refused as rate
  * limited (each check takes ~60 ms and 64 MiB on the worker thread). */
 #define LOGINS_IN_FLIGHT 32
+/* Password checks one source (hashed address) may have queued at once, so
+ * that one source cannot fill the queue and make everyone else wait. */
+#define LOGINS_PER_SOURCE 2
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
@@ -85,6 +89,8 @@ struct hub_conn {
 	uint32_t roles;
 	char username[65];
 	uint64_t session_checked_ms;
+	int64_t expires_ms;            /* the session's end as last read (wall ms) */
+	bool db_unavailable;           /* the last session check found the database busy */
 };
 
 /* A staff member on shift now, from the roster and the accounts. */
@@ -136,6 +142,7 @@ struct hub {
 	unsigned n_end_tags;
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
+	struct list logins;                /* struct pending_login.link, in the worker */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -1164,7 +1171,74 @@ struct pending_login {
 	struct staff_login_job *job;
 	bool ran;                       /* the check happened */
 	char id[PROTO_ID_MAX + 1];
+	struct list link;               /* in hub.logins */
+	char addr[65];                  /* the hashed source address, "" if none */
 };
+
+/* The router's view of an account: what it matches offers by. */
+static struct router_staff_info staff_info(const struct hub *h, const struct staff_account *a)
+{
+	return (struct router_staff_info){
+		.id = (uint64_t)a->id,
+		.username = a->username,
+		.alias = a->alias,
+		.roles = a->roles,
+		.langs = mask_of(h->cfg, a->langs, true),
+		.topics = mask_of(h->cfg, a->topics, false),
+		.max_chats = a->max_chats ? a->max_chats : 1,
+	};
+}
+
+/* The `session` message: the token, its end and the account as it is. */
+static void send_session(struct hub_conn *c, const struct staff_account *acct, int64_t expires, const char *id)
+{
+	char when[32];
+	json_t *user;
+
+	clock_iso8601(expires, when);
+	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct->username, "alias", acct->alias,
+			 "roles", roles_array(acct->roles), "langs", csv_array(acct->langs),
+			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
+	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
+			       "user", user), id);
+}
+
+/* Bring c's copy of its account (roles) and the router's (roles, languages,
+ * topics, chats at once) up to a, as stored now, so a change made by a
+ * coordinator or the CLI applies to an open console at once (issue 12): a
+ * demoted coordinator loses its powers with its next message. The console
+ * hears `session` again, and `status` if it can no longer be available. */
+static void staff_apply_account(struct hub *h, struct hub_conn *c, const struct staff_account *a)
+{
+	struct router_staff_info info = staff_info(h, a);
+	struct router_staff *rs = c->rs;
+	uint32_t was_roles = c->roles;
+
+	if (rs == NULL || c->dead)
+		return;
+	if (a->disabled) {
+		close_conn(c, CLOSE_SESSION_EXPIRED, "session ended");
+		return;
+	}
+	if (a->roles == c->roles && info.langs == rs->langs && info.topics == rs->topics &&
+	    info.max_chats == rs->max_chats)
+		return;
+	c->roles = a->roles;
+	router_staff_update(h->router, rs, &info, h->now_ms);
+	send_session(c, a, c->expires_ms, NULL);
+	/* Only the chat roles may take chats (the message table, CHAT_ROLES). */
+	if (rs->available && !(a->roles & (BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON | BRUG_ROLE_PROFESSIONAL))) {
+		router_staff_set_available(h->router, rs, false, h->now_ms);
+		send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", false), NULL);
+	}
+	h->colleagues_dirty = true;
+	if ((was_roles ^ a->roles) & BRUG_ROLE_COORDINATOR) {
+		free(h->dashboard_last);
+		h->dashboard_last = NULL;
+	}
+	log_notice("c%llu staff %lld account changed: roles and languages refreshed",
+		   (unsigned long long)c->no, (long long)a->id);
+}
 
 /* The end of every login, by password or by token: refuse, or take over an
  * existing session of the same account, or add the staff member. */
@@ -1174,14 +1248,21 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	struct hub *h = c->hub;
 	struct router_staff_info info;
 	struct router_staff *existing;
-	char when[32];
-	json_t *user;
 
 	if (rc != 0) {
 		log_notice("c%llu staff login refused", (unsigned long long)c->no);
 		/* Protocol: a wrong login is answered, then the socket closes 4001. */
 		/* A new password (with a reset code) that breaks the rules is
 		 * told as bad_field: it says nothing about the account. */
+		/* A busy database is told as such, and the socket closes with
+		 * "try again later": the credentials may be right, and a
+		 * console resuming by token keeps it and reconnects. */
+		if (rc == BRUG_E_UNAVAILABLE) {
+			send_error(c, rc, id);
+			close_conn(c, CLOSE_TRY_AGAIN, "try again later");
+			secmem_wipe(c->token, sizeof c->token);
+			return -1;
+		}
 		send_error(c, rc == BRUG_E_RATE_LIMITED || rc == BRUG_E_BAD_FIELD ? rc : BRUG_E_UNAUTHORIZED,
 			   id);
 		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
@@ -1190,11 +1271,13 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	}
 	c->staff_id = acct->id;
 	c->roles = acct->roles;
+	c->expires_ms = expires;
 	snprintf(c->username, sizeof c->username, "%s", acct->username);
 	c->session_checked_ms = h->now_ms;
 	existing = router_staff_find_id(h->router, (uint64_t)acct->id);
 	if (existing != NULL) {
-		/* Same account on a new socket: move the live session over. */
+		/* Same account on a new socket: move the live session over,
+		 * with the account as it is now. */
 		struct hub_conn *old = staff_conn(existing);
 		existing->owner = c;
 		c->rs = existing;
@@ -1202,26 +1285,15 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
+		info = staff_info(h, acct);
+		router_staff_update(h->router, existing, &info, h->now_ms);
 	} else {
-		info = (struct router_staff_info){
-			.id = (uint64_t)acct->id,
-			.username = acct->username,
-			.alias = acct->alias,
-			.roles = acct->roles,
-			.langs = mask_of(h->cfg, acct->langs, true),
-			.topics = mask_of(h->cfg, acct->topics, false),
-			.max_chats = acct->max_chats ? acct->max_chats : 1,
-		};
+		info = staff_info(h, acct);
 		c->rs = router_staff_add(h->router, c, &info, h->now_ms);
 		if (c->rs == NULL)
 			return BRUG_E_INTERNAL;
 	}
-	clock_iso8601((int64_t)expires, when);
-	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct->username, "alias", acct->alias,
-			 "roles", roles_array(acct->roles), "langs", csv_array(acct->langs),
-			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
-	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
-			       "user", user), id);
+	send_session(c, acct, expires, id);
 	if (existing != NULL) {
 		staff_returned(h, c, existing, h->now_ms);
 		staff_resend_state(h, c);
@@ -1254,6 +1326,7 @@ static void login_done(void *arg)
 	int64_t expires = 0;
 	int rc;
 
+	list_remove(&pl->link);
 	if (!pl->ran) {
 		/* The worker stopped before the check: nothing to record. */
 		staff_login_job_free(pl->job);
@@ -1278,6 +1351,17 @@ out_acct:
 	secmem_wipe(token, sizeof token);
 out:
 	secmem_free(pl, sizeof *pl);
+}
+
+/* Password checks in flight from the source addr ("" counts as one). */
+static unsigned logins_from(const struct hub *h, const char *addr)
+{
+	const struct list *it;
+	unsigned n = 0;
+
+	list_for_each(it, &h->logins)
+		n += strcmp(list_entry(it, struct pending_login, link)->addr, addr) == 0;
+	return n;
 }
 
 static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
@@ -1316,6 +1400,13 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	pl->hub = h;
 	pl->conn = c;
 	snprintf(pl->id, sizeof pl->id, "%s", in->id);
+	snprintf(pl->addr, sizeof pl->addr, "%s", c->addr_key != NULL ? c->addr_key : "");
+	/* One source gets a few checks at a time, counted whether or not its
+	 * sockets are still there, so the queue stays open to the others. */
+	if (logins_from(h, pl->addr) >= LOGINS_PER_SOURCE) {
+		free(pl);
+		return login_complete(c, BRUG_E_RATE_LIMITED, NULL, 0, in->id);
+	}
 	rc = staff_login_begin(h->staff, in->user, in->password, in->totp, in->reset_code, c->addr_key,
 			       (int64_t)wall_now(h), &pl->job);
 	if (rc == 0 && (h->worker == NULL || worker_submit(h->worker, login_run, login_done, pl) != 0)) {
@@ -1327,6 +1418,7 @@ static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		free(pl);
 		return login_complete(c, rc, NULL, 0, in->id);
 	}
+	list_add_tail(&h->logins, &pl->link);
 	c->login = pl;
 	return 0;
 }
@@ -1610,6 +1702,22 @@ void hub_end_sessions_of(struct hub *h, const char *username)
 		if (!o->dead && o->rs != NULL && strcmp(o->username, username) == 0)
 			close_conn(o, CLOSE_SESSION_EXPIRED, "session ended");
 	}
+}
+
+void hub_staff_changed(struct hub *h, const char *username)
+{
+	struct staff_account a;
+	struct list *it, *tmp;
+
+	if (staff_get(h->staff, username, &a) != 0)
+		return;   /* the next session check tries again */
+	list_for_each_safe(it, tmp, &h->staff_conns) {
+		struct hub_conn *o = list_entry(it, struct hub_conn, link);
+		if (!o->dead && o->rs != NULL && o->staff_id == a.id)
+			staff_apply_account(h, o, &a);
+	}
+	/* A console in its reconnect grace gets the account at its login. */
+	staff_account_fini(&a);
 }
 
 void hub_roster_changed(struct hub *h)
@@ -1917,9 +2025,17 @@ static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t no
 /* Staff sessions expire while the socket is open too (idle or absolute).
  * A message counts as activity, but the database is asked at most once per
  * SESSION_CHECK_MS per console: a write per chat message would put I/O on
- * the hot path, and the periodic sweep catches expiry in between. */
+ * the hot path, and the periodic sweep catches expiry in between. The
+ * check also brings the account up to date (a change from the CLI). Only a
+ * session the database says is gone closes the console: a busy or
+ * unwritable database (which never makes the loop wait) keeps it, and the
+ * next check asks again. */
 static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
 {
+	struct staff_account acct;
+	int64_t expires = 0;
+	int rc;
+
 	if (c->rs == NULL)
 		return true;
 	if (touch) {
@@ -1927,8 +2043,23 @@ static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
 			return true;
 		c->session_checked_ms = now;
 	}
-	if (staff_session_check(c->hub->staff, c->token, (int64_t)wall_now(c->hub), touch, NULL) == 0)
+	rc = staff_session_account(c->hub->staff, c->token, (int64_t)wall_now(c->hub), touch, &acct, &expires);
+	if (rc == 0) {
+		if (c->db_unavailable)
+			log_notice("c%llu session check: database available again", (unsigned long long)c->no);
+		c->db_unavailable = false;
+		c->expires_ms = expires;
+		staff_apply_account(c->hub, c, &acct);
+		staff_account_fini(&acct);
+		return !c->dead;
+	}
+	if (rc != BRUG_E_UNAUTHORIZED) {
+		if (!c->db_unavailable)
+			log_warn("c%llu session check: database unavailable; the console stays logged in",
+				 (unsigned long long)c->no);
+		c->db_unavailable = true;
 		return true;
+	}
 	close_conn(c, CLOSE_SESSION_EXPIRED, "session expired");
 	return false;
 }
@@ -2051,6 +2182,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	router_tick(h->router, now);
 	expire_staff_away(h, now);
 	flush_queue_updates(h);
+	stats_flush(h->svc.stats, (int64_t)wall_now(h));
 	if (h->colleagues_dirty)
 		send_colleagues(h);
 	refresh_on_shift(h, now);
@@ -2091,6 +2223,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
 	list_init(&h->staff_away);
+	list_init(&h->logins);
 	h->router = router_new(&rc, &hub_router_events, h);
 	h->svc.router = h->router;
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);

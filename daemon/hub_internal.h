@@ -38,6 +38,9 @@ void hub_reply(struct hub_conn *c, json_t *msg, const char *id);
 void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles);
 /* Close every console of username (its sessions ended) with 4002. */
 void hub_end_sessions_of(struct hub *h, const char *username);
+/* username's account changed (roles, languages, topics, chats at once):
+ * its open consoles take the change at once (staff_apply_account). */
+void hub_staff_changed(struct hub *h, const char *username);
 /* The roster changed: opening times, the dashboard and the widget's
  * availability are refreshed. */
 void hub_roster_changed(struct hub *h);

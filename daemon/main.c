@@ -21,6 +21,7 @@
 #include "shifts.h"
 #include "stats.h"
 #include "staff.h"
+#include "store.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
@@ -152,6 +153,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(db_path, sizeof db_path, "%s/brug.db", cfg.state_dir);
+	/* Every connection below is used on the event loop: none may wait for
+	 * a lock the CLI or anybody else holds (issue 12). */
+	store_set_wait_ms(0);
 	staff = staff_open(db_path, &(struct staff_limits){
 		.session_idle_ms = (int64_t)cfg.session_idle_s * 1000,
 		.session_max_ms = (int64_t)cfg.session_max_s * 1000,

@@ -1022,6 +1022,29 @@ void router_staff_remove(struct router *r, struct router_staff *s, uint64_t now_
 	free(si);
 }
 
+void router_staff_update(struct router *r, struct router_staff *s, const struct router_staff_info *info,
+			 uint64_t now_ms)
+{
+	bool was_available;
+
+	if (r == NULL || s == NULL || info == NULL)
+		return;
+	was_available = s->available;
+	/* As if it went unavailable and back: its old languages close, its
+	 * chat offers go (they may come again below if they still fit). */
+	r->dirty |= s->langs;
+	make_unavailable(r, s, false, false);
+	s->roles = info->roles;
+	s->langs = info->langs & (uint32_t)((1ull << r->cfg.n_langs) - 1);
+	s->topics = info->topics;
+	s->max_chats = info->max_chats > 0 ? info->max_chats : 1;
+	if (was_available) {
+		s->available = true;
+		open_langs(r, s, now_ms);
+	}
+	dispatch(r, now_ms);
+}
+
 void router_staff_set_available(struct router *r, struct router_staff *s, bool available, uint64_t now_ms)
 {
 	if (r == NULL || s == NULL || s->available == available)

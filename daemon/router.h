@@ -238,6 +238,12 @@ struct router_staff *router_staff_find_id(struct router *r, uint64_t id);
  * with the others (left DROPPED), chats it held alone put their visitors at
  * the head of their queues (requeued). Frees s. */
 void router_staff_remove(struct router *r, struct router_staff *s, uint64_t now_ms);
+/* The account behind s changed (roles, languages, topics, chats at once):
+ * takes the new values from info (id, username and alias are ignored).
+ * Chat offers it no longer fits are withdrawn, its availability counts for
+ * its new languages, and new offers may come. Chats it is in stay. */
+void router_staff_update(struct router *r, struct router_staff *s, const struct router_staff_info *info,
+			 uint64_t now_ms);
 /* Protocol `status`. Becoming available opens its languages (parked
  * visitors enter the queue) and may bring offers. */
 void router_staff_set_available(struct router *r, struct router_staff *s, bool available, uint64_t now_ms);

@@ -31,6 +31,8 @@ struct lock_entry {
 	int64_t window_start; /* first failure of the current count */
 	int64_t locked_until; /* attempts before this are refused unchecked */
 	int64_t last_ms;      /* last failure, for eviction and forgetting */
+	bool pair;            /* a (user name, address) key of the user ukey */
+	unsigned char ukey[LOCK_KEY_BYTES];
 };
 
 struct staff {
@@ -62,10 +64,18 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Log a database failure; BRUG_E_UNAVAILABLE for a busy or read-only
+ * database (the daemon never waits for a lock: store_set_wait_ms), which
+ * callers must tell apart from a refusal such as an expired session. */
 static int db_fail(struct staff *st, const char *what)
 {
-	log_err("staff: %s: %s", what, sqlite3_errmsg(st->db));
-	return BRUG_E_INTERNAL;
+	int r = store_error(st->db);
+
+	if (r == BRUG_E_UNAVAILABLE)
+		log_warn("staff: %s: database unavailable: %s", what, sqlite3_errmsg(st->db));
+	else
+		log_err("staff: %s: %s", what, sqlite3_errmsg(st->db));
+	return r;
 }
 
 static int prepare(struct staff *st, const char *sql, sqlite3_stmt **stmt)
@@ -274,19 +284,25 @@ int staff_check_password(const char *password, const char **why)
 /* ---- lockout table ------------------------------------------------------ */
 
 /* The table key for a name of a kind ('u' user name, lower-cased; 'a'
- * address key as given). */
+ * address key as given; 'p' a user name and an address, as made by
+ * pair_key()). */
 static void lock_key(struct staff *st, char kind, const char *name, unsigned char key[LOCK_KEY_BYTES])
 {
 	crypto_generichash_state h;
 	unsigned char chunk[64];
 	size_t n = 0;
+	bool lower = kind != 'a';
 
 	crypto_generichash_init(&h, st->lock_secret, sizeof st->lock_secret, LOCK_KEY_BYTES);
 	crypto_generichash_update(&h, (const unsigned char *)&kind, 1);
 	for (const char *p = name; *p != '\0'; p++) {
 		char c = *p;
 
-		if (kind == 'u' && c >= 'A' && c <= 'Z')
+		/* In a pair, only the user name (before the NUL-free
+		 * separator '\n') is lower-cased. */
+		if (kind == 'p' && c == '\n')
+			lower = false;
+		if (lower && c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		chunk[n++] = (unsigned char)c;
 		if (n == sizeof chunk) {
@@ -357,9 +373,31 @@ static bool lock_active(struct lock_entry *e, int64_t now)
 	return true;
 }
 
-/* Count a failure; the STAFF_LOCK_FAILURES-th within the window locks the
- * key, for twice as long as its previous lock. */
-static void lock_fail(struct staff *st, const unsigned char key[LOCK_KEY_BYTES], int64_t now)
+/* The key of username from addr_key (NULL: no address known, then the
+ * pair stands for the user name alone). */
+static void pair_key(struct staff *st, const char *username, const char *addr_key,
+		     unsigned char key[LOCK_KEY_BYTES])
+{
+	size_t n = strlen(username), m = addr_key != NULL ? strlen(addr_key) : 0;
+	char *buf = malloc(n + m + 2);
+
+	if (buf == NULL) {
+		/* Without memory the pair falls back to the user name. */
+		lock_key(st, 'p', username, key);
+		return;
+	}
+	memcpy(buf, username, n);
+	buf[n] = '\n';
+	memcpy(buf + n + 1, addr_key != NULL ? addr_key : "", m + 1);
+	lock_key(st, 'p', buf, key);
+	sodium_memzero(buf, n + m + 2);
+	free(buf);
+}
+
+/* Count a failure; the limit-th within the window locks the key, for
+ * twice as long as its previous lock. */
+static void lock_fail(struct staff *st, const unsigned char key[LOCK_KEY_BYTES], unsigned limit,
+		      int64_t now)
 {
 	struct lock_entry *e = lock_find(st, key, now, true);
 	int64_t ms = STAFF_LOCK_FIRST_MS;
@@ -372,7 +410,7 @@ static void lock_fail(struct staff *st, const unsigned char key[LOCK_KEY_BYTES],
 	}
 	e->fails++;
 	e->last_ms = now;
-	if (e->fails < STAFF_LOCK_FAILURES)
+	if (e->fails < limit)
 		return;
 	for (unsigned i = 0; i < e->streak && ms < STAFF_LOCK_MAX_MS; i++)
 		ms *= 2;
@@ -390,6 +428,31 @@ static void lock_clear(struct staff *st, const unsigned char key[LOCK_KEY_BYTES]
 
 	if (e != NULL)
 		memset(e, 0, sizeof *e);
+}
+
+/* Count a failure of a (user name, address) pair, remembering whose it
+ * is so that lock_clear_user() finds it. */
+static void lock_fail_pair(struct staff *st, const unsigned char pkey[LOCK_KEY_BYTES],
+			   const unsigned char ukey[LOCK_KEY_BYTES], int64_t now)
+{
+	struct lock_entry *e;
+
+	lock_fail(st, pkey, STAFF_LOCK_FAILURES, now);
+	e = lock_find(st, pkey, now, false);
+	if (e != NULL) {
+		e->pair = true;
+		memcpy(e->ukey, ukey, LOCK_KEY_BYTES);
+	}
+}
+
+/* Forget every count of the user name ukey: its own and its pairs'. */
+static void lock_clear_user(struct staff *st, const unsigned char ukey[LOCK_KEY_BYTES])
+{
+	lock_clear(st, ukey);
+	for (unsigned i = 0; i < st->n_locks; i++)
+		if (st->locks[i].used && st->locks[i].pair &&
+		    memcmp(st->locks[i].ukey, ukey, LOCK_KEY_BYTES) == 0)
+			memset(&st->locks[i], 0, sizeof st->locks[i]);
 }
 
 /* ---- open and close ----------------------------------------------------- */
@@ -684,7 +747,7 @@ int staff_set_password(struct staff *st, const char *username, const char *passw
 	if (r != 0)
 		return r;
 	lock_key(st, 'u', username, key);
-	lock_clear(st, key);
+	lock_clear_user(st, key);
 	log_notice("staff: password of an account replaced, its sessions ended");
 	return 0;
 }
@@ -1174,27 +1237,22 @@ static int session_lookup(struct staff *st, const char *token, int64_t now, bool
 	}
 	sqlite3_finalize(stmt);
 	stmt = NULL;
-	if (touch && now > last_seen) {
-		r = prepare(st, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", &stmt);
-		if (r != 0)
-			goto fini_acct;
+	/* The session is valid whether or not its activity can be written:
+	 * a busy or read-only database keeps the old time, and the next check
+	 * tries again (the idle limit is long). */
+	if (touch && now > last_seen &&
+	    prepare(st, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", &stmt) == 0) {
 		sqlite3_bind_int64(stmt, 1, now);
 		sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			r = db_fail(st, "updating a session");
-			goto fini_acct;
-		}
-		last_seen = now;
+		if (sqlite3_step(stmt) == SQLITE_DONE)
+			last_seen = now;
+		else
+			db_fail(st, "updating a session");
 	}
 	expiry = session_expiry(st, created, last_seen);
 	if (expires_ms != NULL)
 		*expires_ms = expiry;
 	r = 0;
-	goto finalize;
-
-fini_acct:
-	if (acct != NULL)
-		staff_account_fini(acct);
 finalize:
 	sqlite3_finalize(stmt);
 wipe:
@@ -1215,6 +1273,15 @@ int staff_session_check(struct staff *st, const char *token, int64_t now_ms, boo
 			int64_t *expires_ms)
 {
 	return session_lookup(st, token, now_ms, touch, NULL, expires_ms);
+}
+
+int staff_session_account(struct staff *st, const char *token, int64_t now_ms, bool touch,
+			  struct staff_account *acct_out, int64_t *expires_ms)
+{
+	if (acct_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	memset(acct_out, 0, sizeof *acct_out);
+	return session_lookup(st, token, now_ms, touch, acct_out, expires_ms);
 }
 
 int staff_logout(struct staff *st, const char *token)
@@ -1282,7 +1349,7 @@ static void maybe_rehash(struct staff *st, const char *username, const char *has
  * hash are private copies, so the middle step can run on another thread
  * while the daemon goes on. */
 struct staff_login_job {
-	unsigned char ukey[LOCK_KEY_BYTES], akey[LOCK_KEY_BYTES];
+	unsigned char ukey[LOCK_KEY_BYTES], akey[LOCK_KEY_BYTES], pkey[LOCK_KEY_BYTES];
 	bool has_addr;
 	bool known;                    /* the user exists */
 	bool has_password;             /* the user has set a password */
@@ -1346,11 +1413,13 @@ int staff_login_begin(struct staff *st, const char *username, const char *passwo
 		sodium_memzero(code, sizeof code);
 	}
 	lock_key(st, 'u', username, job->ukey);
+	pair_key(st, username, addr_key, job->pkey);
 	if (addr_key != NULL) {
 		lock_key(st, 'a', addr_key, job->akey);
 		job->has_addr = true;
 	}
 	if (lock_active(lock_find(st, job->ukey, now_ms, false), now_ms) ||
+	    lock_active(lock_find(st, job->pkey, now_ms, false), now_ms) ||
 	    (job->has_addr && lock_active(lock_find(st, job->akey, now_ms, false), now_ms))) {
 		log_info("staff: login refused while locked out");
 		r = BRUG_E_RATE_LIMITED;
@@ -1553,15 +1622,17 @@ int staff_login_end(struct staff *st, struct staff_login_job *job, int64_t now_m
 	if (r == 0 && job->reset)
 		r = reset_apply(st, job, now_ms);
 	if (r == BRUG_E_UNAUTHORIZED) {
-		lock_fail(st, job->ukey, now_ms);
+		lock_fail_pair(st, job->pkey, job->ukey, now_ms);
+		lock_fail(st, job->ukey, STAFF_LOCK_ACCOUNT_FAILURES, now_ms);
 		if (job->has_addr)
-			lock_fail(st, job->akey, now_ms);
+			lock_fail(st, job->akey, STAFF_LOCK_FAILURES, now_ms);
 		log_info("staff: login failed");
 		goto out;
 	}
 	if (r != 0)
 		goto out;
 	lock_clear(st, job->ukey);
+	lock_clear(st, job->pkey);
 	if (!job->reset)
 		maybe_rehash(st, job->lname, job->hash, job->password);
 	/* Logins are rare: a good moment to drop sessions nobody ended. */

@@ -20,8 +20,14 @@
 #define STAFF_PASSWORD_MAX 1024   /* bytes */
 
 /* Lockout (protocol doc, staff socket 1: "repeated failures for a user or
- * from one address are slowed and locked out"). */
+ * from one address are slowed and locked out"). Failures count per address,
+ * per (user name, address) pair and per user name: STAFF_LOCK_FAILURES lock
+ * the address, or the user name from that address only, so that one source
+ * cannot lock a colleague out who logs in from elsewhere; the user name
+ * itself, from everywhere, only at STAFF_LOCK_ACCOUNT_FAILURES (many
+ * sources guessing together). */
 #define STAFF_LOCK_FAILURES 5                  /* failures in a window that lock */
+#define STAFF_LOCK_ACCOUNT_FAILURES 50         /* the same for a user name from anywhere */
 #define STAFF_LOCK_WINDOW_MS (15 * 60 * 1000)  /* the window */
 #define STAFF_LOCK_FIRST_MS (60 * 1000)        /* first lock; doubles per streak */
 #define STAFF_LOCK_MAX_MS (60 * 60 * 1000)     /* longest lock */
@@ -207,9 +213,11 @@ int staff_list(struct staff *st, int (*fn)(const struct staff_account *a, void *
  * unknown user and a disabled user alike, taking the same time for each;
  * BRUG_E_RATE_LIMITED without looking at the password while the username or
  * the address is locked out; BRUG_E_BAD_FIELD for NULL arguments;
- * BRUG_E_INTERNAL on a database error. Every failure counts towards the
- * lockout of both the (lower-cased) username and addr_key; a success clears
- * the username's count. Username and password are borrowed.
+ * BRUG_E_UNAVAILABLE when the database is busy or cannot be written,
+ * BRUG_E_INTERNAL on another database error. Every failure counts towards
+ * the lockout of the (lower-cased) username, of addr_key and of the pair
+ * (see STAFF_LOCK_*); a success clears the username's and the pair's
+ * counts. Username and password are borrowed.
  */
 int staff_login(struct staff *st, const char *username, const char *password, const char *totp,
 		const char *reset_code, const char *addr_key, int64_t now_ms,
@@ -255,6 +263,14 @@ int staff_resume(struct staff *st, const char *token, int64_t now_ms,
  */
 int staff_session_check(struct staff *st, const char *token, int64_t now_ms, bool touch,
 			int64_t *expires_ms);
+/* As staff_session_check(), and on success *acct_out (caller frees with
+ * staff_account_fini()) holds the account as stored now, so that a change
+ * made elsewhere (the CLI) reaches an open console. A failure to record
+ * the activity (busy database) is not an error. Every database failure
+ * returns BRUG_E_UNAVAILABLE or BRUG_E_INTERNAL, never
+ * BRUG_E_UNAUTHORIZED. */
+int staff_session_account(struct staff *st, const char *token, int64_t now_ms, bool touch,
+			  struct staff_account *acct_out, int64_t *expires_ms);
 /* End token's session. Returns 0 whether or not it existed, or
  * BRUG_E_INTERNAL. token borrowed. */
 int staff_logout(struct staff *st, const char *token);

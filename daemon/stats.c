@@ -16,11 +16,28 @@
 #define STATS_THRESHOLD_MAX 1000
 #define TZ_MAX 128
 
+/* One row's increment waiting to be written. The outcome and bucket names
+ * point at the static tables. */
+struct pending_row {
+	char day[STATS_DAY_LEN];
+	char lang[STATS_NAME_MAX + 1];
+	char topic[STATS_NAME_MAX + 1];
+	const char *outcome, *wait, *duration;
+	unsigned count;
+};
+
 struct stats {
 	sqlite3 *db;
 	UCalendar *cal;         /* the helpline's zone, Gregorian */
 	unsigned threshold;
 	sqlite3_stmt *upsert;
+	/* Counts not yet in the database: a busy or read-only database must
+	 * not lose them, and the chat path never waits for it. */
+	struct pending_row pending[STATS_PENDING_MAX];
+	unsigned n_pending;
+	bool failing;           /* the last write failed; retry at retry_ms */
+	int64_t retry_ms;
+	unsigned long dropped;  /* increments lost because pending was full */
 };
 
 static const char *const outcome_names[STATS__OUTCOMES] = {
@@ -178,9 +195,9 @@ struct stats *stats_open(const char *db_path, const char *tz, unsigned threshold
 		goto fail;
 	if (sqlite3_prepare_v2(s->db,
 			"INSERT INTO stats(day, lang, topic, outcome, wait_bucket, duration_bucket, count)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 			" ON CONFLICT(day, lang, topic, outcome, wait_bucket, duration_bucket)"
-			" DO UPDATE SET count = count + 1", -1, &s->upsert, NULL) != SQLITE_OK) {
+			" DO UPDATE SET count = count + excluded.count", -1, &s->upsert, NULL) != SQLITE_OK) {
 		log_err("stats: preparing the upsert: %s", sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -195,6 +212,9 @@ void stats_free(struct stats *s)
 {
 	if (s == NULL)
 		return;
+	/* A last try for counts still waiting. */
+	if (s->upsert != NULL)
+		stats_flush(s, INT64_MAX);
 	sqlite3_finalize(s->upsert);
 	store_close(s->db);
 	if (s->cal != NULL)
@@ -229,27 +249,89 @@ int stats_day(struct stats *s, int64_t now_ms, char out[STATS_DAY_LEN])
 	return 0;
 }
 
-/* Add 1 to one row. */
-static int bump(struct stats *s, const char *day, const char *lang, const char *topic,
-		const char *outcome, const char *wait, const char *duration)
+/* Add one pending row's count to the table. */
+static int bump(struct stats *s, const struct pending_row *p)
 {
 	sqlite3_stmt *q = s->upsert;
 	int rc;
 
-	sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, lang, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, wait, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, duration, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, p->day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, p->lang, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, p->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, p->outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, p->wait, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, p->duration, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 7, p->count);
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	if (rc != SQLITE_DONE) {
-		log_err("stats: counting: %s", sqlite3_errmsg(s->db));
-		return BRUG_E_INTERNAL;
-	}
+	if (rc != SQLITE_DONE)
+		return store_error(s->db);
 	return 0;
+}
+
+/* Add 1 to a pending row, merging with an equal one. */
+static void pend(struct stats *s, const char *day, const char *lang, const char *topic,
+		 const char *outcome, const char *wait, const char *duration)
+{
+	struct pending_row *p;
+
+	for (unsigned i = 0; i < s->n_pending; i++) {
+		p = &s->pending[i];
+		if (p->outcome == outcome && p->wait == wait && p->duration == duration &&
+		    strcmp(p->day, day) == 0 && strcmp(p->lang, lang) == 0 && strcmp(p->topic, topic) == 0) {
+			p->count++;
+			return;
+		}
+	}
+	if (s->n_pending == STATS_PENDING_MAX) {
+		if (s->dropped++ == 0)
+			log_err("stats: too many counts waiting for the database; new ones are lost");
+		return;
+	}
+	p = &s->pending[s->n_pending++];
+	snprintf(p->day, sizeof p->day, "%s", day);
+	snprintf(p->lang, sizeof p->lang, "%s", lang);
+	snprintf(p->topic, sizeof p->topic, "%s", topic);
+	p->outcome = outcome;
+	p->wait = wait;
+	p->duration = duration;
+	p->count = 1;
+}
+
+int stats_flush(struct stats *s, int64_t now_ms)
+{
+	int rc;
+
+	if (s == NULL || s->n_pending == 0)
+		return 0;
+	if (s->failing && now_ms < s->retry_ms)
+		return BRUG_E_UNAVAILABLE;
+	rc = store_begin(s->db);
+	for (unsigned i = 0; i < s->n_pending && rc == 0; i++)
+		rc = bump(s, &s->pending[i]);
+	if (rc == 0)
+		rc = store_commit(s->db);
+	if (rc != 0) {
+		store_rollback(s->db);
+		if (!s->failing)
+			log_warn("stats: database unavailable (%s); counts kept in memory and retried",
+				 sqlite3_errmsg(s->db));
+		s->failing = true;
+		s->retry_ms = now_ms + STATS_RETRY_MS;
+		return rc;
+	}
+	if (s->failing)
+		log_notice("stats: database writable again; %u waiting counts written", s->n_pending);
+	s->failing = false;
+	s->n_pending = 0;
+	s->dropped = 0;
+	return 0;
+}
+
+unsigned stats_pending(const struct stats *s)
+{
+	return s != NULL ? s->n_pending : 0;
 }
 
 int stats_record_chat(struct stats *s, int64_t now_ms, const char *lang,
@@ -257,6 +339,7 @@ int stats_record_chat(struct stats *s, int64_t now_ms, const char *lang,
 		      int64_t wait_s, int64_t duration_s)
 {
 	char day[STATS_DAY_LEN];
+	const char *on = outcome_names[0];
 	unsigned counted = 0;
 	int rc;
 
@@ -271,12 +354,9 @@ int stats_record_chat(struct stats *s, int64_t now_ms, const char *lang,
 	if (rc != 0)
 		return rc;
 
-	rc = store_begin(s->db);
-	if (rc != 0)
-		return rc;
-	rc = bump(s, day, lang, STATS_TOPIC_CHAT, outcome_names[outcome],
-		  stats_wait_bucket(wait_s), stats_duration_bucket(duration_s));
-	for (unsigned i = 0; i < n_tags && rc == 0; i++) {
+	on = outcome_names[outcome];
+	pend(s, day, lang, STATS_TOPIC_CHAT, on, stats_wait_bucket(wait_s), stats_duration_bucket(duration_s));
+	for (unsigned i = 0; i < n_tags; i++) {
 		bool seen = false;
 		if (tags[i] == NULL || tags[i][0] == '\0')
 			continue;
@@ -284,16 +364,14 @@ int stats_record_chat(struct stats *s, int64_t now_ms, const char *lang,
 			seen = tags[j] != NULL && strcmp(tags[j], tags[i]) == 0;
 		if (seen)
 			continue;
-		rc = bump(s, day, lang, tags[i], outcome_names[outcome], STATS_NA, STATS_NA);
+		pend(s, day, lang, tags[i], on, STATS_NA, STATS_NA);
 		counted++;
 	}
-	if (rc == 0 && counted == 0)
-		rc = bump(s, day, lang, STATS_TOPIC_NONE, outcome_names[outcome], STATS_NA, STATS_NA);
-	if (rc == 0)
-		rc = store_commit(s->db);
-	if (rc != 0)
-		store_rollback(s->db);
-	return rc;
+	if (counted == 0)
+		pend(s, day, lang, STATS_TOPIC_NONE, on, STATS_NA, STATS_NA);
+	/* Written now if the database lets us at once; else kept. */
+	stats_flush(s, now_ms);
+	return 0;
 }
 
 int stats_record(struct stats *s, int64_t now_ms, const char *lang, const char *topic,

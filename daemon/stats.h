@@ -54,6 +54,8 @@ enum stats_outcome {
 #define STATS_NAME_MAX 35     /* longest language code or topic stored */
 #define STATS_RANGE_MAX_DAYS 366 /* longest from..to a report covers */
 #define STATS_THRESHOLD_DEFAULT 10
+#define STATS_PENDING_MAX 1024   /* distinct rows waiting for the database */
+#define STATS_RETRY_MS 1000      /* retry of a refused write */
 
 /*
  * Buckets (lower bound included, upper bound excluded; negative: STATS_NA):
@@ -96,12 +98,23 @@ int stats_day(struct stats *s, int64_t now_ms, char out[STATS_DAY_LEN]);
  * distinct tag in tags[0..n_tags) (NULL or "" entries are skipped; none
  * left: STATS_TOPIC_NONE). lang and each tag are 1..STATS_NAME_MAX
  * characters of [A-Za-z0-9_-] (else BRUG_E_BAD_FIELD, nothing counted).
- * All rows change in one transaction. Strings are borrowed.
- * Returns 0, BRUG_E_BAD_FIELD or BRUG_E_INTERNAL (logged).
+ * Strings are borrowed. The counts go to memory first and are written at
+ * once if the database takes them without waiting; if it is busy or cannot
+ * be written they wait (up to STATS_PENDING_MAX distinct rows; beyond,
+ * counts are lost and that is logged) for stats_flush(). Returns 0 (also
+ * when the counts wait) or BRUG_E_BAD_FIELD (nothing counted).
  */
 int stats_record_chat(struct stats *s, int64_t now_ms, const char *lang,
 		      const char *const *tags, unsigned n_tags, enum stats_outcome outcome,
 		      int64_t wait_s, int64_t duration_s);
+/* Write the waiting counts in one transaction, at most once per
+ * STATS_RETRY_MS while the database refuses. now_ms is the wall clock.
+ * Returns 0 (nothing waits any more), BRUG_E_UNAVAILABLE or
+ * BRUG_E_INTERNAL (the counts keep waiting). Call from a timer. */
+int stats_flush(struct stats *s, int64_t now_ms);
+/* How many distinct rows wait for the database (for tests). */
+unsigned stats_pending(const struct stats *s);
+
 /* stats_record_chat() with at most one topic (NULL or "": untagged). */
 int stats_record(struct stats *s, int64_t now_ms, const char *lang, const char *topic,
 		 enum stats_outcome outcome, int64_t wait_s, int64_t duration_s);

@@ -103,6 +103,29 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
+static int wait_ms = STORE_BUSY_TIMEOUT_MS;
+
+void store_set_wait_ms(int ms)
+{
+	wait_ms = ms > 0 ? ms : 0;
+}
+
+int store_error(sqlite3 *db)
+{
+	switch (sqlite3_errcode(db)) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL:
+		return BRUG_E_UNAVAILABLE;
+	default:
+		return BRUG_E_INTERNAL;
+	}
+}
+
 int store_schema_version(void)
 {
 	return N_MIGRATIONS;
@@ -113,11 +136,19 @@ static int exec(sqlite3 *db, const char *sql, const char *what)
 {
 	char *msg = NULL;
 
+	int r;
+
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	log_err("store: %s: %s", what, msg != NULL ? msg : sqlite3_errmsg(db));
+	r = store_error(db);
+	/* A busy database is the callers' to report: they know whether it
+	 * is new (and retry quietly meanwhile). */
+	if (r == BRUG_E_UNAVAILABLE)
+		log_debug("store: %s: %s", what, msg != NULL ? msg : sqlite3_errmsg(db));
+	else
+		log_err("store: %s: %s", what, msg != NULL ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
-	return BRUG_E_INTERNAL;
+	return r;
 }
 
 int store_begin(sqlite3 *db)
@@ -253,8 +284,11 @@ int store_open(const char *path, sqlite3 **db_out)
 	if (r != 0)
 		goto close_db;
 	r = migrate(db);
+	if (r == BRUG_E_UNAVAILABLE)
+		log_err("store: %s is locked or cannot be written: %s", path, sqlite3_errmsg(db));
 	if (r != 0)
 		goto close_db;
+	sqlite3_busy_timeout(db, wait_ms);
 	*db_out = db;
 	return 0;
 

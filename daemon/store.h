@@ -7,8 +7,8 @@
 struct sqlite3;
 
 /* How long a statement waits for a lock held by another process (the CLI
- * and the daemon share the file) before failing with SQLITE_BUSY. Short,
- * because the daemon's event loop waits with it. */
+ * and the daemon share the file) before failing with SQLITE_BUSY: the
+ * CLI's connections, and every connection while store_open() migrates. */
 #define STORE_BUSY_TIMEOUT_MS 2000
 
 /*
@@ -22,6 +22,21 @@ struct sqlite3;
  * path is borrowed.
  */
 int store_open(const char *path, struct sqlite3 **db);
+
+/*
+ * How long statements of connections opened from now on wait for a lock
+ * once they are open (default STORE_BUSY_TIMEOUT_MS). brugd sets 0 before
+ * it opens anything: its connections are used on the event loop, which
+ * must never wait for a lock another process holds; a busy database then
+ * fails at once with BRUG_E_UNAVAILABLE and the caller tries again later.
+ * Process-wide, set once at start-up.
+ */
+void store_set_wait_ms(int ms);
+
+/* The refusal for db's last error: BRUG_E_UNAVAILABLE when the database is
+ * locked, busy, read-only, full or cannot be reached (worth trying again
+ * later), BRUG_E_INTERNAL otherwise. db is borrowed. */
+int store_error(struct sqlite3 *db);
 
 /* Close a connection from store_open(). Accepts NULL. Takes ownership. */
 void store_close(struct sqlite3 *db);

@@ -390,16 +390,23 @@ class Client {
 	}
 }
 
+// opts.localAddress (a loopback address such as 127.0.0.2) makes the
+// socket come from another source address, over IPv4.
 function wsOptions(b, opts, ca) {
 	const headers = { ...(opts.headers || {}) };
 	if (opts.lang) headers['Accept-Language'] = opts.lang;
-	return {
+	const o = {
 		ca,
 		origin: opts.origin === undefined ? b?.origin : (opts.origin ?? undefined),
 		headers,
 		handshakeTimeout: opts.handshakeTimeout ?? 5000,
 		maxPayload: 1 << 20,
 	};
+	if (opts.localAddress) {
+		o.localAddress = opts.localAddress;
+		o.family = 4;
+	}
+	return o;
 }
 
 function openClient(url, protocol, options) {

@@ -362,6 +362,46 @@ static void test_abandoned_logins_still_count(void **state)
 	assert_int_equal(s->close_code, 4001);
 }
 
+/* Issue 12: one source has at most two password checks under way; a third
+ * is refused at once, and another source is not held up. */
+static void test_logins_per_source(void **state)
+{
+	struct env *e = *state;
+	struct fake *k[3], *other;
+	json_t *err, *j;
+
+	for (int i = 0; i < 3; i++) {
+		k[i] = open_staff(e);
+		input(k[i], "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"wrong-password\",\"id\":\"x\"}",
+		      1000);
+	}
+	/* The third got its answer without a check. */
+	assert_null(last_of(k[0], "error"));
+	assert_null(last_of(k[1], "error"));
+	err = last_of(k[2], "error");
+	assert_non_null(err);
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "rate_limited");
+	json_decref(err);
+	assert_int_equal(k[2]->close_code, 4001);
+	/* A socket that goes away still holds its source's place... */
+	hub_closed(k[0]->conn, 1001);
+	k[0]->conn = NULL;
+	struct fake *again = open_staff(e);
+	input(again, "{\"type\":\"login\",\"user\":\"samira\",\"password\":\"wrong-password\"}", 1002);
+	err = last_of(again, "error");
+	assert_non_null(err);
+	json_decref(err);
+	/* ...while another source logs in. */
+	other = &e->socks[e->n_socks++];
+	other->conn = hub_staff_open(e->h, other, "another-addr", e->n_socks);
+	assert_non_null(other->conn);
+	login_input(e, other, "samira", "a-long-password", 1003);
+	for (int i = 0; i < 3 && (j = last_of(other, "session")) == NULL; i++)
+		wait_and_poll(e->h, 1004);
+	assert_non_null(j);
+	json_decref(j);
+}
+
 static void test_dashboard_pushed_to_coordinators(void **state)
 {
 	struct env *e = *state;
@@ -411,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_logins_still_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logins_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dashboard_pushed_to_coordinators, setup, teardown),
 	};
 

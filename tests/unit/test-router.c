@@ -554,6 +554,45 @@ static void test_unavailable_withdraws(void **state)
 	assert_ptr_equal(router_chat_find(f->r, c->id), c);
 	assert_int_equal(a->open_chats, 1);
 }
+/* Issue 12: a change of languages takes effect at once: the offer that no
+ * longer fits goes, its language may close, the new one opens and offers. */
+static void test_staff_update(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *a = online(f, 1, "anna", 1u << 0, 2);
+	struct router_visitor *v0 = visitor(f, 0, -1);
+	struct router_visitor *v1 = visitor(f, 1, -1);
+	struct router_staff_info info = { .roles = BRUG_ROLE_VOLUNTEER, .langs = 1u << 1, .max_chats = 3 };
+
+	assert_int_equal(v1->state, ROUTER_V_PARKED);   /* nobody spoke language 1 */
+	assert_ptr_equal(v0->offer->to, a);
+	clear(f);
+	router_staff_update(f->r, a, &info, f->now);
+	assert_int_equal(f->recs[0].type, EV_OFFER_GONE);
+	assert_ptr_equal(f->recs[0].v, v0);
+	assert_int_equal(f->recs[0].why, ROUTER_OFFER_WITHDRAWN);
+	assert_null(v0->offer);
+	assert_false(router_lang_open(f->r, 0));
+	assert_true(router_lang_open(f->r, 1));
+	assert_true(a->available);
+	assert_int_equal(a->langs, 1u << 1);
+	assert_int_equal(a->max_chats, 3);
+	/* The parked visitor of the new language is queued and offered. */
+	assert_non_null(v1->offer);
+	assert_ptr_equal(v1->offer->to, a);
+	assert_int_equal(count(f, EV_AVAILABILITY), 0);
+
+	/* Unavailable staff change without opening anything. */
+	router_staff_set_available(f->r, a, false, f->now);
+	info.langs = 1u << 0;
+	router_staff_update(f->r, a, &info, f->now);
+	assert_false(a->available);
+	assert_false(router_lang_open(f->r, 0));
+	assert_false(router_lang_open(f->r, 1));
+	router_staff_set_available(f->r, a, true, f->now);
+	assert_true(router_lang_open(f->r, 0));
+	assert_false(router_lang_open(f->r, 1));
+}
 
 /* ---- drops ---- */
 
@@ -1361,6 +1400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_offer_lapse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decline_cooldown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_chats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staff_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unavailable_withdraws, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_drop_requeues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_drop_shared_chat, setup, teardown),

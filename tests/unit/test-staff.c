@@ -711,6 +711,82 @@ static void test_lockout_table_bounded(void **state)
 	assert_int_equal(login_as(f, "samira", NULL, T0 + MIN), 0);
 }
 
+/* Issue 12: one source cannot lock a colleague out who logs in from
+ * elsewhere; only many sources together lock the name everywhere. */
+static void test_lockout_per_source(void **state)
+{
+	struct fixture *f = *state;
+	const char *attacker = "127.0.0.2", *owner = "127.0.0.1";
+	char addr[32];
+
+	add_samira(f);
+	fail_n(f, "samira", attacker, T0, 5);
+	assert_int_equal(login_as(f, "samira", attacker, T0), BRUG_E_RATE_LIMITED);
+	/* The owner, from its own address, is not locked... */
+	assert_int_equal(login_as(f, "samira", owner, T0 + 1), 0);
+	/* ...and its success does not lift the attacker's lock: it is the
+	 * address's as well as the pair's. */
+	assert_int_equal(login_as(f, "samira", attacker, T0 + 2), BRUG_E_RATE_LIMITED);
+
+	/* One failure each from STAFF_LOCK_ACCOUNT_FAILURES - 1 addresses
+	 * locks nothing... */
+	for (int i = 0; i < STAFF_LOCK_ACCOUNT_FAILURES - 1; i++) {
+		snprintf(addr, sizeof addr, "127.1.0.%d", i);
+		fail_n(f, "samira", addr, T0 + 10 + i, 1);
+	}
+	assert_int_equal(login_as(f, "samira", owner, T0 + 100), 0);
+	/* (the success cleared the name's count) ...and as many again plus
+	 * one lock the name from everywhere. */
+	for (int i = 0; i < STAFF_LOCK_ACCOUNT_FAILURES; i++) {
+		snprintf(addr, sizeof addr, "127.2.0.%d", i);
+		fail_n(f, "samira", addr, T0 + 200 + i, 1);
+	}
+	assert_int_equal(login_as(f, "samira", owner, T0 + 300), BRUG_E_RATE_LIMITED);
+	assert_int_equal(login_as(f, "samira", owner, T0 + 200 + STAFF_LOCK_ACCOUNT_FAILURES - 1 + MIN), 0);
+}
+
+/* Issue 12: a locked database is not an expired session. */
+static void test_session_check_busy_database(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	struct staff_account acct;
+	char token[TOKEN_STR_LEN];
+	sqlite3 *other;
+	int64_t exp = 0;
+
+	/* As brugd opens it: never waiting for a lock. */
+	store_set_wait_ms(0);
+	reopen(f, &l);
+	store_set_wait_ms(STORE_BUSY_TIMEOUT_MS);
+	add_samira(f);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, token, NULL), 0);
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+
+	/* Another process writing (a reserved lock): reads go on, the touch
+	 * cannot be written and is not an error. */
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(staff_session_account(f->st, token, T0 + 5 * SEC, true, &acct, &exp), 0);
+	assert_string_equal(acct.username, "samira");
+	assert_int_equal(exp, T0 + 10 * SEC);    /* the touch waits for a later check */
+	staff_account_fini(&acct);
+
+	/* An exclusive lock: nothing can be read, and that is told apart from
+	 * a session that is gone, at once. */
+	assert_int_equal(sqlite3_exec(other, "COMMIT; BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(staff_session_account(f->st, token, T0 + 6 * SEC, true, &acct, &exp),
+			 BRUG_E_UNAVAILABLE);
+	assert_int_equal(staff_session_check(f->st, token, T0 + 6 * SEC, false, NULL), BRUG_E_UNAVAILABLE);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0 + 6 * SEC, NULL, NULL), BRUG_E_UNAVAILABLE);
+
+	/* The lock goes: the touch is written again. */
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(staff_session_account(f->st, token, T0 + 7 * SEC, true, &acct, &exp), 0);
+	assert_int_equal(exp, T0 + 17 * SEC);
+	staff_account_fini(&acct);
+}
+
 /* ---- sessions ----------------------------------------------------------- */
 
 static void test_token_not_stored(void **state)
@@ -1194,6 +1270,8 @@ int main(void)
 		T(test_lockout_unknown_user_and_case),
 		T(test_lockout_addr),
 		T(test_lockout_table_bounded),
+		T(test_lockout_per_source),
+		T(test_session_check_busy_database),
 		T(test_totp_required_and_single_use),
 		T(test_totp_failures_lock),
 		T(test_reset_code),

@@ -433,6 +433,45 @@ static void test_table_shape(void **state)
 				 " OR length(lang) > 35 OR length(topic) > 35 OR typeof(count) <> 'integer'"), 0);
 }
 
+/* Issue 12: a locked database neither makes counting wait nor loses the
+ * counts; they are written once the lock goes. */
+static void test_busy_database_keeps_counts(void **state)
+{
+	struct fixture *f = *state;
+	const char *tags[] = { "housing", "money" };
+	sqlite3 *other;
+	int64_t t = JAN15;
+
+	stats_free(f->st);
+	store_set_wait_ms(0);        /* as brugd opens it */
+	f->st = stats_open(f->path, TZ, 10);
+	store_set_wait_ms(STORE_BUSY_TIMEOUT_MS);
+	assert_non_null(f->st);
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+	assert_int_equal(stats_record_chat(f->st, t, "nl", tags, 2, STATS_ANSWERED, 30, 60), 0);
+	assert_int_equal(stats_record_chat(f->st, t, "nl", tags, 1, STATS_ANSWERED, 31, 61), 0);
+	assert_int_equal(stats_record(f->st, t, "ar", NULL, STATS_LEFT_QUEUE, 5, -1), 0);
+	/* Equal rows merge: "*" nl, housing, money, "*" ar, "-" ar. */
+	assert_int_equal(stats_pending(f->st), 5);
+	/* Retried at most once a second while refused. */
+	assert_int_equal(stats_flush(f->st, t + 500), BRUG_E_UNAVAILABLE);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(stats_flush(f->st, t + 500), BRUG_E_UNAVAILABLE);
+	assert_int_equal(stats_pending(f->st), 5);
+	assert_int_equal(stats_flush(f->st, t + STATS_RETRY_MS), 0);
+	assert_int_equal(stats_pending(f->st), 0);
+	assert_int_equal(sql_int(f, "SELECT SUM(count) FROM stats WHERE topic = '*'"), 3);
+	assert_int_equal(sql_int(f, "SELECT count FROM stats WHERE topic = 'housing'"), 2);
+	assert_int_equal(sql_int(f, "SELECT count FROM stats WHERE topic = 'money'"), 1);
+	/* Counting goes straight to the table again. */
+	assert_int_equal(stats_record(f->st, t, "ar", NULL, STATS_LEFT_QUEUE, 5, -1), 0);
+	assert_int_equal(stats_pending(f->st), 0);
+	assert_int_equal(sql_int(f, "SELECT count FROM stats WHERE topic = '-' AND lang = 'ar'"), 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -446,6 +485,7 @@ int main(void)
 		T(test_ranges),
 		T(test_open_refusals),
 		T(test_table_shape),
+		T(test_busy_database_keeps_counts),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
