@@ -23,6 +23,7 @@ enum brug_error {
 	BRUG_E_CONFLICT,     /* not possible in the current state */
 	BRUG_E_CLOSED,       /* nobody can take a chat in that language now */
 	BRUG_E_INTERNAL,     /* our fault: out of memory, database error */
+	BRUG_E_BUSY,         /* too many at once from one source; try again later */
 	BRUG_E__COUNT
 };
 

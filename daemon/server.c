@@ -548,7 +548,7 @@ static void established(struct lws *wsi, struct pss *p, bool visitor)
 	if (visitor) {
 		char lang[256];
 		p->conn = hub_visitor_open(g.hub, p, header(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, lang, sizeof lang) > 0
-					   ? lang : NULL, p->no);
+					   ? lang : NULL, NULL, p->no);
 	} else {
 		/* Only a hash of the staff member's address is kept, for login back-off. */
 		char addr[128], key[65];
