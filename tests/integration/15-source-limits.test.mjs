@@ -24,10 +24,12 @@ async function start(config) {
 	return startBrugd({ staff: STAFF, config });
 }
 
+// Stop b; it must exit cleanly (in the sanitizer build: no leak, no error).
 async function stop(b) {
 	if (!b) return;
-	await b.stop();
+	const info = await b.stop();
 	await b.cleanup();
+	assert.deepEqual(info, { code: 0, signal: null }, `brugd exited ${JSON.stringify(info)}:\n${b.logs().slice(-20).join('\n')}`);
 }
 
 // A visitor socket from `from` to 127.0.0.1 (the certificate names it):
