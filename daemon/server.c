@@ -482,15 +482,16 @@ static int request_path(struct lws *wsi, char *buf, size_t size, bool *head)
 }
 
 /* The staff pages may not be framed by anyone; the rest (the widget) by
- * [server] frame_ancestors. */
+ * [server] frame_ancestors. A path we could not read (NULL) gets the
+ * stricter rules. */
 static bool is_staff_page(const char *path)
 {
-	return strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0;
+	return path == NULL || strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0;
 }
 
 static const char *csp_for(const char *path)
 {
-	return path != NULL && is_staff_page(path) ? g.csp_staff : g.csp;
+	return is_staff_page(path) ? g.csp_staff : g.csp;
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
@@ -512,7 +513,7 @@ static int http_short(struct lws *wsi, unsigned status, const char *path, bool h
 	if (lws_add_http_common_headers(wsi, status, "text/plain; charset=utf-8", len, &p, end) ||
 	    add_header(wsi, "cache-control:", "no-store", &p, end) ||
 	    add_header(wsi, "content-security-policy:", csp_for(path), &p, end) ||
-	    (path != NULL && is_staff_page(path) && add_header(wsi, "x-frame-options:", "DENY", &p, end)) ||
+	    (is_staff_page(path) && add_header(wsi, "x-frame-options:", "DENY", &p, end)) ||
 	    (status == HTTP_STATUS_SERVICE_UNAVAILABLE && add_header(wsi, "retry-after:", RETRY_AFTER_S, &p, end)) ||
 	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
@@ -703,7 +704,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		/* Every plain request (not the upgrades, see CONFIRM_UPGRADE);
 		 * in is the path. */
 		if (in_staff_reserve() && in != NULL && !is_staff_path(in)) {
-			char path[128];
+			char path[256];
 			bool head = false;
 			const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
 			log_refusal("only the staff reserve is left");
@@ -716,11 +717,11 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		 * at all, not even by our own origin. */
 		struct lws_process_html_args *args = in;
 		unsigned char **p = (unsigned char **)&args->p, *end = (unsigned char *)args->p + args->max_len;
-		char path[128];
+		char path[256];
 		bool head = false;
 		const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
 		if (add_header(wsi, "content-security-policy:", csp_for(pp), p, end) ||
-		    (pp != NULL && is_staff_page(pp) && add_header(wsi, "x-frame-options:", "DENY", p, end)))
+		    (is_staff_page(pp) && add_header(wsi, "x-frame-options:", "DENY", p, end)))
 			return 1;
 		return 0;
 	}
@@ -733,7 +734,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_HTTP: {
 		/* The callback mounts (/i18n, /api), and files missing from the
 		 * "/" mount, which get our own 404 (with CSP and no-store). */
-		char path[128];
+		char path[256];
 		bool head = false;
 		if (request_path(wsi, path, sizeof path, &head) < 0) {
 			lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
