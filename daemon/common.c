@@ -16,6 +16,7 @@ static const char *const error_codes[BRUG_E__COUNT] = {
 	[BRUG_E_CLOSED] = "closed",
 	[BRUG_E_INTERNAL] = "internal",
 	[BRUG_E_UNAVAILABLE] = "unavailable",
+	[BRUG_E_BUSY] = "busy",
 };
 
 const char *brug_error_code(int e)

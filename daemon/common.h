@@ -24,6 +24,7 @@ enum brug_error {
 	BRUG_E_CLOSED,       /* nobody can take a chat in that language now */
 	BRUG_E_INTERNAL,     /* our fault: out of memory, a broken database */
 	BRUG_E_UNAVAILABLE,  /* the database is busy or cannot be written now; try again */
+	BRUG_E_BUSY,         /* too many at once from one source; try again later */
 	BRUG_E__COUNT
 };
 

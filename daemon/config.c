@@ -46,6 +46,9 @@ enum key_id {
 	KEY_LOG_LEVEL,
 	KEY_LOCALES_DIR,
 	KEY_TIMEZONE,
+	KEY_MAX_CONNS_PER_SOURCE,
+	KEY_STAFF_RESERVE,
+	KEY_MAX_WAITING_PER_SOURCE,
 	KEY__COUNT
 };
 
@@ -113,6 +116,12 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	/* Without the key brugd uses the bundles of its build tree or install. */
 	[KEY_LOCALES_DIR] = { "server", "locales_dir", TYPE_PATH, NULL, 0, 0, NULL },
 	[KEY_TIMEZONE] = { "chat", "timezone", TYPE_TIMEZONE, "Europe/Amsterdam", 0, 0, NULL },
+	/* One address may be a shelter or a household behind NAT: room for 20-30
+	 * visitors, each a socket and a few page loads (docs/operations.md). */
+	[KEY_MAX_CONNS_PER_SOURCE] = { "server", "max_connections_per_source", TYPE_UINT, "100", 1, 1000000, NULL },
+	/* At most half of max_connections in effect (server.c). */
+	[KEY_STAFF_RESERVE] = { "server", "staff_reserve_connections", TYPE_UINT, "100", 0, 1000000, NULL },
+	[KEY_MAX_WAITING_PER_SOURCE] = { "chat", "max_waiting_per_source", TYPE_UINT, "30", 1, 1000000, NULL },
 };
 
 static const char *const log_levels[] = { "err", "warn", "notice", "info", "debug" };
@@ -362,6 +371,9 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_RECONNECT_GRACE: cfg->staff_grace_s = (unsigned)v; break;
 	case KEY_SHIFT_END_QUIET: cfg->shift_end_quiet_min = (unsigned)v; break;
 	case KEY_STATS_THRESHOLD: cfg->stats_threshold = (unsigned)v; break;
+	case KEY_MAX_CONNS_PER_SOURCE: cfg->max_conns_per_source = (unsigned)v; break;
+	case KEY_STAFF_RESERVE: cfg->staff_reserve = (unsigned)v; break;
+	case KEY_MAX_WAITING_PER_SOURCE: cfg->max_waiting_per_source = (unsigned)v; break;
 	default: break;
 	}
 }

@@ -28,6 +28,8 @@ struct config {
 	char *frame_ancestors;   /* CSP frame-ancestors value, default "'self'" */
 	char *neutral_url;       /* where the quick exit goes, default "https://www.google.com/" */
 	char *locales_dir;       /* compiled bundles (daemon/, client/); NULL = built-in default */
+	unsigned max_conns_per_source; /* connections from one address at once, default 100 */
+	unsigned staff_reserve;  /* the last connections under the cap are for staff, default 100 */
 	/* [tls] */
 	char *cert;              /* absolute path of the PEM chain */
 	char *key;               /* absolute path of the PEM key */
@@ -43,6 +45,8 @@ struct config {
 	char *timezone;          /* the helpline's time zone, default "Europe/Amsterdam" */
 	char *alternatives[CONFIG_MAX_ALTERNATIVES]; /* extra emergency alternatives shown on closed */
 	unsigned n_alternatives;
+	unsigned max_waiting_per_source; /* waiting sessions from one address, default 30;
+				  * one whose socket is gone counts half */
 	/* [staff] */
 	unsigned session_idle_s; /* default 3600 */
 	unsigned session_max_s;  /* default 43200 */

@@ -16,6 +16,7 @@
 #include "proto.h"
 #include "router.h"
 #include "shifts.h"
+#include "source_limit.h"
 #include "stats.h"
 #include "staff.h"
 #include "util/clock.h"
@@ -66,6 +67,8 @@ struct vsession {
 	uint64_t queue_sent_ms;        /* when the last queue frame went out */
 	bool counted;                  /* this contact is in the statistics */
 	int lang;
+	struct source_entry *src;      /* its client source (one count), or NULL */
+	struct list src_link;          /* in src->users, oldest first */
 };
 
 struct hub_conn {
@@ -84,6 +87,7 @@ struct hub_conn {
 	struct router_staff *rs;       /* NULL until logged in */
 	struct pending_login *login;   /* a password check in flight */
 	char *addr_key;                /* hashed client address, for back-off */
+	char src_key[SOURCE_KEY_MAX];  /* visitor: hashed client source; "" if unknown */
 	char token[TOKEN_STR_LEN];     /* staff session token; wiped */
 	int64_t staff_id;
 	uint32_t roles;
@@ -143,6 +147,7 @@ struct hub {
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 	struct list logins;                /* struct pending_login.link, in the worker */
+	struct source_limit *sources;      /* visitor sessions per client source */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -257,6 +262,8 @@ static void vsession_free(struct vsession *vs)
 	vsession_forget_token(vs);
 	list_remove(&vs->link);
 	list_remove(&vs->dirty_link);
+	list_remove(&vs->src_link);
+	source_limit_put(vs->hub->sources, vs->src, 1);
 	if (vs->conn != NULL)
 		vs->conn->vs = NULL;
 	secmem_free(vs, sizeof *vs);
@@ -822,6 +829,65 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	return 0;
 }
 
+/* How much a session takes of its source's waiting allowance, in halves:
+ * a waiting visitor counts one, or half while its socket is gone. */
+static unsigned waiting_halves(const struct vsession *vs)
+{
+	if (vs->rv == NULL || (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_PARKED))
+		return 0;
+	return vs->conn != NULL ? 2 : 1;
+}
+
+/* A queued session without a socket and without a chat: it may give its
+ * place to a new visitor from the same source. Ended as if its grace had
+ * run out. */
+static void evict_ghost(struct hub *h, struct vsession *vs, uint64_t now)
+{
+	struct router_visitor *v = vs->rv;
+
+	count_no_chat(h, vs, v->state, false);
+	router_visitor_free(h->router, v, now);
+	vs->rv = NULL;
+	vsession_free(vs);
+}
+
+/* May a visitor from source key (self: its session, if it has one) start
+ * waiting? At most [chat] max_waiting_per_source waiting sessions per
+ * source, those in their grace counting half; when that is full, the
+ * oldest of those make room. 0 or BRUG_E_BUSY (protocol "Errors"). */
+static int source_admit(struct hub *h, const char *key, const struct vsession *self, uint64_t now)
+{
+	unsigned max = h->cfg->max_waiting_per_source * 2, halves = 0;
+	struct source_entry *e;
+	struct list *it, *tmp;
+	int rc = BRUG_E_BUSY;
+
+	if (key[0] == '\0' || max == 0)
+		return 0;
+	/* Our own count keeps e alive while ghosts are freed below. */
+	if (source_limit_take(h->sources, key, 1, 0, &e) != 0)
+		return 0;
+	list_for_each(it, &e->users) {
+		struct vsession *vs = list_entry(it, struct vsession, src_link);
+		if (vs != self)
+			halves += waiting_halves(vs);
+	}
+	list_for_each_safe(it, tmp, &e->users) {
+		struct vsession *vs = list_entry(it, struct vsession, src_link);
+		if (halves + 2 <= max)
+			break;
+		if (vs == self || vs->conn != NULL || vs->rv == NULL || vs->rv->state != ROUTER_V_WAITING ||
+		    vs->rv->chat != NULL)
+			continue;
+		halves -= 1;
+		evict_ghost(h, vs, now);
+	}
+	if (halves + 2 <= max)
+		rc = 0;
+	source_limit_put(h->sources, e, 1);
+	return rc;
+}
+
 static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	struct hub *h = c->hub;
@@ -848,9 +914,13 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		if (topic < 0)
 			return BRUG_E_BAD_FIELD;
 	}
+	if (vs != NULL && (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING))
+		return BRUG_E_CONFLICT;
+	if ((rc = source_admit(h, vs != NULL && vs->src != NULL ? vs->src->key : c->src_key, vs, now)) != 0) {
+		log_info("c%llu hello refused: its source has too many waiting", (unsigned long long)c->no);
+		return rc;
+	}
 	if (vs != NULL) {
-		if (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING)
-			return BRUG_E_CONFLICT;
 		if (vs->rv->state == ROUTER_V_PARKED)
 			router_visitor_end(h->router, vs->rv, false, now);
 	} else {
@@ -860,11 +930,14 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		vs->hub = h;
 		list_init(&vs->link);
 		list_init(&vs->dirty_link);
+		list_init(&vs->src_link);
 		vs->rv = router_visitor_new(h->router, vs);
 		if (vs->rv == NULL) {
 			free(vs);
 			return BRUG_E_INTERNAL;
 		}
+		if (c->src_key[0] != '\0' && source_limit_take(h->sources, c->src_key, 1, 0, &vs->src) == 0)
+			list_add_tail(&vs->src->users, &vs->src_link);
 		vs->conn = c;
 		c->vs = vs;
 		list_add_tail(&h->sessions, &vs->link);
@@ -1976,12 +2049,15 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 	return c;
 }
 
-struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, uint64_t conn_no)
+struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, const char *source_key,
+				  uint64_t conn_no)
 {
 	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
 
 	if (c == NULL)
 		return NULL;
+	if (source_key != NULL && strlen(source_key) < sizeof c->src_key)
+		memcpy(c->src_key, source_key, strlen(source_key) + 1);
 	c->lang = i18n_negotiate(h->i18n, NULL, accept_language);
 	list_add_tail(&h->visitors, &c->link);
 	h->n_visitors++;
@@ -2227,9 +2303,11 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	h->router = router_new(&rc, &hub_router_events, h);
 	h->svc.router = h->router;
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
-	if (h->router == NULL || h->worker == NULL) {
+	h->sources = source_limit_new();
+	if (h->router == NULL || h->worker == NULL || h->sources == NULL) {
 		router_free(h->router, 0);
 		worker_free(h->worker);
+		source_limit_free(h->sources);
 		free(h);
 		return NULL;
 	}
@@ -2280,6 +2358,7 @@ void hub_free(struct hub *h, uint64_t now)
 	}
 	for (unsigned i = 0; i < h->n_notes; i++)
 		handover_wipe(&h->notes[i]);
+	source_limit_free(h->sources);
 	free(h->dashboard_last);
 	free(h->on_shift);
 	free(h->map);

@@ -47,10 +47,13 @@ void hub_shutdown(struct hub *h, uint64_t now_ms);
 void hub_free(struct hub *h, uint64_t now_ms);
 
 /* A visitor socket opened. accept_language is borrowed (may be NULL);
- * conn_no is the per-boot connection number used in logs. Returns the
- * connection (owned by the hub until hub_closed), or NULL: then the edge
- * closes the socket. */
-struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, uint64_t conn_no);
+ * source_key is an opaque, already hashed key for the client's source
+ * (borrowed, copied; may be NULL), used only to cap the waiting sessions
+ * per source; conn_no is the per-boot connection number used in logs.
+ * Returns the connection (owned by the hub until hub_closed), or NULL:
+ * then the edge closes the socket. */
+struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, const char *source_key,
+				  uint64_t conn_no);
 /* A staff socket opened. addr_key is an opaque, already hashed key for the
  * client address used only for login back-off (borrowed, may be NULL). */
 struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no);

@@ -75,12 +75,14 @@ static const struct key_def keys[I18N__COUNT] = {
 	[I18N_ERR_CLOSED] = { "err_closed", "" },
 	[I18N_ERR_INTERNAL] = { "err_internal", "" },
 	[I18N_ERR_UNAVAILABLE] = { "err_unavailable", "" },
+	[I18N_ERR_BUSY] = { "err_busy", "" },
 };
 
 /* i18n_error() maps codes to keys by offset, so both lists must line up. */
-_Static_assert(I18N_ERR_UNAVAILABLE - I18N_ERR_BAD_JSON == BRUG_E_UNAVAILABLE - BRUG_E_BAD_JSON,
+_Static_assert(I18N_ERR_BUSY - I18N_ERR_BAD_JSON == BRUG_E_BUSY - BRUG_E_BAD_JSON,
 	       "I18N_ERR_* must follow enum brug_error");
-_Static_assert(I18N_ERR_UNAVAILABLE + 1 == I18N__COUNT, "I18N_ERR_UNAVAILABLE must be the last key");
+_Static_assert(I18N_ERR_BUSY + 1 == I18N__COUNT && BRUG_E_BUSY + 1 == BRUG_E__COUNT,
+	       "the error keys must be the last ones");
 
 /* The most arguments any key takes; call_format() spells out each signature. */
 #define MAX_ARGS 2
@@ -1091,7 +1093,7 @@ char *i18n_error(const struct i18n *t, int lang, int brug_error)
 	enum i18n_key key = I18N_ERR_INTERNAL;
 
 	/* Negative errno values and unknown codes are our failures. */
-	if (brug_error >= BRUG_E_BAD_JSON && brug_error <= BRUG_E_UNAVAILABLE)
+	if (brug_error >= BRUG_E_BAD_JSON && brug_error < BRUG_E__COUNT)
 		key = (enum i18n_key)(I18N_ERR_BAD_JSON + (brug_error - BRUG_E_BAD_JSON));
 	return i18n_text(t, lang, key);
 }

@@ -37,7 +37,8 @@ struct field {
  * Why a key needs a restart: the listening socket (port, bind), names the
  * vhost, origin and CSP were built from (hostname), paths lws or the
  * database opened (web_root, state_dir, locales_dir), sizes of buffers and
- * tables already allocated (max_frame, max_connections), numbering the
+ * tables already allocated (max_frame, max_connections and the staff
+ * reserve carved from it), numbering the
  * router, sessions and bundles hold (languages, default, topics), documents
  * made once for the web pages (neutral_url, max_text_graphemes), and values
  * the staff store, roster and statistics copied when they opened
@@ -58,6 +59,8 @@ static const struct field fields[] = {
 	F("server", "frame_ancestors", FIELD_STR, frame_ancestors, false),
 	F("server", "neutral_url", FIELD_STR, neutral_url, true),
 	F("server", "locales_dir", FIELD_STR, locales_dir, true),
+	F("server", "max_connections_per_source", FIELD_UINT, max_conns_per_source, false),
+	F("server", "staff_reserve_connections", FIELD_UINT, staff_reserve, true),
 	F("tls", "cert", FIELD_STR, cert, false),
 	F("tls", "key", FIELD_STR, key, false),
 	L("chat", "languages", langs, n_langs, true),
@@ -68,6 +71,7 @@ static const struct field fields[] = {
 	F("chat", "max_text_graphemes", FIELD_UINT, max_text, true),
 	F("chat", "timezone", FIELD_STR, timezone, true),
 	L("chat", "alternative", alternatives, n_alternatives, false),
+	F("chat", "max_waiting_per_source", FIELD_UINT, max_waiting_per_source, false),
 	F("staff", "session_idle_seconds", FIELD_UINT, session_idle_s, true),
 	F("staff", "session_max_seconds", FIELD_UINT, session_max_s, true),
 	F("staff", "reconnect_grace_seconds", FIELD_UINT, staff_grace_s, false),

@@ -3,29 +3,33 @@
  * assembly with a size cap, a per-socket outbound queue, timers, signals,
  * reload (SIGHUP) and graceful shutdown. Everything else happens in the hub. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <sodium.h>
 
 #include "api.h"
 #include "brug-build.h"
 #include "certs.h"
+#include "common.h"
 #include "config.h"
 #include "hub.h"
 #include "notify.h"
 #include "proto.h"
 #include "reload.h"
 #include "server.h"
+#include "source_limit.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
-#include "util/token.h"
 
 _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket header");
 
@@ -51,6 +55,10 @@ _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket h
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                    \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 #define TLS_GROUPS "X25519:prime256v1:secp384r1"
+/* A refusal for load (staff reserve) asks the client to come back after this. */
+#define RETRY_AFTER_S "30"
+/* Refused connections are logged at most this often, as a count. */
+#define REFUSAL_LOG_MS 10000
 
 struct outq_item {
 	struct list link;
@@ -93,9 +101,17 @@ static struct {
 	struct lws_vhost *vhost;
 	int port;
 	char own_origin[300];
-	char csp[2048];
+	char csp[2048];        /* pages that may be framed (frame_ancestors) */
+	char csp_staff[2048];  /* the staff pages: never framed */
 	unsigned live_wsi;
 	unsigned max_conns;
+	unsigned staff_reserve;/* the last connections under max_conns are for staff */
+	/* Connections per client source, keyed by a keyed hash of its address
+	 * (source_key); each accepted wsi holds one count, as its opaque data. */
+	struct source_limit *sources;
+	unsigned char source_secret[crypto_generichash_KEYBYTES]; /* random per boot, never written */
+	uint64_t refusal_log_ms;
+	unsigned refusals_unlogged;
 	uint64_t next_conn_no;
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t stop_sul;
@@ -127,6 +143,127 @@ static uint64_t wall_ms(void *ctx)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- client sources ---- */
+
+/*
+ * The client's source as an opaque key: a keyed BLAKE2b hash (hex) of its
+ * IPv4 address, or of the /64 of an IPv6 one (one household, phone or
+ * server is handed a whole /64). The key is random per boot and never
+ * leaves memory, so a key says nothing about the address and nothing
+ * outlives a restart; the address itself is wiped at once and never
+ * logged. Used for the per-source caps and for staff login back-off.
+ */
+static bool source_key(struct lws *wsi, char out[SOURCE_KEY_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	unsigned char in[1 + 8], h[16];
+	size_t n = 0;
+	int fd = lws_get_socket_fd(wsi);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		in[0] = 4;
+		memcpy(in + 1, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+		n = 5;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			in[0] = 4;
+			memcpy(in + 1, a->s6_addr + 12, 4);
+			n = 5;
+		} else {
+			in[0] = 6;
+			memcpy(in + 1, a->s6_addr, 8);
+			n = 9;
+		}
+	}
+	if (n > 0) {
+		crypto_generichash(h, sizeof h, in, n, g.source_secret, sizeof g.source_secret);
+		sodium_bin2hex(out, SOURCE_KEY_MAX, h, sizeof h);
+	}
+	secmem_wipe(&ss, sizeof ss);
+	secmem_wipe(in, sizeof in);
+	secmem_wipe(h, sizeof h);
+	return n > 0;
+}
+
+/* The source key the connection of wsi holds a count for, or NULL. */
+static const char *source_key_of(struct lws *wsi)
+{
+	const struct source_entry *e = lws_get_opaque_user_data(wsi);
+
+	return e != NULL ? e->key : NULL;
+}
+
+/* A refused connection, logged without any address and at most once per
+ * REFUSAL_LOG_MS, so a flood cannot flood the log too. */
+static void log_refusal(const char *why)
+{
+	uint64_t now = mono_ms();
+
+	g.refusals_unlogged++;
+	if (g.refusal_log_ms != 0 && now - g.refusal_log_ms < REFUSAL_LOG_MS)
+		return;
+	log_warn("refusing connections: %s (%u since the last such line)", why, g.refusals_unlogged);
+	g.refusal_log_ms = now;
+	g.refusals_unlogged = 0;
+}
+
+/* A new connection: count it against its source, or refuse it (1) when
+ * the source already has [server] max_connections_per_source. Refused
+ * before TLS: only a flood gets here, and this is the cheapest answer. */
+static int source_hold(struct lws *wsi)
+{
+	char key[SOURCE_KEY_MAX];
+	struct source_entry *e = NULL;
+	int rc;
+
+	if (!source_key(wsi, key))
+		return 0;
+	rc = source_limit_take(g.sources, key, 1, g.cfg->max_conns_per_source, &e);
+	secmem_wipe(key, sizeof key);
+	if (rc == BRUG_E_RATE_LIMITED) {
+		log_refusal("too many from one source");
+		return 1;
+	}
+	if (rc == 0)
+		lws_set_opaque_user_data(wsi, e);
+	return 0;
+}
+
+static void source_release(struct lws *wsi)
+{
+	struct source_entry *e = lws_get_opaque_user_data(wsi);
+
+	if (e == NULL)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	source_limit_put(g.sources, e, 1);
+}
+
+/* Whether the connections in use (the asking one included) reach into the
+ * staff reserve: then only staff paths are served. */
+static bool in_staff_reserve(void)
+{
+	return g.staff_reserve > 0 && g.live_wsi + g.staff_reserve > g.max_conns;
+}
+
+/* What the staff console needs: its socket, its pages, and the few files
+ * and documents it shares with the widget. */
+static bool is_staff_path(const char *path)
+{
+	static const char *const shared[] = { "/ws/staff", "/brug.css", "/labels.js", "/api/config.json" };
+
+	if (strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0 || strncmp(path, "/i18n/", 6) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+		if (strcmp(path, shared[i]) == 0)
+			return true;
+	return false;
 }
 
 /* ---- hub edge operations ---- */
@@ -346,6 +483,65 @@ static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t
 	return lws_hdr_copy(wsi, buf, (int)size, tok) < 0 ? -1 : len;
 }
 
+/* The path of a GET or HEAD request into buf; -1 if neither (or too long).
+ * *head says which. */
+static int request_path(struct lws *wsi, char *buf, size_t size, bool *head)
+{
+	int n = header(wsi, WSI_TOKEN_GET_URI, buf, size);
+
+	*head = false;
+	if (n < 0 && (n = header(wsi, WSI_TOKEN_HEAD_URI, buf, size)) >= 0)
+		*head = true;
+	return n;
+}
+
+/* The staff pages may not be framed by anyone; the rest (the widget) by
+ * [server] frame_ancestors. A path we could not read (NULL) gets the
+ * stricter rules. */
+static bool is_staff_page(const char *path)
+{
+	return path == NULL || strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0;
+}
+
+static const char *csp_for(const char *path)
+{
+	return is_staff_page(path) ? g.csp_staff : g.csp;
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+					   (int)strlen(value), p, end);
+}
+
+/* An answer of our own with a short text (404, 503): the vhost's security
+ * headers, our CSP, no-store, and Retry-After on a 503. One write, headers
+ * and body together, as lws_return_http_status() does; no body for HEAD.
+ * 0, or -1 if it could not be written. */
+static int http_short(struct lws *wsi, unsigned status, const char *path, bool head)
+{
+	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+	const char *body = status == HTTP_STATUS_NOT_FOUND ? "Not found.\n" : "Busy, please try again later.\n";
+	size_t len = strlen(body);
+
+	if (lws_add_http_common_headers(wsi, status, "text/plain; charset=utf-8", len, &p, end) ||
+	    add_header(wsi, "cache-control:", "no-store", &p, end) ||
+	    add_header(wsi, "content-security-policy:", csp_for(path), &p, end) ||
+	    (is_staff_page(path) && add_header(wsi, "x-frame-options:", "DENY", &p, end)) ||
+	    (status == HTTP_STATUS_SERVICE_UNAVAILABLE && add_header(wsi, "retry-after:", RETRY_AFTER_S, &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (!head) {
+		if ((size_t)(end - p) < len)
+			return -1;
+		memcpy(p, body, len);
+		p += len;
+	}
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		return -1;
+	return 0;
+}
+
 static bool origin_allowed(const char *origin, bool visitor)
 {
 	if (strcmp(origin, g.own_origin) == 0)
@@ -361,7 +557,7 @@ static bool origin_allowed(const char *origin, bool visitor)
 /* Protocol "Transport": the path decides the subprotocol, which must be
  * named exactly, and the Origin must be our own (or a partner's, for the
  * visitor socket). Anything else is refused with 403 before the upgrade. */
-static bool upgrade_allowed(struct lws *wsi)
+static bool upgrade_allowed(struct lws *wsi, bool *visitor_out)
 {
 	char path[64], proto[64], origin[300];
 	bool visitor;
@@ -379,33 +575,26 @@ static bool upgrade_allowed(struct lws *wsi)
 		return false;
 	if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) < 0 || !origin_allowed(origin, visitor))
 		return false;
+	*visitor_out = visitor;
 	return true;
 }
 
 /* ---- JSON documents (/i18n, /api) ---- */
 
-static bool is_document_path(struct lws *wsi)
+static bool is_document_path(const char *path)
 {
-	char path[128];
-
-	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0)
-		return false;
 	return strncmp(path, "/i18n/", 6) == 0 || strncmp(path, "/api/", 5) == 0;
 }
 
 /* Headers now, body on the next WRITEABLE (lws writes once per callback). */
-static int http_document(struct lws *wsi, struct http_pss *hp)
+/* HEAD gets the same headers as GET (Content-Length included), no body. */
+static int http_document(struct lws *wsi, struct http_pss *hp, const char *path, bool head)
 {
-	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
 	const char *body, *type;
-	char path[128];
 	size_t len;
 	int status;
 
-	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0) {
-		lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
-		return -1;
-	}
 	status = api_get(g.api, path, &body, &len, &type);
 	free(hp->owned);   /* a keep-alive connection's earlier document */
 	hp->owned = NULL;
@@ -442,12 +631,15 @@ static int http_document(struct lws *wsi, struct http_pss *hp)
 		}
 	}
 	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)"no-store", 8, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
-					(const unsigned char *)g.csp, (int)strlen(g.csp), &p, end) ||
+	    add_header(wsi, "cache-control:", "no-store", &p, end) ||
+	    add_header(wsi, "content-security-policy:", g.csp, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
+	if (head) {
+		free(hp->owned);
+		hp->owned = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	hp->body = body;
 	hp->len = len;
 	lws_callback_on_writable(wsi);
@@ -477,14 +669,15 @@ static int http_document_body(struct lws *wsi, struct http_pss *hp)
 
 /* ---- reload (SIGHUP) ---- */
 
-/* The CSP (into csp, sizeof g.csp bytes) names our own origin and the
- * configured frame ancestors. */
-static int make_csp(char *csp, const struct config *cfg)
+/* A CSP (into csp, sizeof g.csp bytes) naming our own origin and who may
+ * frame the page: the widget's configured ancestors, or 'none' for the
+ * staff pages. */
+static int make_csp(char *csp, const char *frame_ancestors)
 {
 	if (snprintf(csp, sizeof g.csp,
 		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
-		     "frame-ancestors %s", g.own_origin + strlen("https://"), cfg->frame_ancestors) >=
+		     "frame-ancestors %s", g.own_origin + strlen("https://"), frame_ancestors) >=
 	    (int)sizeof g.csp) {
 		log_err("frame_ancestors is too long");
 		return -1;
@@ -514,7 +707,7 @@ static void reload_now(void)
 		log_err("reload refused, nothing changed: %s", err);
 		goto done;
 	}
-	if (make_csp(csp, &next) != 0) {
+	if (make_csp(csp, next.frame_ancestors) != 0) {
 		log_err("reload refused, nothing changed: %s: frame_ancestors is too long", g.config_path);
 		config_fini(&next);
 		goto done;
@@ -558,29 +751,57 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		if (g.shutting_down || g.live_wsi >= g.max_conns) {
-			log_warn("refusing a connection: %s", g.shutting_down ? "shutting down" : "connection cap");
+			log_refusal(g.shutting_down ? "shutting down" : "connection cap");
 			return 1;
 		}
 		return 0;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* The accepted socket is known here (not yet at FILTER_NETWORK_
+		 * CONNECTION, whose wsi is the listener). */
+		return source_hold(wsi);
 	case LWS_CALLBACK_WSI_CREATE:
 		g.live_wsi++;
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		source_release(wsi);
 		if (g.live_wsi > 0)
 			g.live_wsi--;
 		return 0;
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		if (g.shutting_down || !upgrade_allowed(wsi)) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		bool visitor = false;
+		if (g.shutting_down || !upgrade_allowed(wsi, &visitor)) {
 			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+			return 1;
+		}
+		if (visitor && in_staff_reserve()) {
+			/* Protocol "Transport": HTTP 503 with Retry-After. */
+			log_refusal("only the staff reserve is left");
+			return http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL, false) < 0 ? -1 : 1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		/* Every plain request (not the upgrades, see CONFIRM_UPGRADE);
+		 * in is the path. */
+		if (in_staff_reserve() && in != NULL && !is_staff_path(in)) {
+			char path[256];
+			bool head = false;
+			const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
+			log_refusal("only the staff reserve is left");
+			http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pp, head);
 			return 1;
 		}
 		return 0;
 	case LWS_CALLBACK_ADD_HEADERS: {
+		/* For the files of the "/" mount; the staff pages may not be framed
+		 * at all, not even by our own origin. */
 		struct lws_process_html_args *args = in;
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
-						(const unsigned char *)g.csp, (int)strlen(g.csp),
-						(unsigned char **)&args->p,
-						(unsigned char *)args->p + args->max_len))
+		unsigned char **p = (unsigned char **)&args->p, *end = (unsigned char *)args->p + args->max_len;
+		char path[256];
+		bool head = false;
+		const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
+		if (add_header(wsi, "content-security-policy:", csp_for(pp), p, end) ||
+		    (is_staff_page(pp) && add_header(wsi, "x-frame-options:", "DENY", p, end)))
 			return 1;
 		return 0;
 	}
@@ -594,12 +815,21 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			reload_now();
 		}
 		return 0;
-	case LWS_CALLBACK_HTTP:
-		/* Only the callback mounts (/i18n, /api) reach here with a path;
-		 * missing files fall through to the default 404. */
-		if (user != NULL && is_document_path(wsi))
-			return http_document(wsi, user);
-		break;
+	case LWS_CALLBACK_HTTP: {
+		/* The callback mounts (/i18n, /api), and files missing from the
+		 * "/" mount, which get our own 404 (with CSP and no-store). */
+		char path[256];
+		bool head = false;
+		if (request_path(wsi, path, sizeof path, &head) < 0) {
+			lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+			return -1;
+		}
+		if (user != NULL && is_document_path(path))
+			return http_document(wsi, user, path, head);
+		if (http_short(wsi, HTTP_STATUS_NOT_FOUND, path, head) < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (user != NULL) {
 			free(((struct http_pss *)user)->owned);
@@ -631,15 +861,11 @@ static void established(struct lws *wsi, struct pss *p, bool visitor)
 	if (visitor) {
 		char lang[256];
 		p->conn = hub_visitor_open(g.hub, p, header(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, lang, sizeof lang) > 0
-					   ? lang : NULL, p->no);
+					   ? lang : NULL, source_key_of(wsi), p->no);
 	} else {
-		/* Only a hash of the staff member's address is kept, for login back-off. */
-		char addr[128], key[65];
-		const char *peer = lws_get_peer_simple(wsi, addr, sizeof addr);
-		if (peer != NULL)
-			token_hash_hex(strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr, key);
-		secmem_wipe(addr, sizeof addr);
-		p->conn = hub_staff_open(g.hub, p, peer != NULL ? key : NULL, p->no);
+		/* Only the keyed hash of the staff member's address is passed on,
+		 * for login back-off. */
+		p->conn = hub_staff_open(g.hub, p, source_key_of(wsi), p->no);
 	}
 	if (p->conn == NULL)
 		edge_close(p, 1013, "try again later");
@@ -778,6 +1004,9 @@ static const struct lws_protocol_vhost_options hdr_nosniff = {
 	&hdr_coop, NULL, "x-content-type-options:", "nosniff" };
 static const struct lws_protocol_vhost_options hdr_referrer = {
 	&hdr_nosniff, NULL, "referrer-policy:", "no-referrer" };
+/* Without includeSubDomains on purpose (docs/operations.md, "Certificates"):
+ * it would add nothing on a host of its own, and on a helpline's main
+ * domain it would lock its other, plain-HTTP hosts away for a year. */
 static const struct lws_protocol_vhost_options hdr_hsts = {
 	&hdr_referrer, NULL, "strict-transport-security:", "max-age=31536000" };
 
@@ -864,7 +1093,9 @@ static void raise_fd_limit(unsigned want)
 	/* Keep headroom for our own files (database, static files, log) so
 	 * accept() never meets EMFILE (lws would spin on it). */
 	g.max_conns = rl.rlim_cur > (rlim_t)want + 64 ? want : (unsigned)(rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64);
-	log_notice("file limit %llu, connection cap %u", (unsigned long long)rl.rlim_cur, g.max_conns);
+	g.staff_reserve = g.cfg->staff_reserve < g.max_conns / 2 ? g.cfg->staff_reserve : g.max_conns / 2;
+	log_notice("file limit %llu, connection cap %u (%u for staff only)", (unsigned long long)rl.rlim_cur,
+		   g.max_conns, g.staff_reserve);
 }
 
 int server_run(struct config *cfg, const char *config_path, const char *state_dir_override, struct i18n *t,
@@ -928,25 +1159,25 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	info.pt_serv_buf_size = 16384;
 	info.signal_cb = lws_signal_cb;
 
+	randombytes_buf(g.source_secret, sizeof g.source_secret);
+	g.sources = source_limit_new();
 	g.api = api_new(cfg, t);
 	g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
 	if (g.hub != NULL) {
 		hub_set_roster(g.hub, roster);
 		hub_set_stats(g.hub, stats);
 	}
-	if (g.hub == NULL || g.api == NULL) {
+	if (g.hub == NULL || g.api == NULL || g.sources == NULL) {
 		log_err("out of memory");
-		hub_free(g.hub, mono_ms());
-		api_free(g.api);
-		return 1;
+		status = 1;
+		goto free_core;
 	}
 	g.ctx = lws_create_context(&info);
 	if (g.ctx == NULL) {
 		log_err("could not start the server (port %d in use, or certificate %s / key %s unreadable, "
 			"or the libev plugin libwebsockets-evlib-ev missing)", info.port, cfg->cert, cfg->key);
-		hub_free(g.hub, mono_ms());
-		api_free(g.api);
-		return 1;
+		status = 1;
+		goto free_core;
 	}
 	g.vhost = lws_get_vhost_by_name(g.ctx, cfg->hostname);
 	g.port = g.vhost != NULL ? lws_get_vhost_listen_port(g.vhost) : info.port;
@@ -954,7 +1185,7 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s", cfg->hostname);
 	else
 		snprintf(g.own_origin, sizeof g.own_origin, "https://%s:%d", cfg->hostname, g.port);
-	if (make_csp(g.csp, cfg) != 0) {
+	if (make_csp(g.csp_staff, "'none'") != 0 || make_csp(g.csp, cfg->frame_ancestors) != 0) {
 		status = 1;
 		goto out;
 	}
@@ -988,10 +1219,15 @@ out:
 	 * call completes it once the loop has returned (lws' own pattern). */
 	lws_context_destroy(g.ctx);
 	g.ctx = NULL;
+	log_notice("stopped");
+free_core:
 	hub_free(g.hub, mono_ms());
 	g.hub = NULL;
 	api_free(g.api);
 	g.api = NULL;
-	log_notice("stopped");
+	/* After the context: every connection gave its count back. */
+	source_limit_free(g.sources);
+	g.sources = NULL;
+	secmem_wipe(g.source_secret, sizeof g.source_secret);
 	return status;
 }

@@ -21,15 +21,16 @@ after(async () => {
 	}
 });
 
-function get(pathname, headers = {}) {
+function get(pathname, headers = {}, method = 'GET') {
 	return new Promise((resolve, reject) => {
-		const req = https.get({ host: 'localhost', port: b.port, path: pathname, ca, headers, agent: false }, (res) => {
+		const req = https.request({ host: 'localhost', port: b.port, path: pathname, ca, headers, method, agent: false }, (res) => {
 			const chunks = [];
 			res.on('data', (c) => chunks.push(c));
 			res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
 		});
 		req.on('error', reject);
 		req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+		req.end();
 	});
 }
 
@@ -127,4 +128,55 @@ test('ALPN never selects h2: HTTP/1.1 only', { timeout: 15000 }, async () => {
 	const r = await handshake({ ALPNProtocols: ['h2', 'http/1.1'] });
 	assert.notEqual(r.alpn, 'h2');
 	assert.equal(r.alpn, 'http/1.1');
+});
+
+test('HSTS is sent for a year, without includeSubDomains (docs/operations.md)', { timeout: 15000 }, async () => {
+	const res = await get('/');
+	assert.equal(res.headers['strict-transport-security'], 'max-age=31536000');
+});
+
+test('the 404 page has the CSP, no-store and the other security headers', { timeout: 15000 }, async () => {
+	for (const p of ['/no-such-page', '/staff/no-such-page.js', '/i18n/xx.json']) {
+		const res = await get(p);
+		assert.equal(res.status, 404, p);
+		const h = res.headers;
+		assert.ok(h['content-security-policy'], `CSP on ${p}`);
+		assert.equal(directives(h['content-security-policy']).get('default-src')?.[0], "'none'", p);
+		assert.match(h['cache-control'] ?? '', /no-store/, p);
+		assert.equal(h['x-content-type-options'], 'nosniff', p);
+		assert.match(h['strict-transport-security'] ?? '', /max-age=\d+/, p);
+	}
+	// A page under /staff/ keeps the staff rules on its 404 too.
+	const staff404 = await get('/staff/no-such-page.js');
+	assert.deepEqual(directives(staff404.headers['content-security-policy']).get('frame-ancestors'), ["'none'"]);
+});
+
+test('the staff console may not be framed, not even by its own origin', { timeout: 15000 }, async () => {
+	for (const p of ['/staff/', '/staff/index.html', '/staff/staff.js']) {
+		const res = await get(p);
+		assert.equal(res.status, 200, p);
+		assert.equal(res.headers['x-frame-options'], 'DENY', p);
+		assert.deepEqual(directives(res.headers['content-security-policy']).get('frame-ancestors'), ["'none'"], p);
+	}
+	// The visitor widget keeps the configured frame_ancestors, for embedding.
+	const widget = await get('/');
+	assert.equal(widget.headers['x-frame-options'], undefined);
+	assert.deepEqual(directives(widget.headers['content-security-policy']).get('frame-ancestors'), ["'self'"]);
+});
+
+test('HEAD on the JSON documents answers like GET, without a body', { timeout: 15000 }, async () => {
+	for (const p of ['/i18n/nl.json', '/api/config.json', '/api/status/nl.json']) {
+		const full = await get(p);
+		const head = await get(p, {}, 'HEAD');
+		assert.equal(full.status, 200, p);
+		assert.equal(head.status, 200, `HEAD ${p}`);
+		assert.equal(head.body.length, 0, `no body for HEAD ${p}`);
+		assert.equal(head.headers['content-type'], full.headers['content-type'], p);
+		assert.equal(head.headers['content-length'], String(full.body.length), p);
+		assert.match(head.headers['cache-control'] ?? '', /no-store/, p);
+		assert.ok(head.headers['content-security-policy'], p);
+	}
+	const missing = await get('/i18n/xx.json', {}, 'HEAD');
+	assert.equal(missing.status, 404);
+	assert.equal(missing.body.length, 0);
 });

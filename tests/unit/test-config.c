@@ -176,6 +176,9 @@ static void test_defaults(void **state)
 	assert_string_equal(c->log_level, "notice");
 	assert_null(c->locales_dir);
 	assert_string_equal(c->timezone, "Europe/Amsterdam");
+	assert_int_equal(c->max_conns_per_source, 100);
+	assert_int_equal(c->staff_reserve, 100);
+	assert_int_equal(c->max_waiting_per_source, 30);
 
 	/* Comments, blank lines and empty sections change nothing. */
 	assert_int_equal(load(fx, "# comment\n; another\n\n[server]\n[chat]\n", NULL), 0);

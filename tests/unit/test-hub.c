@@ -140,9 +140,18 @@ static struct fake *open_visitor(struct env *e, uint64_t now)
 {
 	struct fake *k = &e->socks[e->n_socks++];
 
-	k->conn = hub_visitor_open(e->h, k, NULL, e->n_socks);
+	k->conn = hub_visitor_open(e->h, k, NULL, NULL, e->n_socks);
 	assert_non_null(k->conn);
 	(void)now;
+	return k;
+}
+
+static struct fake *open_visitor_from(struct env *e, const char *source_key)
+{
+	struct fake *k = &e->socks[e->n_socks++];
+
+	k->conn = hub_visitor_open(e->h, k, NULL, source_key, e->n_socks);
+	assert_non_null(k->conn);
 	return k;
 }
 
@@ -444,10 +453,89 @@ static void test_dashboard_pushed_to_coordinators(void **state)
 	}
 }
 
+
+/* The code of the last error frame k got, or "" (static storage). */
+static const char *last_error(struct fake *k)
+{
+	static char code[32];
+	json_t *j = last_of(k, "error");
+
+	code[0] = '\0';
+	if (j != NULL)
+		snprintf(code, sizeof code, "%s", json_string_value(json_object_get(j, "code")));
+	json_decref(j);
+	return code;
+}
+
+static void drop(struct fake *k, uint64_t now)
+{
+	hub_closed(k->conn, now);
+	k->conn = NULL;
+}
+
+static void test_waiting_sessions_per_source(void **state)
+{
+	struct env *e = *state;
+	struct fake *a[6], *b;
+	const char *hello = "{\"type\":\"hello\",\"lang\":\"nl\"}";
+	json_t *w;
+	char buf[160];
+
+	e->cfg.max_waiting_per_source = 2;
+	login_available(e, 1000);
+	a[0] = open_visitor_from(e, "src-a");
+	a[1] = open_visitor_from(e, "src-a");
+	a[2] = open_visitor_from(e, "src-a");
+	b = open_visitor_from(e, "src-b");
+	input(a[0], hello, 1000);
+	input(a[1], hello, 1000);
+	assert_int_equal(count_type(a[1], "welcome"), 1);
+	/* A third from the same source is refused; the socket stays open. */
+	input(a[2], hello, 1000);
+	assert_int_equal(count_type(a[2], "welcome"), 0);
+	assert_string_equal(last_error(a[2]), "busy");
+	assert_int_equal(a[2]->close_code, 0);
+	/* Another source is not affected. */
+	input(b, hello, 1000);
+	assert_int_equal(count_type(b, "welcome"), 1);
+
+	/* a[0] hangs up: in its grace it counts half, and as the oldest such
+	 * session it makes room for a new visitor from its source. */
+	w = last_of(a[0], "welcome");
+	snprintf(buf, sizeof buf, "{\"type\":\"hello\",\"resume\":\"%s\"}",
+		 json_string_value(json_object_get(w, "session")));
+	json_decref(w);
+	drop(a[0], 2000);
+	input(a[2], hello, 2000);
+	assert_int_equal(count_type(a[2], "welcome"), 1);
+	/* Its place is gone: resuming it starts a new session, which is over
+	 * the source's allowance. */
+	a[3] = open_visitor_from(e, "src-a");
+	input(a[3], buf, 2100);
+	assert_int_equal(count_type(a[3], "welcome"), 0);
+	assert_string_equal(last_error(a[3]), "busy");
+
+	/* Two in their grace count as one: a new one fits beside them, and the
+	 * next one takes the place of both. */
+	drop(a[1], 3000);
+	drop(a[2], 3000);
+	a[4] = open_visitor_from(e, "src-a");
+	input(a[4], hello, 3000);
+	assert_int_equal(count_type(a[4], "welcome"), 1);
+	a[5] = open_visitor_from(e, "src-a");
+	input(a[5], hello, 3000);
+	assert_int_equal(count_type(a[5], "welcome"), 1);
+	input(a[3], hello, 3000);
+	assert_string_equal(last_error(a[3]), "busy");
+	/* b was never touched. */
+	assert_int_equal(count_type(b, "error"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_queue_updates_are_coalesced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting_sessions_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_logins_still_count, setup, teardown),

@@ -93,6 +93,7 @@ static void test_error_codes_and_roles(void **state)
 	assert_string_equal(brug_error_code(BRUG_E_FORBIDDEN), "forbidden");
 	assert_string_equal(brug_error_code(BRUG_E_INTERNAL), "internal");
 	assert_string_equal(brug_error_code(BRUG_E_UNAVAILABLE), "unavailable");
+	assert_string_equal(brug_error_code(BRUG_E_BUSY), "busy");
 	assert_string_equal(brug_error_code(-12), "internal");
 	assert_string_equal(brug_error_code(999), "internal");
 	assert_int_equal(brug_role_parse("keyperson"), BRUG_ROLE_KEYPERSON);
