@@ -28,7 +28,7 @@ packages=(
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
 if ((tests)); then
-	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind)
+	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind testssl.sh sslscan)
 	# A nodejs package from NodeSource carries its own npm and conflicts
 	# with Debian's npm package, so working commands are enough here.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
