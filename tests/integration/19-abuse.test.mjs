@@ -86,7 +86,7 @@ async function roundTrip(n) {
 	return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-// Round trips while `during` runs, about four a second (within the rate
+// Round trips while `during` runs, under two a second (within the rate
 // limit of both sides), and at least three.
 async function chatBeside(during, what) {
 	let stop = false;
@@ -95,7 +95,7 @@ async function chatBeside(during, what) {
 		let n = 0;
 		while (!stop || rtts.length < 3) {
 			rtts.push(await roundTrip(`${what}-${n++}`));
-			await new Promise((r) => setTimeout(r, 250));
+			await new Promise((r) => setTimeout(r, 600));
 		}
 	})();
 	let result;
