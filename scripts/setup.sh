@@ -28,8 +28,9 @@ packages=(
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
 if ((tests)); then
-	# systemd: systemd-analyze checks the installed unit (17-install).
-	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind systemd)
+	# systemd: systemd-analyze checks the installed unit (17-install);
+	# testssl.sh and sslscan scan brugd's TLS (18-tls-scan).
+	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind systemd testssl.sh sslscan)
 	# A nodejs package from NodeSource carries its own npm and conflicts
 	# with Debian's npm package, so working commands are enough here.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
