@@ -279,6 +279,8 @@ static void send_json(struct hub_conn *c, json_t *msg, const char *id)
 	frame_unref(f);
 }
 
+static void visitor_detach(struct hub_conn *c);
+
 static void close_conn(struct hub_conn *c, int code, const char *reason)
 {
 	if (c == NULL || c->dead)
@@ -286,6 +288,9 @@ static void close_conn(struct hub_conn *c, int code, const char *reason)
 	log_info("c%llu close %d %s", (unsigned long long)c->no, code, reason);
 	c->hub->ops.close(c->edge, code, reason);
 	c->dead = true;
+	/* A closing socket sends nothing more: its session's grace starts now,
+	 * not when the edge reports the close (issue 12). */
+	visitor_detach(c);
 }
 
 static void send_error(struct hub_conn *c, int err, const char *id)
@@ -783,15 +788,21 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	struct hub *h = c->hub;
 	struct router_visitor *v = vs->rv;
 
-	if (vs->conn != NULL && vs->conn != c) {
-		/* The same session on two sockets: the newer one wins. */
-		struct hub_conn *old = vs->conn;
-		old->vs = NULL;
-		close_conn(old, CLOSE_REPLACED, "replaced");
-		vs->conn = NULL;
-	}
+	/* A socket that has a session of its own may not take another: refused
+	 * before anything changes, so the other socket keeps its session (issue
+	 * 12: closing it here left that session attached to nothing, queued
+	 * for ever). */
 	if (c->vs != NULL && c->vs != vs)
 		return BRUG_E_CONFLICT;
+	if (vs->conn != NULL && vs->conn != c) {
+		/* The same session on two sockets: the newer one wins. The old
+		 * socket lets go of it first, so that its close does not start
+		 * the grace of a session that lives on here. */
+		struct hub_conn *old = vs->conn;
+		old->vs = NULL;
+		vs->conn = NULL;
+		close_conn(old, CLOSE_REPLACED, "replaced");
+	}
 	vs->conn = c;
 	c->vs = vs;
 	c->lang = vs->lang;
@@ -1982,6 +1993,36 @@ out:
 	proto_in_fini(&in);
 }
 
+/* Every way a visitor socket ends (closed by us, by the peer, replaced)
+ * comes here: the session lets go of the socket, and a waiting or chatting
+ * one starts its grace period; any other is over and freed. Idempotent. */
+static void visitor_detach(struct hub_conn *c)
+{
+	struct hub *h = c->hub;
+	struct vsession *vs = c->vs;
+	struct router_visitor *v;
+	enum router_visitor_state state;
+
+	if (c->side != PROTO_SIDE_VISITOR || vs == NULL)
+		return;
+	v = vs->rv;
+	state = v->state;
+	vs->conn = NULL;
+	c->vs = NULL;
+	if (router_visitor_detach(h->router, v, h->now_ms)) {
+		send_presence(v, false);
+		return;
+	}
+	/* Gone for good: found nobody and left (the router freed v). */
+	if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
+		vs->rv = NULL;
+		vs->counted = true;
+		stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
+			     STATS_ARRIVED_CLOSED, -1, -1);
+	}
+	vsession_free(vs);
+}
+
 void hub_closed(struct hub_conn *c, uint64_t now)
 {
 	struct hub *h;
@@ -1994,25 +2035,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	list_remove(&c->link);
 	if (c->side == PROTO_SIDE_VISITOR) {
 		h->n_visitors--;
-		if (c->vs != NULL) {
-			struct vsession *vs = c->vs;
-			struct router_visitor *v = vs->rv;
-			enum router_visitor_state state = v->state;
-			vs->conn = NULL;
-			c->vs = NULL;
-			if (router_visitor_detach(h->router, v, now)) {
-				send_presence(v, false);
-			} else {
-				/* Gone for good: found nobody and left (the router freed v). */
-				if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
-					vs->rv = NULL;
-					vs->counted = true;
-					stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
-						     STATS_ARRIVED_CLOSED, -1, -1);
-				}
-				vsession_free(vs);
-			}
-		}
+		visitor_detach(c);
 	} else {
 		h->n_staff--;
 		if (c->login != NULL) {
