@@ -33,11 +33,12 @@
 #define CLOSE_REPLACED 4003
 #define CLOSE_FLOOD 4029
 
-/* Flood control per connection: a 10 s window of messages and a 60 s
- * window of errors (docs/protocol.md, "Rate limits"). */
+/* Flood control per session: a 10 s window of messages and a 60 s window
+ * of errors (docs/protocol.md, "Rate limits"). RATE_SOFT is the default of
+ * [chat] rate_limit_messages; the hard limit is RATE_HARD_FACTOR times it. */
 #define RATE_WINDOW_MS 10000
 #define RATE_SOFT 20
-#define RATE_HARD 60
+#define RATE_HARD_FACTOR 3
 #define ERROR_WINDOW_MS 60000
 #define ERROR_MAX 20
 #define SESSION_CHECK_MS 15000
@@ -48,6 +49,13 @@
 /* Password checks queued at once; beyond, logins are refused as rate
  * limited (each check takes ~60 ms and 64 MiB on the worker thread). */
 #define LOGINS_IN_FLIGHT 32
+
+/* The flood windows of one session (issue 12: counted per socket, a
+ * resume on a new socket started them afresh). */
+struct rate {
+	uint64_t start_ms, err_start_ms;
+	unsigned count, err_count;
+};
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
@@ -62,6 +70,7 @@ struct vsession {
 	uint64_t queue_sent_ms;        /* when the last queue frame went out */
 	bool counted;                  /* this contact is in the statistics */
 	int lang;
+	struct rate rate;              /* flood windows of the session, across its sockets */
 };
 
 struct hub_conn {
@@ -72,8 +81,7 @@ struct hub_conn {
 	bool dead;                     /* socket gone or closing: send nothing more */
 	int lang;                      /* language of error texts */
 	struct list link;              /* in hub.visitors or hub.staff */
-	uint64_t rate_start_ms, err_start_ms;
-	unsigned rate_count, err_count;
+	struct rate rate;              /* before a visitor's hello; a staff session's, moved along */
 	/* visitor */
 	struct vsession *vs;
 	/* staff */
@@ -145,6 +153,7 @@ struct staff_away {
 	struct router_staff *rs;
 	uint64_t deadline_ms;
 	bool was_available;
+	struct rate rate;            /* the session's flood windows, for its next socket */
 	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
 	unsigned n_missed;
 };
@@ -826,6 +835,9 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	return 0;
 }
 
+static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max);
+static unsigned rate_soft(const struct hub *h);
+
 static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	struct hub *h = c->hub;
@@ -836,8 +848,16 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	if (in->resume != NULL) {
 		struct vsession *old = map_find(h, in->resume);
 		if (old != NULL && old->rv != NULL &&
-		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING))
+		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING)) {
+			/* A resume counts against the session's window too: a storm
+			 * of resumes on fresh sockets must not relay more than one
+			 * socket could (issue 12). */
+			if (c->vs == NULL && (rate_exceeded(now, RATE_WINDOW_MS, &old->rate.start_ms, &old->rate.count,
+							    rate_soft(h) * RATE_HARD_FACTOR) ||
+					     old->rate.count > rate_soft(h)))
+				return BRUG_E_RATE_LIMITED;
 			return visitor_resume(c, old, in, now);
+		}
 		/* An unknown or spent token starts a new session, as if absent. */
 	}
 	if (in->lang != NULL) {
@@ -1115,7 +1135,7 @@ static void away_free(struct staff_away *a)
 
 /* The console of rs went away: keep rs for the grace, or remove it now
  * (its visitors go back to the head of their queues). */
-static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
+static void staff_dropped(struct hub *h, struct router_staff *rs, const struct rate *rate, uint64_t now)
 {
 	struct staff_away *a = NULL;
 
@@ -1130,6 +1150,7 @@ static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
 	a->rs = rs;
 	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
 	a->was_available = rs->available;
+	a->rate = *rate;
 	/* No new offers while nobody can answer them. */
 	if (rs->available)
 		router_staff_set_available(h->router, rs, false, now);
@@ -1145,6 +1166,7 @@ static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staf
 	if (a == NULL)
 		return;
 	list_remove(&a->link);
+	c->rate = a->rate;
 	for (unsigned i = 0; i < a->n_missed; i++)
 		send_frame(c, a->missed[i]);
 	if (a->was_available)
@@ -1210,6 +1232,8 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		existing->owner = c;
 		c->rs = existing;
 		if (old != NULL) {
+			/* The flood windows are the session's, not the socket's. */
+			c->rate = old->rate;
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
@@ -1918,10 +1942,24 @@ static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsign
 	return ++*count > max;
 }
 
+/* The flood windows c counts against: its visitor session's once it has
+ * one, else its own (a staff socket's move with the staff session). */
+static struct rate *conn_rate(struct hub_conn *c)
+{
+	return c->side == PROTO_SIDE_VISITOR && c->vs != NULL ? &c->vs->rate : &c->rate;
+}
+
+static unsigned rate_soft(const struct hub *h)
+{
+	return h->cfg->rate_msgs ? h->cfg->rate_msgs : RATE_SOFT;
+}
+
 static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
 {
+	struct rate *r = conn_rate(c);
+
 	send_error(c, err, id);
-	if (rate_exceeded(now, ERROR_WINDOW_MS, &c->err_start_ms, &c->err_count, ERROR_MAX))
+	if (rate_exceeded(now, ERROR_WINDOW_MS, &r->err_start_ms, &r->err_count, ERROR_MAX))
 		close_conn(c, CLOSE_FLOOD, "too many errors");
 }
 
@@ -1949,12 +1987,13 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	const struct handler *table = c->side == PROTO_SIDE_VISITOR ? visitor_handlers : staff_handlers;
 	struct proto_in in = { 0 };
 	const struct handler *hd;
+	struct rate *r = conn_rate(c);
 	int rc;
 
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
-	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
+	if (rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, rate_soft(c->hub) * RATE_HARD_FACTOR)) {
 		close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
 	}
@@ -1969,7 +2008,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
+	if (r->count > rate_soft(c->hub) && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
 	}
@@ -2043,7 +2082,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 			c->login = NULL;
 		}
 		if (c->rs != NULL) {
-			staff_dropped(h, c->rs, now);
+			staff_dropped(h, c->rs, &c->rate, now);
 			c->rs = NULL;
 		}
 		free(c->addr_key);
