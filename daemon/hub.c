@@ -93,7 +93,36 @@ struct hub_conn {
 	uint32_t roles;
 	char username[65];
 	uint64_t session_checked_ms;
+	/* transcripts still going out (struct replay.link), oldest first */
+	struct list replays;
+	struct list replay_link;       /* in hub.replaying while replays is not empty */
 };
+
+/* A transcript still going out to one socket (issue 12: a long chat is
+ * more than a socket's outbound queue holds). Its messages are sent while
+ * the queue has room (ops.room), and the rest as the queue drains
+ * (hub_writable) or at the next tick. Until it has caught up, the chat's
+ * new messages to that socket go out through it too, so that the socket
+ * sees every `seq` in order: the clients drop a `seq` they have passed. */
+struct replay {
+	struct list link;              /* in hub_conn.replays */
+	uint64_t chat_id;
+	uint32_t sent_seq;             /* every kept message up to this one went out */
+	bool for_staff;
+	uint32_t echo_seq;             /* the socket's own message, sent with echo_id; 0: none */
+	char echo_id[PROTO_ID_MAX + 1];
+};
+
+/* The largest `msg` frame: text and alias JSON-escaped (text at most two
+ * bytes per byte, as intake removes the controls that take six; the alias
+ * and the request id counted at six), the other fields, and FRAME_PRE. */
+#define MSG_FRAME_MAX (FRAME_PRE + 2 * CHAT_MSG_MAX_BYTES + 6 * (STAFF_ALIAS_MAX + PROTO_ID_MAX) + 256)
+/* A transcript may take the outbound queue up to HUB_OUTQ_REPLAY_*: the
+ * quarter it leaves holds any live message, so neither a long chat nor a
+ * message sent meanwhile closes the socket 1008. */
+_Static_assert(MSG_FRAME_MAX <= HUB_OUTQ_MAX_BYTES - HUB_OUTQ_REPLAY_BYTES,
+	       "a message frame must fit next to a transcript in the outbound queue");
+_Static_assert(CHAT_MSG_MAX_BYTES <= CHAT_LOG_MAX_BYTES, "a message must fit in the transcript");
 
 /* A staff member on shift now, from the roster and the accounts. */
 struct on_shift {
@@ -127,6 +156,7 @@ struct hub {
 	struct list visitors, staff_conns;  /* struct hub_conn.link */
 	struct list sessions;              /* struct vsession.link */
 	struct list queue_dirty;           /* struct vsession.dirty_link */
+	struct list replaying;             /* struct hub_conn.replay_link */
 	uint64_t now_ms;                   /* time of the call being handled */
 	unsigned n_visitors, n_staff;
 	struct vsession **map;             /* token -> session, chained */
@@ -468,15 +498,119 @@ static json_t *msg_json(const struct router_chat *chat, const struct chat_msg *m
 	return j;
 }
 
-/* Send the chat's kept messages with seq > after to a visitor or staff conn. */
+static struct replay *replay_find(struct hub_conn *c, uint64_t chat_id)
+{
+	struct list *it;
+
+	list_for_each(it, &c->replays) {
+		struct replay *r = list_entry(it, struct replay, link);
+		if (r->chat_id == chat_id)
+			return r;
+	}
+	return NULL;
+}
+
+static void replay_free(struct replay *r)
+{
+	list_remove(&r->link);
+	secmem_free(r, sizeof *r);
+}
+
+static void replays_free(struct hub_conn *c)
+{
+	while (!list_empty(&c->replays))
+		replay_free(list_entry(c->replays.next, struct replay, link));
+	list_remove(&c->replay_link);
+}
+
+/* Whether a frame of len bytes may go out to c now (see struct replay). */
+static bool conn_has_room(const struct hub_conn *c, size_t len)
+{
+	return c->hub->ops.room == NULL || c->hub->ops.room(c->edge, len);
+}
+
+/* Whether c is (still) in chat: a staff member who handed it on, or a
+ * visitor who ended it, gets nothing more of it. */
+static bool replay_member(const struct hub_conn *c, const struct router_chat *chat)
+{
+	if (c->side == PROTO_SIDE_STAFF)
+		return c->rs != NULL && router_chat_has_staff(chat, c->rs);
+	return c->vs != NULL && c->vs->rv != NULL && c->vs->rv->chat == chat;
+}
+
+/* Send as much of c's transcripts as its queue has room for, one chat
+ * after the other; a finished one is dropped, and so is one whose chat
+ * has ended (its `ended` went out already) or that c has left. */
+static void replay_pump(struct hub_conn *c)
+{
+	struct hub *h = c->hub;
+
+	while (!list_empty(&c->replays)) {
+		struct replay *r = list_entry(c->replays.next, struct replay, link);
+		struct router_chat *chat = c->dead ? NULL : router_chat_find(h->router, r->chat_id);
+		struct chat_msg *m;
+		bool blocked = false;
+
+		if (chat != NULL && replay_member(c, chat)) {
+			chat_log_for_each_since(m, &chat->log, r->sent_seq) {
+				struct frame *f = proto_frame_take(msg_json(chat, m, r->for_staff),
+								   m->seq == r->echo_seq ? r->echo_id : NULL);
+				/* No memory is like no room: try again later. */
+				if (f == NULL || !conn_has_room(c, f->len)) {
+					frame_unref(f);
+					blocked = true;
+					break;
+				}
+				send_frame(c, f);
+				frame_unref(f);
+				r->sent_seq = m->seq;
+			}
+		}
+		if (blocked)
+			return;
+		replay_free(r);
+	}
+	list_remove(&c->replay_link);
+}
+
+/* Send the chat's kept messages with seq > after to a visitor or staff
+ * conn: what fits now, the rest as its queue drains (struct replay). */
 static void send_transcript(struct hub_conn *c, const struct router_chat *chat, uint64_t after, bool for_staff)
 {
-	struct chat_msg *m;
+	struct replay *r;
 
 	if (c == NULL || c->dead)
 		return;
-	chat_log_for_each_since(m, &chat->log, after)
-		send_json(c, msg_json(chat, m, for_staff), NULL);
+	if (replay_find(c, chat->id) != NULL)
+		return;   /* one under way already sends every message still to come */
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return;
+	r->chat_id = chat->id;
+	r->sent_seq = after > UINT32_MAX ? UINT32_MAX : (uint32_t)after;
+	r->for_staff = for_staff;
+	list_add_tail(&c->replays, &r->link);
+	if (!list_linked(&c->replay_link))
+		list_add_tail(&c->hub->replaying, &c->replay_link);
+	replay_pump(c);
+}
+
+/* A new message m of chat for c: true if a transcript of chat is still
+ * going out to c, which then sends m in its turn (with the request id if
+ * c sent it; an earlier message of c's still waiting then goes without). */
+static bool replay_takes(struct hub_conn *c, const struct router_chat *chat, const struct chat_msg *m,
+			 const char *id)
+{
+	struct replay *r = c != NULL ? replay_find(c, chat->id) : NULL;
+
+	if (r == NULL)
+		return false;
+	if (id != NULL && id[0] != '\0') {
+		r->echo_seq = m->seq;
+		snprintf(r->echo_id, sizeof r->echo_id, "%s", id);
+	}
+	replay_pump(c);
+	return true;
 }
 
 static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct router_staff *s)
@@ -908,7 +1042,17 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 /* Intake of a visitor's or staff member's text; *out is wiped by the caller. */
 static int take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len)
 {
-	return i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
+	int rc = i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
+
+	/* Bytes too: a message frame must fit in a socket's outbound queue
+	 * next to a transcript (MSG_FRAME_MAX). */
+	if (rc == 0 && *out_len > CHAT_MSG_MAX_BYTES) {
+		secmem_free(*out, *out_len);
+		*out = NULL;
+		*out_len = 0;
+		rc = BRUG_E_TOO_LONG;
+	}
+	return rc;
 }
 
 /* Append text to chat and send it to everyone in it; reply_to gets the
@@ -930,12 +1074,16 @@ static int relay_msg(struct hub *h, struct router_chat *chat, struct router_staf
 		return BRUG_E_INTERNAL;
 	}
 	struct hub_conn *vc = visitor_conn(chat->visitor);
-	if (vc != NULL && vc == reply_to && id[0] != '\0')
+	if (replay_takes(vc, chat, m, vc == reply_to ? id : NULL))
+		;   /* in order, after the transcript still going out */
+	else if (vc != NULL && vc == reply_to && id[0] != '\0')
 		send_json(vc, msg_json(chat, m, false), id);
 	else
 		send_frame(vc, for_visitor);
 	for (unsigned i = 0; i < chat->n_staff; i++) {
 		struct hub_conn *sc = staff_conn(chat->staff[i]);
+		if (replay_takes(sc, chat, m, sc == reply_to ? id : NULL))
+			continue;
 		if (sc != NULL && sc == reply_to && id[0] != '\0')
 			send_json(sc, msg_json(chat, m, true), id);
 		else
@@ -1900,6 +2048,8 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 	c->lang = config_lang_index(h->cfg, h->cfg->default_lang);
 	if (c->lang < 0)
 		c->lang = 0;
+	list_init(&c->replays);
+	list_init(&c->replay_link);
 	return c;
 }
 
@@ -2087,8 +2237,26 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 		}
 		free(c->addr_key);
 	}
+	replays_free(c);
 	log_info("c%llu closed", (unsigned long long)c->no);
 	secmem_free(c, sizeof *c);
+}
+
+/* Go on with every transcript under way (as far as the queues have room). */
+static void pump_replays(struct hub *h)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &h->replaying)
+		replay_pump(list_entry(it, struct hub_conn, replay_link));
+}
+
+void hub_writable(struct hub_conn *c, uint64_t now)
+{
+	if (c == NULL || !list_linked(&c->replay_link))
+		return;
+	c->hub->now_ms = now;
+	replay_pump(c);
 }
 
 void hub_poll(struct hub *h, uint64_t now)
@@ -2113,6 +2281,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	router_tick(h->router, now);
 	expire_staff_away(h, now);
 	flush_queue_updates(h);
+	pump_replays(h);
 	if (h->colleagues_dirty)
 		send_colleagues(h);
 	refresh_on_shift(h, now);
@@ -2152,6 +2321,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
+	list_init(&h->replaying);
 	list_init(&h->staff_away);
 	h->router = router_new(&rc, &hub_router_events, h);
 	h->svc.router = h->router;
