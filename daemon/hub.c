@@ -184,6 +184,7 @@ struct staff_away {
 	uint64_t deadline_ms;
 	bool was_available;
 	struct rate rate;            /* the session's flood windows, for its next socket */
+	char token[TOKEN_STR_LEN];   /* of that session: only a login with it carries them; wiped */
 	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
 	unsigned n_missed;
 };
@@ -1025,6 +1026,8 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		}
 		vs->conn = c;
 		c->vs = vs;
+		/* What the socket sent before counts for its session. */
+		vs->rate = c->rate;
 		list_add_tail(&h->sessions, &vs->link);
 	}
 	vs->lang = lang;
@@ -1278,12 +1281,13 @@ static void away_free(struct staff_away *a)
 {
 	for (unsigned i = 0; i < a->n_missed; i++)
 		frame_unref(a->missed[i]);
+	secmem_wipe(a->token, sizeof a->token);
 	free(a);
 }
 
 /* The console of rs went away: keep rs for the grace, or remove it now
  * (its visitors go back to the head of their queues). */
-static void staff_dropped(struct hub *h, struct router_staff *rs, const struct rate *rate, uint64_t now)
+static void staff_dropped(struct hub *h, struct router_staff *rs, const struct hub_conn *from, uint64_t now)
 {
 	struct staff_away *a = NULL;
 
@@ -1298,7 +1302,8 @@ static void staff_dropped(struct hub *h, struct router_staff *rs, const struct r
 	a->rs = rs;
 	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
 	a->was_available = rs->available;
-	a->rate = *rate;
+	a->rate = from->rate;
+	memcpy(a->token, from->token, sizeof a->token);
 	/* No new offers while nobody can answer them. */
 	if (rs->available)
 		router_staff_set_available(h->router, rs, false, now);
@@ -1314,7 +1319,9 @@ static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staf
 	if (a == NULL)
 		return;
 	list_remove(&a->link);
-	c->rate = a->rate;
+	/* Back with the same session (a reload): its flood windows go on. */
+	if (token_equal(a->token, c->token))
+		c->rate = a->rate;
 	for (unsigned i = 0; i < a->n_missed; i++)
 		send_frame(c, a->missed[i]);
 	if (a->was_available)
@@ -1380,8 +1387,11 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		existing->owner = c;
 		c->rs = existing;
 		if (old != NULL) {
-			/* The flood windows are the session's, not the socket's. */
-			c->rate = old->rate;
+			/* The flood windows are the session's, not the socket's:
+			 * a login with its token carries them on; a new login by
+			 * password is a new session. */
+			if (token_equal(old->token, c->token))
+				c->rate = old->rate;
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
@@ -2232,7 +2242,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 			c->login = NULL;
 		}
 		if (c->rs != NULL) {
-			staff_dropped(h, c->rs, &c->rate, now);
+			staff_dropped(h, c->rs, c, now);
 			c->rs = NULL;
 		}
 		free(c->addr_key);
