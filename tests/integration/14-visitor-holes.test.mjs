@@ -1,8 +1,8 @@
 // Issue 12, the visitor's holes: a resume with another waiting socket's
 // token leaves no session behind once the grace is over; a chat of 1,000
 // messages can be accepted, joined by invite and reloaded without the
-// console being closed 1008; a storm of resumes relays no more than the
-// rate limit allows.
+// console being closed 1008; a storm of visitor resumes or console reloads
+// relays no more than the rate limit allows.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -22,6 +22,7 @@ before(async () => {
 			{ user: 'tbusy', alias: 'TBusy', roles: 'volunteer', langs: 'tr', maxChats: 1, password: PW },
 			{ user: 'tlate', alias: 'TLate', roles: 'volunteer', langs: 'tr', maxChats: 1, password: PW },
 			{ user: 'estorm', alias: 'EStorm', roles: 'volunteer', langs: 'en', maxChats: 1, password: PW },
+			{ user: 'areload', alias: 'AReload', roles: 'volunteer', langs: 'ar', maxChats: 1, password: PW },
 		],
 	});
 }, { timeout: 60000 });
@@ -118,6 +119,39 @@ test('a storm of resumes relays no more than the rate limit', { timeout: 60000 }
 		const relayed = s.frames.filter((f) => f.type === 'msg' && f.from === 'visitor').length;
 		const windows = Math.floor(elapsed / 10000) + 1;
 		assert.ok(resumed >= 1, 'no resume worked at all');
+		assert.ok(relayed >= 1, 'nothing relayed at all');
+		assert.ok(relayed <= RATE_SOFT * windows,
+			`${relayed} messages relayed in ${elapsed} ms, at most ${RATE_SOFT * windows} allowed`);
+	} finally {
+		closeAll(s, v);
+	}
+});
+
+test('a storm of console reloads relays no more than the rate limit', { timeout: 60000 }, async () => {
+	let s, v;
+	try {
+		s = await availableStaff(b, 'areload', PW);
+		let chat;
+		({ v, chat } = await startChat(b, s, { lang: 'ar' }, { localAddress: '127.0.4.1' }));
+		const token = s.session.token;
+		let reloaded = 0;
+		const t0 = Date.now();
+		// Log in with the session's token on a fresh socket, send, and
+		// again: the old socket is replaced each time.
+		for (let i = 0; i < 60 && Date.now() - t0 < 5000; i++) {
+			const next = await connectStaff(b);
+			next.send({ type: 'login', token, id: `l${i}` });
+			const f = await next.waitFor({ id: `l${i}` });
+			assert.equal(f.type, 'session');
+			reloaded++;
+			next.send({ type: 'msg', chat, text: `reload storm ${i}` });
+			s = next;
+		}
+		const elapsed = Date.now() - t0;
+		await sleep(500);
+		const relayed = v.frames.filter((f) => f.type === 'msg' && f.from === 'staff').length;
+		const windows = Math.floor(elapsed / 10000) + 1;
+		assert.ok(reloaded >= 30, `only ${reloaded} reloads`);
 		assert.ok(relayed >= 1, 'nothing relayed at all');
 		assert.ok(relayed <= RATE_SOFT * windows,
 			`${relayed} messages relayed in ${elapsed} ms, at most ${RATE_SOFT * windows} allowed`);
