@@ -9,9 +9,14 @@
 #include "util/list.h"
 
 /* Oldest messages are dropped (and wiped) past either cap, so a long chat
- * cannot grow without bound; a resumed client then sees a gap in `seq`. */
+ * cannot grow without bound; the chat goes on, and a resumed or newly
+ * joined client sees its first `seq` above 1 (docs/protocol.md, 4.3). */
 #define CHAT_LOG_MAX_MSGS 1000
 #define CHAT_LOG_MAX_BYTES (1024 * 1024)
+/* Longest message text in bytes of UTF-8 (after intake), whatever
+ * max_text_graphemes allows: longer is refused as too_long. Keeps every
+ * message frame within a socket's outbound queue (hub.c). */
+#define CHAT_MSG_MAX_BYTES (64 * 1024)
 
 struct chat_msg {
 	struct list link;     /* in chat_log.msgs, oldest first */

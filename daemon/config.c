@@ -37,6 +37,7 @@ enum key_id {
 	KEY_GRACE,
 	KEY_OFFER_TIMEOUT,
 	KEY_MAX_TEXT,
+	KEY_RATE_MSGS,
 	KEY_ALTERNATIVE,
 	KEY_SESSION_IDLE,
 	KEY_SESSION_MAX,
@@ -106,6 +107,7 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_GRACE] = { "chat", "grace_seconds", TYPE_UINT, "120", 0, 86400, "seconds" },
 	[KEY_OFFER_TIMEOUT] = { "chat", "offer_timeout_seconds", TYPE_UINT, "30", 1, 3600, "seconds" },
 	[KEY_MAX_TEXT] = { "chat", "max_text_graphemes", TYPE_UINT, "2000", 1, 100000, "characters" },
+	[KEY_RATE_MSGS] = { "chat", "rate_limit_messages", TYPE_UINT, "20", 1, 1000, "messages" },
 	[KEY_ALTERNATIVE] = { "chat", "alternative", TYPE_TEXT, NULL, 0, 0, NULL },
 	[KEY_SESSION_IDLE] = { "staff", "session_idle_seconds", TYPE_UINT, "3600", 1, 2592000, "seconds" },
 	[KEY_SESSION_MAX] = { "staff", "session_max_seconds", TYPE_UINT, "43200", 1, 2592000, "seconds" },
@@ -366,6 +368,7 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_GRACE: cfg->grace_s = (unsigned)v; break;
 	case KEY_OFFER_TIMEOUT: cfg->offer_timeout_s = (unsigned)v; break;
 	case KEY_MAX_TEXT: cfg->max_text = (unsigned)v; break;
+	case KEY_RATE_MSGS: cfg->rate_msgs = (unsigned)v; break;
 	case KEY_SESSION_IDLE: cfg->session_idle_s = (unsigned)v; break;
 	case KEY_SESSION_MAX: cfg->session_max_s = (unsigned)v; break;
 	case KEY_RECONNECT_GRACE: cfg->staff_grace_s = (unsigned)v; break;

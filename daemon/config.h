@@ -42,6 +42,8 @@ struct config {
 	unsigned grace_s;        /* default 120 */
 	unsigned offer_timeout_s;/* default 30 */
 	unsigned max_text;       /* grapheme clusters per message, default 2000 */
+	unsigned rate_msgs;      /* messages per session in 10 s before rate_limited, default 20;
+				  * three times as many close the socket (0: the default) */
 	char *timezone;          /* the helpline's time zone, default "Europe/Amsterdam" */
 	char *alternatives[CONFIG_MAX_ALTERNATIVES]; /* extra emergency alternatives shown on closed */
 	unsigned n_alternatives;

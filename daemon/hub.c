@@ -35,11 +35,12 @@
 #define CLOSE_FLOOD 4029
 #define CLOSE_TRY_AGAIN 1013
 
-/* Flood control per connection: a 10 s window of messages and a 60 s
- * window of errors (docs/protocol.md, "Rate limits"). */
+/* Flood control per session: a 10 s window of messages and a 60 s window
+ * of errors (docs/protocol.md, "Rate limits"). RATE_SOFT is the default of
+ * [chat] rate_limit_messages; the hard limit is RATE_HARD_FACTOR times it. */
 #define RATE_WINDOW_MS 10000
 #define RATE_SOFT 20
-#define RATE_HARD 60
+#define RATE_HARD_FACTOR 3
 #define ERROR_WINDOW_MS 60000
 #define ERROR_MAX 20
 #define SESSION_CHECK_MS 15000
@@ -53,6 +54,13 @@
 /* Password checks one source (hashed address) may have queued at once, so
  * that one source cannot fill the queue and make everyone else wait. */
 #define LOGINS_PER_SOURCE 2
+
+/* The flood windows of one session (issue 12: counted per socket, a
+ * resume on a new socket started them afresh). */
+struct rate {
+	uint64_t start_ms, err_start_ms;
+	unsigned count, err_count;
+};
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
@@ -69,6 +77,7 @@ struct vsession {
 	int lang;
 	struct source_entry *src;      /* its client source (one count), or NULL */
 	struct list src_link;          /* in src->users, oldest first */
+	struct rate rate;              /* flood windows of the session, across its sockets */
 };
 
 struct hub_conn {
@@ -79,8 +88,7 @@ struct hub_conn {
 	bool dead;                     /* socket gone or closing: send nothing more */
 	int lang;                      /* language of error texts */
 	struct list link;              /* in hub.visitors or hub.staff */
-	uint64_t rate_start_ms, err_start_ms;
-	unsigned rate_count, err_count;
+	struct rate rate;              /* before a visitor's hello; a staff session's, moved along */
 	/* visitor */
 	struct vsession *vs;
 	/* staff */
@@ -95,7 +103,36 @@ struct hub_conn {
 	uint64_t session_checked_ms;
 	int64_t expires_ms;            /* the session's end as last read (wall ms) */
 	bool db_unavailable;           /* the last session check found the database busy */
+	/* transcripts still going out (struct replay.link), oldest first */
+	struct list replays;
+	struct list replay_link;       /* in hub.replaying while replays is not empty */
 };
+
+/* A transcript still going out to one socket (issue 12: a long chat is
+ * more than a socket's outbound queue holds). Its messages are sent while
+ * the queue has room (ops.room), and the rest as the queue drains
+ * (hub_writable) or at the next tick. Until it has caught up, the chat's
+ * new messages to that socket go out through it too, so that the socket
+ * sees every `seq` in order: the clients drop a `seq` they have passed. */
+struct replay {
+	struct list link;              /* in hub_conn.replays */
+	uint64_t chat_id;
+	uint32_t sent_seq;             /* every kept message up to this one went out */
+	bool for_staff;
+	uint32_t echo_seq;             /* the socket's own message, sent with echo_id; 0: none */
+	char echo_id[PROTO_ID_MAX + 1];
+};
+
+/* The largest `msg` frame: text and alias JSON-escaped (text at most two
+ * bytes per byte, as intake removes the controls that take six; the alias
+ * and the request id counted at six), the other fields, and FRAME_PRE. */
+#define MSG_FRAME_MAX (FRAME_PRE + 2 * CHAT_MSG_MAX_BYTES + 6 * (STAFF_ALIAS_MAX + PROTO_ID_MAX) + 256)
+/* A transcript may take the outbound queue up to HUB_OUTQ_REPLAY_*: the
+ * quarter it leaves holds any live message, so neither a long chat nor a
+ * message sent meanwhile closes the socket 1008. */
+_Static_assert(MSG_FRAME_MAX <= HUB_OUTQ_MAX_BYTES - HUB_OUTQ_REPLAY_BYTES,
+	       "a message frame must fit next to a transcript in the outbound queue");
+_Static_assert(CHAT_MSG_MAX_BYTES <= CHAT_LOG_MAX_BYTES, "a message must fit in the transcript");
 
 /* A staff member on shift now, from the roster and the accounts. */
 struct on_shift {
@@ -129,6 +166,7 @@ struct hub {
 	struct list visitors, staff_conns;  /* struct hub_conn.link */
 	struct list sessions;              /* struct vsession.link */
 	struct list queue_dirty;           /* struct vsession.dirty_link */
+	struct list replaying;             /* struct hub_conn.replay_link */
 	uint64_t now_ms;                   /* time of the call being handled */
 	unsigned n_visitors, n_staff;
 	struct vsession **map;             /* token -> session, chained */
@@ -157,6 +195,8 @@ struct staff_away {
 	struct router_staff *rs;
 	uint64_t deadline_ms;
 	bool was_available;
+	struct rate rate;            /* the session's flood windows, for its next socket */
+	char token[TOKEN_STR_LEN];   /* of that session: only a login with it carries them; wiped */
 	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
 	unsigned n_missed;
 };
@@ -293,6 +333,8 @@ static void send_json(struct hub_conn *c, json_t *msg, const char *id)
 	frame_unref(f);
 }
 
+static void visitor_detach(struct hub_conn *c);
+
 static void close_conn(struct hub_conn *c, int code, const char *reason)
 {
 	if (c == NULL || c->dead)
@@ -300,6 +342,9 @@ static void close_conn(struct hub_conn *c, int code, const char *reason)
 	log_info("c%llu close %d %s", (unsigned long long)c->no, code, reason);
 	c->hub->ops.close(c->edge, code, reason);
 	c->dead = true;
+	/* A closing socket sends nothing more: its session's grace starts now,
+	 * not when the edge reports the close (issue 12). */
+	visitor_detach(c);
 }
 
 static void send_error(struct hub_conn *c, int err, const char *id)
@@ -468,15 +513,119 @@ static json_t *msg_json(const struct router_chat *chat, const struct chat_msg *m
 	return j;
 }
 
-/* Send the chat's kept messages with seq > after to a visitor or staff conn. */
+static struct replay *replay_find(struct hub_conn *c, uint64_t chat_id)
+{
+	struct list *it;
+
+	list_for_each(it, &c->replays) {
+		struct replay *r = list_entry(it, struct replay, link);
+		if (r->chat_id == chat_id)
+			return r;
+	}
+	return NULL;
+}
+
+static void replay_free(struct replay *r)
+{
+	list_remove(&r->link);
+	secmem_free(r, sizeof *r);
+}
+
+static void replays_free(struct hub_conn *c)
+{
+	while (!list_empty(&c->replays))
+		replay_free(list_entry(c->replays.next, struct replay, link));
+	list_remove(&c->replay_link);
+}
+
+/* Whether a frame of len bytes may go out to c now (see struct replay). */
+static bool conn_has_room(const struct hub_conn *c, size_t len)
+{
+	return c->hub->ops.room == NULL || c->hub->ops.room(c->edge, len);
+}
+
+/* Whether c is (still) in chat: a staff member who handed it on, or a
+ * visitor who ended it, gets nothing more of it. */
+static bool replay_member(const struct hub_conn *c, const struct router_chat *chat)
+{
+	if (c->side == PROTO_SIDE_STAFF)
+		return c->rs != NULL && router_chat_has_staff(chat, c->rs);
+	return c->vs != NULL && c->vs->rv != NULL && c->vs->rv->chat == chat;
+}
+
+/* Send as much of c's transcripts as its queue has room for, one chat
+ * after the other; a finished one is dropped, and so is one whose chat
+ * has ended (its `ended` went out already) or that c has left. */
+static void replay_pump(struct hub_conn *c)
+{
+	struct hub *h = c->hub;
+
+	while (!list_empty(&c->replays)) {
+		struct replay *r = list_entry(c->replays.next, struct replay, link);
+		struct router_chat *chat = c->dead ? NULL : router_chat_find(h->router, r->chat_id);
+		struct chat_msg *m;
+		bool blocked = false;
+
+		if (chat != NULL && replay_member(c, chat)) {
+			chat_log_for_each_since(m, &chat->log, r->sent_seq) {
+				struct frame *f = proto_frame_take(msg_json(chat, m, r->for_staff),
+								   m->seq == r->echo_seq ? r->echo_id : NULL);
+				/* No memory is like no room: try again later. */
+				if (f == NULL || !conn_has_room(c, f->len)) {
+					frame_unref(f);
+					blocked = true;
+					break;
+				}
+				send_frame(c, f);
+				frame_unref(f);
+				r->sent_seq = m->seq;
+			}
+		}
+		if (blocked)
+			return;
+		replay_free(r);
+	}
+	list_remove(&c->replay_link);
+}
+
+/* Send the chat's kept messages with seq > after to a visitor or staff
+ * conn: what fits now, the rest as its queue drains (struct replay). */
 static void send_transcript(struct hub_conn *c, const struct router_chat *chat, uint64_t after, bool for_staff)
 {
-	struct chat_msg *m;
+	struct replay *r;
 
 	if (c == NULL || c->dead)
 		return;
-	chat_log_for_each_since(m, &chat->log, after)
-		send_json(c, msg_json(chat, m, for_staff), NULL);
+	if (replay_find(c, chat->id) != NULL)
+		return;   /* one under way already sends every message still to come */
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return;
+	r->chat_id = chat->id;
+	r->sent_seq = after > UINT32_MAX ? UINT32_MAX : (uint32_t)after;
+	r->for_staff = for_staff;
+	list_add_tail(&c->replays, &r->link);
+	if (!list_linked(&c->replay_link))
+		list_add_tail(&c->hub->replaying, &c->replay_link);
+	replay_pump(c);
+}
+
+/* A new message m of chat for c: true if a transcript of chat is still
+ * going out to c, which then sends m in its turn (with the request id if
+ * c sent it; an earlier message of c's still waiting then goes without). */
+static bool replay_takes(struct hub_conn *c, const struct router_chat *chat, const struct chat_msg *m,
+			 const char *id)
+{
+	struct replay *r = c != NULL ? replay_find(c, chat->id) : NULL;
+
+	if (r == NULL)
+		return false;
+	if (id != NULL && id[0] != '\0') {
+		r->echo_seq = m->seq;
+		snprintf(r->echo_id, sizeof r->echo_id, "%s", id);
+	}
+	replay_pump(c);
+	return true;
 }
 
 static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct router_staff *s)
@@ -797,15 +946,21 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	struct hub *h = c->hub;
 	struct router_visitor *v = vs->rv;
 
-	if (vs->conn != NULL && vs->conn != c) {
-		/* The same session on two sockets: the newer one wins. */
-		struct hub_conn *old = vs->conn;
-		old->vs = NULL;
-		close_conn(old, CLOSE_REPLACED, "replaced");
-		vs->conn = NULL;
-	}
+	/* A socket that has a session of its own may not take another: refused
+	 * before anything changes, so the other socket keeps its session (issue
+	 * 12: closing it here left that session attached to nothing, queued
+	 * for ever). */
 	if (c->vs != NULL && c->vs != vs)
 		return BRUG_E_CONFLICT;
+	if (vs->conn != NULL && vs->conn != c) {
+		/* The same session on two sockets: the newer one wins. The old
+		 * socket lets go of it first, so that its close does not start
+		 * the grace of a session that lives on here. */
+		struct hub_conn *old = vs->conn;
+		old->vs = NULL;
+		vs->conn = NULL;
+		close_conn(old, CLOSE_REPLACED, "replaced");
+	}
 	vs->conn = c;
 	c->vs = vs;
 	c->lang = vs->lang;
@@ -887,6 +1042,8 @@ static int source_admit(struct hub *h, const char *key, const struct vsession *s
 	source_limit_put(h->sources, e, 1);
 	return rc;
 }
+static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max);
+static unsigned rate_soft(const struct hub *h);
 
 static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
@@ -898,8 +1055,16 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	if (in->resume != NULL) {
 		struct vsession *old = map_find(h, in->resume);
 		if (old != NULL && old->rv != NULL &&
-		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING))
+		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING)) {
+			/* A resume counts against the session's window too: a storm
+			 * of resumes on fresh sockets must not relay more than one
+			 * socket could (issue 12). */
+			if (c->vs == NULL && (rate_exceeded(now, RATE_WINDOW_MS, &old->rate.start_ms, &old->rate.count,
+							    rate_soft(h) * RATE_HARD_FACTOR) ||
+					     old->rate.count > rate_soft(h)))
+				return BRUG_E_RATE_LIMITED;
 			return visitor_resume(c, old, in, now);
+		}
 		/* An unknown or spent token starts a new session, as if absent. */
 	}
 	if (in->lang != NULL) {
@@ -940,6 +1105,8 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 			list_add_tail(&vs->src->users, &vs->src_link);
 		vs->conn = c;
 		c->vs = vs;
+		/* What the socket sent before counts for its session. */
+		vs->rate = c->rate;
 		list_add_tail(&h->sessions, &vs->link);
 	}
 	vs->lang = lang;
@@ -957,7 +1124,17 @@ static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 /* Intake of a visitor's or staff member's text; *out is wiped by the caller. */
 static int take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len)
 {
-	return i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
+	int rc = i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
+
+	/* Bytes too: a message frame must fit in a socket's outbound queue
+	 * next to a transcript (MSG_FRAME_MAX). */
+	if (rc == 0 && *out_len > CHAT_MSG_MAX_BYTES) {
+		secmem_free(*out, *out_len);
+		*out = NULL;
+		*out_len = 0;
+		rc = BRUG_E_TOO_LONG;
+	}
+	return rc;
 }
 
 /* Append text to chat and send it to everyone in it; reply_to gets the
@@ -979,12 +1156,16 @@ static int relay_msg(struct hub *h, struct router_chat *chat, struct router_staf
 		return BRUG_E_INTERNAL;
 	}
 	struct hub_conn *vc = visitor_conn(chat->visitor);
-	if (vc != NULL && vc == reply_to && id[0] != '\0')
+	if (replay_takes(vc, chat, m, vc == reply_to ? id : NULL))
+		;   /* in order, after the transcript still going out */
+	else if (vc != NULL && vc == reply_to && id[0] != '\0')
 		send_json(vc, msg_json(chat, m, false), id);
 	else
 		send_frame(vc, for_visitor);
 	for (unsigned i = 0; i < chat->n_staff; i++) {
 		struct hub_conn *sc = staff_conn(chat->staff[i]);
+		if (replay_takes(sc, chat, m, sc == reply_to ? id : NULL))
+			continue;
 		if (sc != NULL && sc == reply_to && id[0] != '\0')
 			send_json(sc, msg_json(chat, m, true), id);
 		else
@@ -1179,12 +1360,13 @@ static void away_free(struct staff_away *a)
 {
 	for (unsigned i = 0; i < a->n_missed; i++)
 		frame_unref(a->missed[i]);
+	secmem_wipe(a->token, sizeof a->token);
 	free(a);
 }
 
 /* The console of rs went away: keep rs for the grace, or remove it now
  * (its visitors go back to the head of their queues). */
-static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
+static void staff_dropped(struct hub *h, struct router_staff *rs, const struct hub_conn *from, uint64_t now)
 {
 	struct staff_away *a = NULL;
 
@@ -1199,6 +1381,8 @@ static void staff_dropped(struct hub *h, struct router_staff *rs, uint64_t now)
 	a->rs = rs;
 	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
 	a->was_available = rs->available;
+	a->rate = from->rate;
+	memcpy(a->token, from->token, sizeof a->token);
 	/* No new offers while nobody can answer them. */
 	if (rs->available)
 		router_staff_set_available(h->router, rs, false, now);
@@ -1214,6 +1398,9 @@ static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staf
 	if (a == NULL)
 		return;
 	list_remove(&a->link);
+	/* Back with the same session (a reload): its flood windows go on. */
+	if (token_equal(a->token, c->token))
+		c->rate = a->rate;
 	for (unsigned i = 0; i < a->n_missed; i++)
 		send_frame(c, a->missed[i]);
 	if (a->was_available)
@@ -1355,6 +1542,11 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 		existing->owner = c;
 		c->rs = existing;
 		if (old != NULL) {
+			/* The flood windows are the session's, not the socket's:
+			 * a login with its token carries them on; a new login by
+			 * password is a new session. */
+			if (token_equal(old->token, c->token))
+				c->rate = old->rate;
 			old->rs = NULL;
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
@@ -2046,6 +2238,8 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 	c->lang = config_lang_index(h->cfg, h->cfg->default_lang);
 	if (c->lang < 0)
 		c->lang = 0;
+	list_init(&c->replays);
+	list_init(&c->replay_link);
 	return c;
 }
 
@@ -2091,10 +2285,24 @@ static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsign
 	return ++*count > max;
 }
 
+/* The flood windows c counts against: its visitor session's once it has
+ * one, else its own (a staff socket's move with the staff session). */
+static struct rate *conn_rate(struct hub_conn *c)
+{
+	return c->side == PROTO_SIDE_VISITOR && c->vs != NULL ? &c->vs->rate : &c->rate;
+}
+
+static unsigned rate_soft(const struct hub *h)
+{
+	return h->cfg->rate_msgs ? h->cfg->rate_msgs : RATE_SOFT;
+}
+
 static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
 {
+	struct rate *r = conn_rate(c);
+
 	send_error(c, err, id);
-	if (rate_exceeded(now, ERROR_WINDOW_MS, &c->err_start_ms, &c->err_count, ERROR_MAX))
+	if (rate_exceeded(now, ERROR_WINDOW_MS, &r->err_start_ms, &r->err_count, ERROR_MAX))
 		close_conn(c, CLOSE_FLOOD, "too many errors");
 }
 
@@ -2145,12 +2353,13 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	const struct handler *table = c->side == PROTO_SIDE_VISITOR ? visitor_handlers : staff_handlers;
 	struct proto_in in = { 0 };
 	const struct handler *hd;
+	struct rate *r = conn_rate(c);
 	int rc;
 
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
-	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
+	if (rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, rate_soft(c->hub) * RATE_HARD_FACTOR)) {
 		close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
 	}
@@ -2165,7 +2374,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
+	if (r->count > rate_soft(c->hub) && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
 	}
@@ -2189,6 +2398,36 @@ out:
 	proto_in_fini(&in);
 }
 
+/* Every way a visitor socket ends (closed by us, by the peer, replaced)
+ * comes here: the session lets go of the socket, and a waiting or chatting
+ * one starts its grace period; any other is over and freed. Idempotent. */
+static void visitor_detach(struct hub_conn *c)
+{
+	struct hub *h = c->hub;
+	struct vsession *vs = c->vs;
+	struct router_visitor *v;
+	enum router_visitor_state state;
+
+	if (c->side != PROTO_SIDE_VISITOR || vs == NULL)
+		return;
+	v = vs->rv;
+	state = v->state;
+	vs->conn = NULL;
+	c->vs = NULL;
+	if (router_visitor_detach(h->router, v, h->now_ms)) {
+		send_presence(v, false);
+		return;
+	}
+	/* Gone for good: found nobody and left (the router freed v). */
+	if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
+		vs->rv = NULL;
+		vs->counted = true;
+		stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
+			     STATS_ARRIVED_CLOSED, -1, -1);
+	}
+	vsession_free(vs);
+}
+
 void hub_closed(struct hub_conn *c, uint64_t now)
 {
 	struct hub *h;
@@ -2201,25 +2440,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	list_remove(&c->link);
 	if (c->side == PROTO_SIDE_VISITOR) {
 		h->n_visitors--;
-		if (c->vs != NULL) {
-			struct vsession *vs = c->vs;
-			struct router_visitor *v = vs->rv;
-			enum router_visitor_state state = v->state;
-			vs->conn = NULL;
-			c->vs = NULL;
-			if (router_visitor_detach(h->router, v, now)) {
-				send_presence(v, false);
-			} else {
-				/* Gone for good: found nobody and left (the router freed v). */
-				if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
-					vs->rv = NULL;
-					vs->counted = true;
-					stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
-						     STATS_ARRIVED_CLOSED, -1, -1);
-				}
-				vsession_free(vs);
-			}
-		}
+		visitor_detach(c);
 	} else {
 		h->n_staff--;
 		if (c->login != NULL) {
@@ -2227,13 +2448,31 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 			c->login = NULL;
 		}
 		if (c->rs != NULL) {
-			staff_dropped(h, c->rs, now);
+			staff_dropped(h, c->rs, c, now);
 			c->rs = NULL;
 		}
 		free(c->addr_key);
 	}
+	replays_free(c);
 	log_info("c%llu closed", (unsigned long long)c->no);
 	secmem_free(c, sizeof *c);
+}
+
+/* Go on with every transcript under way (as far as the queues have room). */
+static void pump_replays(struct hub *h)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &h->replaying)
+		replay_pump(list_entry(it, struct hub_conn, replay_link));
+}
+
+void hub_writable(struct hub_conn *c, uint64_t now)
+{
+	if (c == NULL || !list_linked(&c->replay_link))
+		return;
+	c->hub->now_ms = now;
+	replay_pump(c);
 }
 
 void hub_poll(struct hub *h, uint64_t now)
@@ -2259,6 +2498,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	expire_staff_away(h, now);
 	flush_queue_updates(h);
 	stats_flush(h->svc.stats, (int64_t)wall_now(h));
+	pump_replays(h);
 	if (h->colleagues_dirty)
 		send_colleagues(h);
 	refresh_on_shift(h, now);
@@ -2298,6 +2538,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
+	list_init(&h->replaying);
 	list_init(&h->staff_away);
 	list_init(&h->logins);
 	h->router = router_new(&rc, &hub_router_events, h);

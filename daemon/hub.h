@@ -17,6 +17,15 @@ struct staff;
 struct hub;
 struct hub_conn;
 
+/* A socket's outbound queue: the edge closes a reader 1008 that lets more
+ * pile up. A transcript takes it at most to HUB_OUTQ_REPLAY_* and goes on
+ * as it drains, so that the rest holds any live message (checked at
+ * compile time in hub.c). */
+#define HUB_OUTQ_MAX_FRAMES 512
+#define HUB_OUTQ_MAX_BYTES (2u * 1024 * 1024)
+#define HUB_OUTQ_REPLAY_FRAMES (HUB_OUTQ_MAX_FRAMES / 4 * 3)
+#define HUB_OUTQ_REPLAY_BYTES (HUB_OUTQ_MAX_BYTES / 4 * 3)
+
 /* What the hub asks of the edge. edge is the pointer given at open. */
 struct hub_edge_ops {
 	/* Queue f on the socket; takes a new reference if it keeps f. */
@@ -29,6 +38,11 @@ struct hub_edge_ops {
 	/* Wake the event loop so that it calls hub_poll(). Called from the
 	 * hub's worker thread: must be thread-safe. */
 	void (*wake)(void *ctx);
+	/* Whether a frame of len bytes may be queued on the socket and leave
+	 * its queue within HUB_OUTQ_REPLAY_FRAMES and _BYTES; an empty queue
+	 * always takes one. NULL: always. The edge calls hub_writable() when
+	 * the queue has gone down again. */
+	bool (*room)(void *edge, size_t len);
 };
 
 /* Create the hub. cfg, t and st are borrowed and must outlive it; ops is
@@ -60,6 +74,9 @@ struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key,
 /* One complete text frame (len bytes, valid UTF-8) arrived on c. buf is
  * borrowed; the hub copies what it keeps. */
 void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now_ms);
+/* c's outbound queue has gone down (at most half full): the hub sends more
+ * of a transcript still under way. Cheap when there is none. */
+void hub_writable(struct hub_conn *c, uint64_t now_ms);
 /* c's socket is gone. The hub unlinks and frees c (a visitor's session may
  * live on for the grace period); the edge must not use c again. */
 void hub_closed(struct hub_conn *c, uint64_t now_ms);

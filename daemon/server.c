@@ -39,9 +39,10 @@ _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket h
 #define STAFF_PATH "/ws/staff"
 #define TICK_US (250 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 2000
-/* A slow reader may not make the daemon hold unbounded memory for it. */
-#define OUTQ_MAX_FRAMES 512
-#define OUTQ_MAX_BYTES (2u * 1024 * 1024)
+/* A slow reader may not make the daemon hold unbounded memory for it; the
+ * hub paces transcripts to these limits (hub.h). */
+#define OUTQ_MAX_FRAMES HUB_OUTQ_MAX_FRAMES
+#define OUTQ_MAX_BYTES HUB_OUTQ_MAX_BYTES
 /* Keepalive: how often the silent connections are looked at, how long a
  * connection closed for silence may take to say goodbye before lws drops it,
  * and what our pings carry (see keepalive_off for why it is not empty). */
@@ -294,6 +295,16 @@ static void edge_send(void *edge, struct frame *f)
 	lws_callback_on_writable(p->wsi);
 }
 
+static bool edge_room(void *edge, size_t len)
+{
+	struct pss *p = edge;
+
+	if (p->closing)
+		return false;
+	return p->outq_len == 0 ||
+	       (p->outq_len < HUB_OUTQ_REPLAY_FRAMES && p->outq_bytes + len <= HUB_OUTQ_REPLAY_BYTES);
+}
+
 static void edge_close(void *edge, int code, const char *reason)
 {
 	struct pss *p = edge;
@@ -319,6 +330,7 @@ static const struct hub_edge_ops edge_ops = {
 	.close = edge_close,
 	.wall_ms = wall_ms,
 	.wake = edge_wake,
+	.room = edge_room,
 };
 
 static void outq_drain(struct pss *p)
@@ -923,6 +935,10 @@ static int writeable(struct lws *wsi, struct pss *p)
 			return -1;
 		if (!list_empty(&p->outq) || p->closing)
 			lws_callback_on_writable(wsi);
+		/* Room again for a transcript under way (hub.h). */
+		if (p->conn != NULL && !p->closing && p->outq_len <= OUTQ_MAX_FRAMES / 2 &&
+		    p->outq_bytes <= OUTQ_MAX_BYTES / 2)
+			hub_writable(p->conn, mono_ms());
 		return 0;
 	}
 	if (p->closing)

@@ -401,6 +401,8 @@ function wsOptions(b, opts, ca) {
 		headers,
 		handshakeTimeout: opts.handshakeTimeout ?? 5000,
 		maxPayload: 1 << 20,
+		// Another loopback source (127.0.0.2 ...), to act as another address.
+		...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
 	};
 	if (opts.localAddress) {
 		o.localAddress = opts.localAddress;
@@ -434,7 +436,7 @@ function openClient(url, protocol, options) {
 	});
 }
 
-// opts: {lang, origin, protocol, headers}. protocol null sends none.
+// opts: {lang, origin, protocol, headers, localAddress}. protocol null sends none.
 export function connectVisitor(b, opts = {}) {
 	const protocol = 'protocol' in opts ? opts.protocol : 'brug-visitor.v1';
 	return openClient(`wss://localhost:${b.port}/ws/visitor`, protocol,

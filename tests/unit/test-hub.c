@@ -1,6 +1,6 @@
 /* Unit tests for the hub with a fake edge and a fake clock: queue updates
- * coalesced per visitor, the message table's refusals, and a staff session
- * moving to a new socket. Real router, proto, i18n (compiled bundles) and
+ * coalesced per visitor, the message table's refusals, a staff session
+ * moving to a new socket, and transcripts paced to the outbound queue. Real router, proto, i18n (compiled bundles) and
  * staff (a temporary database). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,20 +16,27 @@
 #include <sodium.h>
 
 #include "brug-build.h"
+#include "chat.h"
 #include "config.h"
 #include "common.h"
 #include "hub.h"
 #include "i18n.h"
 #include "staff.h"
 
-#define MAX_FRAMES 512
+#define MAX_FRAMES 4096
 
-/* One socket as the hub sees it: frames sent to it and how it was closed. */
+/* One socket as the hub sees it: frames sent to it and how it was closed.
+ * A limited one models the edge's outbound queue (HUB_OUTQ_*): frames stay
+ * queued until drain(), and one past the limits fails the test, as the
+ * edge would close the socket 1008. */
 struct fake {
 	char *frames[MAX_FRAMES];
 	unsigned n;
 	int close_code;
 	struct hub_conn *conn;
+	bool limited;
+	unsigned queued;
+	size_t queued_bytes;
 };
 
 static void fake_send(void *edge, struct frame *f)
@@ -38,6 +45,20 @@ static void fake_send(void *edge, struct frame *f)
 
 	assert_true(k->n < MAX_FRAMES);
 	k->frames[k->n++] = strndup((const char *)f->data + FRAME_PRE, f->len);
+	if (k->limited) {
+		assert_true(k->queued < HUB_OUTQ_MAX_FRAMES);
+		assert_true(k->queued_bytes + f->len <= HUB_OUTQ_MAX_BYTES);
+		k->queued++;
+		k->queued_bytes += f->len;
+	}
+}
+
+static bool fake_room(void *edge, size_t len)
+{
+	struct fake *k = edge;
+
+	return !k->limited || k->queued == 0 ||
+	       (k->queued < HUB_OUTQ_REPLAY_FRAMES && k->queued_bytes + len <= HUB_OUTQ_REPLAY_BYTES);
 }
 
 static void fake_close(void *edge, int code, const char *reason)
@@ -57,7 +78,7 @@ static void fake_wake(void *ctx)
 	__atomic_store_n(&woken, 1, __ATOMIC_SEQ_CST);
 }
 
-static const struct hub_edge_ops ops = { fake_send, fake_close, fake_wall, fake_wake };
+static const struct hub_edge_ops ops = { fake_send, fake_close, fake_wall, fake_wake, fake_room };
 
 /* Wait (really: the password check runs on the worker thread) until the
  * hub asks to be polled, then poll it. */
@@ -531,6 +552,163 @@ static void test_waiting_sessions_per_source(void **state)
 	assert_int_equal(count_type(b, "error"), 0);
 }
 
+/* The peer read everything queued: the edge tells the hub. */
+static void drain(struct fake *k, uint64_t now)
+{
+	k->queued = 0;
+	k->queued_bytes = 0;
+	hub_writable(k->conn, now);
+}
+
+/* The `msg` frames k got, checked to come in strictly rising `seq`;
+ * returns how many, and the first and last seq. */
+static unsigned msgs_in_order(struct fake *k, json_int_t *first, json_int_t *last)
+{
+	json_int_t prev = 0;
+	unsigned n = 0;
+
+	*first = *last = 0;
+	for (unsigned i = 0; i < k->n; i++) {
+		json_t *j = frame(k, i);
+		if (strcmp(json_string_value(json_object_get(j, "type")), "msg") == 0) {
+			json_int_t seq = json_integer_value(json_object_get(j, "seq"));
+			assert_true(seq > prev);
+			if (n++ == 0)
+				*first = seq;
+			prev = *last = seq;
+		}
+		json_decref(j);
+	}
+	return n;
+}
+
+/* A visitor chatting with samira; returns the staff socket, *v the visitor. */
+static struct fake *chat_with_samira(struct env *e, struct fake **v, uint64_t now)
+{
+	struct fake *s = login_available(e, now);
+
+	*v = open_visitor(e, now);
+	input(*v, "{\"type\":\"hello\",\"lang\":\"nl\"}", now);
+	accept_offer_for_position(e, s, 0, now);
+	assert_int_equal(count_type(*v, "joined"), 1);
+	return s;
+}
+
+/* Log samira in again with her session token on a new (limited) socket. */
+static struct fake *reload(struct env *e, struct fake *s, uint64_t now)
+{
+	json_t *sess = last_of(s, "session");
+	char buf[160];
+	struct fake *s2 = open_staff(e);
+
+	snprintf(buf, sizeof buf, "{\"type\":\"login\",\"token\":\"%s\"}",
+		 json_string_value(json_object_get(sess, "token")));
+	json_decref(sess);
+	s2->limited = true;
+	input(s2, buf, now);
+	assert_int_equal(s->close_code, 4003);
+	return s2;
+}
+
+/* Issue 12: a transcript of 1,000 messages, more frames than the queue
+ * holds, reaches a reloaded console whole and in order, paced as it
+ * drains; a message sent meanwhile follows it in order. */
+static void test_long_transcript_paced(void **state)
+{
+	struct env *e = *state;
+	struct fake *v, *s = chat_with_samira(e, &v, 1000), *s2;
+	json_int_t first, last;
+	unsigned rounds = 0;
+	char buf[128];
+
+	e->cfg.rate_msgs = 1000;
+	for (int i = 1; i <= CHAT_LOG_MAX_MSGS; i++) {
+		snprintf(buf, sizeof buf, "{\"type\":\"msg\",\"text\":\"bericht %d\"}", i);
+		input(v, buf, 2000 + (uint64_t)i * 20);
+	}
+	s2 = reload(e, s, 30000);
+	/* No more than the queue may take at once, and the rest as it drains. */
+	assert_true(msgs_in_order(s2, &first, &last) <= HUB_OUTQ_REPLAY_FRAMES);
+	input(v, "{\"type\":\"msg\",\"text\":\"nog daar?\"}", 30100);
+	{
+		json_t *c = last_of(s2, "chat");
+		snprintf(buf, sizeof buf, "{\"type\":\"msg\",\"chat\":\"%s\",\"text\":\"ja\",\"id\":\"m1\"}",
+			 json_string_value(json_object_get(c, "chat")));
+		json_decref(c);
+		input(s2, buf, 30200);
+	}
+	while (msgs_in_order(s2, &first, &last) < CHAT_LOG_MAX_MSGS + 2 && rounds++ < 10)
+		drain(s2, 30300 + rounds);
+	assert_int_equal(msgs_in_order(s2, &first, &last), CHAT_LOG_MAX_MSGS + 2);
+	assert_int_equal(last, CHAT_LOG_MAX_MSGS + 2);
+	assert_true(rounds >= 2);
+	/* The console's own message carries its request id, in its place. */
+	{
+		json_t *j = frame(s2, s2->n - 1);
+		assert_string_equal(json_string_value(json_object_get(j, "id")), "m1");
+		assert_int_equal(json_integer_value(json_object_get(j, "seq")), CHAT_LOG_MAX_MSGS + 2);
+		json_decref(j);
+	}
+	/* The visitor got its own messages live, each once. */
+	assert_int_equal(msgs_in_order(v, &first, &last), CHAT_LOG_MAX_MSGS + 2);
+}
+
+/* A visitor `msg` of n quote characters (two bytes each in JSON); caller frees. */
+static char *quotes_msg(size_t n)
+{
+	static const char head[] = "{\"type\":\"msg\",\"text\":\"";
+	char *buf = malloc(2 * n + 64), *p;
+
+	if (buf == NULL)
+		abort();
+	memcpy(buf, head, sizeof head - 1);
+	p = buf + sizeof head - 1;
+	for (size_t i = 0; i < n; i++, p += 2)
+		memcpy(p, "\\\"", 2);
+	strcpy(p, "\"}");
+	return buf;
+}
+
+/* The same by bytes: the biggest messages there can be (CHAT_MSG_MAX_BYTES,
+ * every byte escaped in JSON) fill the kept transcript past what the queue
+ * holds; each frame fits, and all of it arrives. A longer one is refused. */
+static void test_biggest_transcript_paced(void **state)
+{
+	struct env *e = *state;
+	struct fake *v, *s = chat_with_samira(e, &v, 1000), *s2;
+	json_int_t first, last;
+	unsigned rounds = 0, kept = CHAT_LOG_MAX_BYTES / CHAT_MSG_MAX_BYTES;
+	char *buf;
+	json_t *err;
+
+	e->cfg.rate_msgs = 1000;
+	e->cfg.max_text = 100000;
+	/* One byte too many: too_long, and nothing is kept. */
+	buf = quotes_msg(CHAT_MSG_MAX_BYTES + 1);
+	input(v, buf, 2000);
+	free(buf);
+	err = last_of(v, "error");
+	assert_non_null(err);
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "too_long");
+	json_decref(err);
+	assert_int_equal(count_type(s, "msg"), 0);
+	/* Exactly the limit: kept. */
+	buf = quotes_msg(CHAT_MSG_MAX_BYTES);
+	for (unsigned i = 0; i < kept + 4; i++)
+		input(v, buf, 3000 + i);
+	free(buf);
+	assert_int_equal(msgs_in_order(s, &first, &last), kept + 4);
+
+	s2 = reload(e, s, 30000);
+	while (msgs_in_order(s2, &first, &last) < kept && rounds++ < 2 * kept)
+		drain(s2, 30300 + rounds);
+	assert_int_equal(msgs_in_order(s2, &first, &last), kept);
+	/* The oldest went past the byte cap: the transcript starts later. */
+	assert_int_equal(first, 5);
+	assert_int_equal(last, kept + 4);
+	assert_true(rounds >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +719,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abandoned_logins_still_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logins_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dashboard_pushed_to_coordinators, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_transcript_paced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_biggest_transcript_paced, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
