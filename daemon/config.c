@@ -43,6 +43,7 @@ enum key_id {
 	KEY_SESSION_MAX,
 	KEY_RECONNECT_GRACE,
 	KEY_SHIFT_END_QUIET,
+	KEY_AUDIT_RETENTION,
 	KEY_STATS_THRESHOLD,
 	KEY_LOG_LEVEL,
 	KEY_LOCALES_DIR,
@@ -113,6 +114,7 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_SESSION_MAX] = { "staff", "session_max_seconds", TYPE_UINT, "43200", 1, 2592000, "seconds" },
 	[KEY_RECONNECT_GRACE] = { "staff", "reconnect_grace_seconds", TYPE_UINT, "30", 0, 600, "seconds" },
 	[KEY_SHIFT_END_QUIET] = { "staff", "shift_end_quiet_minutes", TYPE_UINT, "10", 0, 120, "minutes" },
+	[KEY_AUDIT_RETENTION] = { "staff", "audit_retention_days", TYPE_UINT, "365", 1, 36500, "days" },
 	[KEY_STATS_THRESHOLD] = { "stats", "threshold", TYPE_UINT, "10", 1, 1000, NULL },
 	[KEY_LOG_LEVEL] = { "log", "level", TYPE_LOG_LEVEL, "notice", 0, 0, NULL },
 	/* Without the key brugd uses the bundles of its build tree or install. */
@@ -373,6 +375,7 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_SESSION_MAX: cfg->session_max_s = (unsigned)v; break;
 	case KEY_RECONNECT_GRACE: cfg->staff_grace_s = (unsigned)v; break;
 	case KEY_SHIFT_END_QUIET: cfg->shift_end_quiet_min = (unsigned)v; break;
+	case KEY_AUDIT_RETENTION: cfg->audit_retention_days = (unsigned)v; break;
 	case KEY_STATS_THRESHOLD: cfg->stats_threshold = (unsigned)v; break;
 	case KEY_MAX_CONNS_PER_SOURCE: cfg->max_conns_per_source = (unsigned)v; break;
 	case KEY_STAFF_RESERVE: cfg->staff_reserve = (unsigned)v; break;

@@ -54,6 +54,7 @@ struct config {
 	unsigned session_max_s;  /* default 43200 */
 	unsigned staff_grace_s;  /* a dropped console may resume its chats this long, default 30 */
 	unsigned shift_end_quiet_min; /* no new offers this close to a rostered shift's end, default 10 */
+	unsigned audit_retention_days; /* older audit entries are pruned, 1..36500, default 365 */
 	/* [stats] */
 	unsigned stats_threshold; /* smaller counts are reported as "<N", 1..1000, default 10 */
 	/* [log] */

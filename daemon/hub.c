@@ -2499,6 +2499,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	flush_queue_updates(h);
 	stats_flush(h->svc.stats, (int64_t)wall_now(h));
 	pump_replays(h);
+	staff_audit_maintain(h->staff, (int64_t)wall_now(h));
 	if (h->colleagues_dirty)
 		send_colleagues(h);
 	refresh_on_shift(h, now);

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -159,11 +160,14 @@ int main(int argc, char **argv)
 	staff = staff_open(db_path, &(struct staff_limits){
 		.session_idle_ms = (int64_t)cfg.session_idle_s * 1000,
 		.session_max_ms = (int64_t)cfg.session_max_s * 1000,
+		.audit_retention_ms = (int64_t)cfg.audit_retention_days * STAFF_DAY_MS,
 	});
 	if (staff == NULL) {
 		fprintf(stderr, "brugd: cannot open the staff database %s\n", db_path);
 		goto out;
 	}
+	/* Old audit entries go at start, then daily from the hub's tick. */
+	staff_audit_maintain(staff, (int64_t)time(NULL) * 1000);
 	roster = roster_open(db_path, cfg.timezone);
 	stats = stats_open(db_path, cfg.timezone, cfg.stats_threshold);
 	if (roster == NULL || stats == NULL) {

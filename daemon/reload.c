@@ -42,8 +42,8 @@ struct field {
  * router, sessions and bundles hold (languages, default, topics), documents
  * made once for the web pages (neutral_url, max_text_graphemes), and values
  * the staff store, roster and statistics copied when they opened
- * (session times, timezone, threshold). Everything else is read where it
- * is used, or handed on by the reload.
+ * (session times, audit retention, timezone, threshold). Everything else
+ * is read where it is used, or handed on by the reload.
  */
 static const struct field fields[] = {
 	F("server", "hostname", FIELD_STR, hostname, true),
@@ -77,6 +77,7 @@ static const struct field fields[] = {
 	F("staff", "session_max_seconds", FIELD_UINT, session_max_s, true),
 	F("staff", "reconnect_grace_seconds", FIELD_UINT, staff_grace_s, false),
 	F("staff", "shift_end_quiet_minutes", FIELD_UINT, shift_end_quiet_min, false),
+	F("staff", "audit_retention_days", FIELD_UINT, audit_retention_days, true),
 	F("stats", "threshold", FIELD_UINT, stats_threshold, true),
 	F("log", "level", FIELD_STR, log_level, false),
 };

@@ -2,6 +2,7 @@
  * reset codes, the audit trail, and the in-memory lockout table that slows
  * down password guessing by user name and by address. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include <sqlite3.h>
 #include "common.h"
 #include "log.h"
+#include "seal.h"
 #include "secmem.h"
 #include "staff.h"
 #include "store.h"
@@ -38,6 +40,10 @@ struct lock_entry {
 struct staff {
 	sqlite3 *db;
 	struct staff_limits limits;
+	/* Seals the second-factor secrets in the database (seal.h). */
+	struct seal_key *seal;
+	/* When staff_audit_maintain() prunes the audit trail next. */
+	int64_t audit_prune_at;
 	unsigned char lock_secret[crypto_generichash_KEYBYTES];
 	struct lock_entry *locks;
 	unsigned n_locks;
@@ -455,6 +461,174 @@ static void lock_clear_user(struct staff *st, const unsigned char ukey[LOCK_KEY_
 			memset(&st->locks[i], 0, sizeof st->locks[i]);
 }
 
+/* ---- secrets at rest ---------------------------------------------------- */
+
+/* The longest secret kept (load_totp's buffer) and its blob. */
+#define SECRET_MAX (TOTP_SECRET_B32_LEN * 2)
+#define SECRET_BLOB_MAX SEAL_BLOB_LEN(SECRET_MAX)
+
+/* How many second-factor secrets are sealed, and how many an older brugd
+ * left in the clear. */
+static int count_secrets(struct staff *st, int *sealed, int *plain)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = prepare(st, "SELECT count(*) FILTER (WHERE totp_secret GLOB 'v1:*'),"
+			" count(*) FILTER (WHERE NOT totp_secret GLOB 'v1:*')"
+			" FROM staff WHERE totp_secret IS NOT NULL", &stmt);
+	if (r != 0)
+		return r;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*sealed = sqlite3_column_int(stmt, 0);
+		*plain = sqlite3_column_int(stmt, 1);
+	} else {
+		r = db_fail(st, "counting second factors");
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/*
+ * Does the key open the sealed secrets? A key that opens none of them is
+ * not the one they were sealed with (a key file restored from another
+ * backup than the database): refuse to start rather than lock every
+ * account out in silence. One that does not open is named, and the
+ * account needs a new secret.
+ */
+static int check_key(struct staff *st, const char *key_path, int n_sealed)
+{
+	char plain[SECRET_MAX + 1];
+	sqlite3_stmt *stmt;
+	int rc, r, opened = 0;
+
+	r = prepare(st, "SELECT id, totp_secret FROM staff WHERE totp_secret GLOB 'v1:*'", &stmt);
+	if (r != 0)
+		return r;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *blob = (const char *)sqlite3_column_text(stmt, 1);
+
+		if (blob != NULL && seal_open(st->seal, blob, plain, sizeof plain) == 0)
+			opened++;
+		else
+			log_err("staff: the second-factor secret of account %lld does not open with"
+				" the key in %s; give it a new one with 'brugd staff totp'",
+				(long long)sqlite3_column_int64(stmt, 0), key_path);
+		sodium_memzero(plain, sizeof plain);
+	}
+	if (rc != SQLITE_DONE)
+		r = db_fail(st, "reading second factors");
+	sqlite3_finalize(stmt);
+	if (r == 0 && opened == 0) {
+		log_err("staff: the key in %s opens none of the %d sealed second-factor secrets in"
+			" the database: it is not the key they were sealed with; restore the key file"
+			" that was backed up with this database", key_path, n_sealed);
+		r = -EBADMSG;
+	}
+	return r;
+}
+
+/*
+ * Seal every secret an older brugd stored in the clear, one row at a time
+ * in one transaction, so that a crash leaves all of them as they were or
+ * all sealed. secure_delete (store.c) overwrites the old text in the file.
+ */
+static int seal_plain_secrets(struct staff *st)
+{
+	char plain[SEAL_PLAIN_MAX + 1], blob[SEAL_BLOB_LEN(SEAL_PLAIN_MAX) + 1];
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int n = 0, rc = SQLITE_DONE, r;
+
+	r = store_begin(st->db);
+	if (r != 0)
+		return r;
+	r = prepare(st, "SELECT id, totp_secret FROM staff"
+			" WHERE totp_secret IS NOT NULL AND NOT totp_secret GLOB 'v1:*' LIMIT 1", &sel);
+	if (r == 0)
+		r = prepare(st, "UPDATE staff SET totp_secret = ? WHERE id = ?", &upd);
+	while (r == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(sel, 0);
+		const char *t = (const char *)sqlite3_column_text(sel, 1);
+
+		if (t == NULL || strlen(t) > SEAL_PLAIN_MAX) {
+			log_err("staff: the second-factor secret of account %lld is not a secret"
+				" (too long); give it a new one with 'brugd staff totp'", (long long)id);
+			r = BRUG_E_INTERNAL;
+			break;
+		}
+		snprintf(plain, sizeof plain, "%s", t);
+		sqlite3_reset(sel);
+		r = seal_seal(st->seal, plain, blob, sizeof blob) == 0 ? 0 : BRUG_E_INTERNAL;
+		sodium_memzero(plain, sizeof plain);
+		if (r != 0)
+			break;
+		sqlite3_bind_text(upd, 1, blob, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(upd, 2, id);
+		if (sqlite3_step(upd) != SQLITE_DONE)
+			r = db_fail(st, "sealing a second factor");
+		sqlite3_reset(upd);
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(st, "reading second factors");
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	if (r == 0)
+		r = store_commit(st->db);
+	if (r != 0) {
+		store_rollback(st->db);
+		return r;
+	}
+	log_notice("staff: sealed %d second-factor secret%s stored in the clear by an older brugd",
+		   n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/*
+ * Load the key of the database at db_path, or make it when there is none
+ * yet and nothing is sealed; then seal what is still in the clear. Never
+ * makes a new key while sealed secrets exist: they would not open with it.
+ * Runs once at open, so it may wait for the lock like the schema
+ * migration does.
+ */
+static int seal_start(struct staff *st, const char *db_path)
+{
+	char key_path[PATH_MAX];
+	int n_sealed = 0, n_plain = 0, r;
+
+	if (seal_key_path(db_path, key_path, sizeof key_path) != 0) {
+		log_err("staff: the database path %s is too long", db_path);
+		return -ENAMETOOLONG;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	r = count_secrets(st, &n_sealed, &n_plain);
+	if (r != 0)
+		goto out;
+	r = seal_key_load(key_path, &st->seal);
+	if (r == -ENOENT && n_sealed > 0) {
+		log_err("staff: the key file %s is missing, but the database holds %d sealed"
+			" second-factor secret%s that only it opens: restore it from the backup;"
+			" brugd makes no new key while they exist", key_path, n_sealed,
+			n_sealed == 1 ? "" : "s");
+		goto out;
+	}
+	if (r == -ENOENT) {
+		r = seal_key_create(key_path, &st->seal);
+		if (r == 0)
+			log_notice("staff: made the key for secrets at rest, %s: back it up, apart"
+				   " from the database", key_path);
+	}
+	if (r != 0)
+		goto out;
+	if (n_sealed > 0)
+		r = check_key(st, key_path, n_sealed);
+	if (r == 0 && n_plain > 0)
+		r = seal_plain_secrets(st);
+out:
+	sqlite3_busy_timeout(st->db, store_wait_ms());
+	return r;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 struct staff *staff_open(const char *db_path, const struct staff_limits *limits)
@@ -482,12 +656,16 @@ struct staff *staff_open(const char *db_path, const struct staff_limits *limits)
 		st->limits.pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	if (st->limits.lock_table_size == 0)
 		st->limits.lock_table_size = STAFF_LOCK_TABLE_SIZE;
+	if (st->limits.audit_retention_ms <= 0)
+		st->limits.audit_retention_ms = STAFF_AUDIT_RETENTION_DAYS * STAFF_DAY_MS;
 	st->n_locks = st->limits.lock_table_size;
 	st->locks = calloc(st->n_locks, sizeof *st->locks);
 	if (st->locks == NULL)
 		goto free_st;
 	randombytes_buf(st->lock_secret, sizeof st->lock_secret);
 	if (store_open(db_path, &st->db) != 0)
+		goto free_st;
+	if (seal_start(st, db_path) != 0)
 		goto free_st;
 	return st;
 
@@ -501,6 +679,7 @@ void staff_close(struct staff *st)
 	if (st == NULL)
 		return;
 	store_close(st->db);
+	seal_key_free(st->seal);
 	if (st->locks != NULL)
 		secmem_free(st->locks, st->n_locks * sizeof *st->locks);
 	sodium_memzero(st, sizeof *st);
@@ -590,12 +769,57 @@ finalize:
 	return r;
 }
 
+int staff_audit_prune(struct staff *st, int64_t now_ms, unsigned *deleted)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (deleted != NULL)
+		*deleted = 0;
+	r = prepare(st, "DELETE FROM audit WHERE ts < ?", &stmt);
+	if (r != 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, now_ms - st->limits.audit_retention_ms);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		r = store_error(st->db);
+		/* Busy is expected now and then: the caller tries again. */
+		if (r != BRUG_E_UNAVAILABLE)
+			db_fail(st, "pruning the audit trail");
+	} else if (deleted != NULL) {
+		*deleted = (unsigned)sqlite3_changes(st->db);
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int staff_audit_maintain(struct staff *st, int64_t now_ms)
+{
+	unsigned n;
+	int r;
+
+	if (st == NULL || now_ms < st->audit_prune_at)
+		return 0;
+	r = staff_audit_prune(st, now_ms, &n);
+	if (r == BRUG_E_UNAVAILABLE) {
+		log_debug("staff: database busy; pruning the audit trail again later");
+		st->audit_prune_at = now_ms + STAFF_AUDIT_RETRY_MS;
+		return r;
+	}
+	/* Another failure is logged; trying it every tick would not help. */
+	st->audit_prune_at = now_ms + (r == 0 ? STAFF_AUDIT_PRUNE_EVERY_MS : STAFF_AUDIT_RETRY_MS);
+	if (r == 0 && n > 0)
+		log_info("staff: pruned %u audit entr%s older than %lld days", n, n == 1 ? "y" : "ies",
+			 (long long)(st->limits.audit_retention_ms / STAFF_DAY_MS));
+	return r;
+}
+
 /* ---- accounts ----------------------------------------------------------- */
 
 int staff_add(struct staff *st, const struct staff_account *a, const char *password,
 	      const char *actor, const char **why)
 {
 	char hash[crypto_pwhash_STRBYTES] = "", secret[TOTP_SECRET_B32_LEN + 1];
+	char blob[SECRET_BLOB_MAX + 1];
 	char detail[STAFF_LIST_MAX * 2 + 128];
 	sqlite3_stmt *stmt = NULL;
 	int r;
@@ -611,8 +835,9 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
 		if (r != 0)
 			return r;
 	}
-	/* The second factor is mandatory: the secret exists from the start. */
-	if (totp_new_secret(secret) != 0) {
+	/* The second factor is mandatory: the secret exists from the start,
+	 * and reaches the database only sealed. */
+	if (totp_new_secret(secret) != 0 || seal_seal(st->seal, secret, blob, sizeof blob) != 0) {
 		r = BRUG_E_INTERNAL;
 		goto wipe;
 	}
@@ -634,7 +859,7 @@ int staff_add(struct staff *st, const struct staff_account *a, const char *passw
 	sqlite3_bind_text(stmt, 6, a->topics, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 7, (int)a->max_chats);
 	sqlite3_bind_int64(stmt, 8, wall_ms());
-	sqlite3_bind_text(stmt, 9, secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 9, blob, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_DONE) {
 		log_notice("staff: account %lld added", (long long)sqlite3_last_insert_rowid(st->db));
 		r = 0;
@@ -1013,17 +1238,18 @@ rollback:
 	return r;
 }
 
-/* username's TOTP secret into secret (caller wipes) and last step used. */
+/* username's TOTP secret, opened, into secret (caller wipes) and the last
+ * step used. A secret that does not open counts as none (logged). */
 static int load_totp(struct staff *st, const char *username, int64_t id,
 		     char secret[TOTP_SECRET_B32_LEN * 2 + 1], int64_t *last_step)
 {
 	sqlite3_stmt *stmt;
-	const unsigned char *t;
+	const char *t;
 	int r;
 
 	r = prepare(st, username != NULL
-				? "SELECT totp_secret, totp_last_step FROM staff WHERE username = ?"
-				: "SELECT totp_secret, totp_last_step FROM staff WHERE id = ?",
+				? "SELECT totp_secret, totp_last_step, id FROM staff WHERE username = ?"
+				: "SELECT totp_secret, totp_last_step, id FROM staff WHERE id = ?",
 		    &stmt);
 	if (r != 0)
 		return r;
@@ -1033,12 +1259,21 @@ static int load_totp(struct staff *st, const char *username, int64_t id,
 		sqlite3_bind_int64(stmt, 1, id);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
-		t = sqlite3_column_text(stmt, 0);
-		if (t == NULL || strlen((const char *)t) > TOTP_SECRET_B32_LEN * 2) {
+		t = (const char *)sqlite3_column_text(stmt, 0);
+		if (t == NULL) {
 			r = BRUG_E_NOT_FOUND;
 			break;
 		}
-		snprintf(secret, TOTP_SECRET_B32_LEN * 2 + 1, "%s", (const char *)t);
+		/* Secrets in the clear were sealed at open; one here now was
+		 * written behind brugd's back and is not trusted. */
+		r = seal_open(st->seal, t, secret, SECRET_MAX + 1);
+		if (r != 0) {
+			log_err("staff: the second-factor secret of account %lld %s; give it a new"
+				" one with 'brugd staff totp'", (long long)sqlite3_column_int64(stmt, 2),
+				r == -EINVAL ? "is not sealed" : "does not open with the key");
+			r = BRUG_E_NOT_FOUND;
+			break;
+		}
 		if (last_step != NULL)
 			*last_step = sqlite3_column_int64(stmt, 1);
 		r = 0;
@@ -1074,7 +1309,7 @@ int staff_totp_uri(struct staff *st, const char *username, char **uri_out)
 
 int staff_totp_reset(struct staff *st, const char *username, const char *actor, char **uri_out)
 {
-	char secret[TOTP_SECRET_B32_LEN + 1];
+	char secret[TOTP_SECRET_B32_LEN + 1], blob[SECRET_BLOB_MAX + 1];
 	sqlite3_stmt *stmt;
 	int r;
 
@@ -1083,6 +1318,10 @@ int staff_totp_reset(struct staff *st, const char *username, const char *actor, 
 	*uri_out = NULL;
 	if (totp_new_secret(secret) != 0)
 		return BRUG_E_INTERNAL;
+	if (seal_seal(st->seal, secret, blob, sizeof blob) != 0) {
+		r = BRUG_E_INTERNAL;
+		goto wipe;
+	}
 	r = store_begin(st->db);
 	if (r != 0)
 		goto wipe;
@@ -1090,7 +1329,7 @@ int staff_totp_reset(struct staff *st, const char *username, const char *actor, 
 	r = prepare(st, "UPDATE staff SET totp_secret = ? WHERE username = ?", &stmt);
 	if (r != 0)
 		goto rollback;
-	sqlite3_bind_text(stmt, 1, secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, blob, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, username, -1, SQLITE_STATIC);
 	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 : db_fail(st, "setting a second factor");
 	if (r == 0 && sqlite3_changes(st->db) == 0)

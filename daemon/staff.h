@@ -41,6 +41,12 @@
 #define STAFF_AUDIT_LIMIT_MAX 1000               /* entries one list returns at most */
 #define STAFF_ACTOR_CLI "cli"                    /* the actor of brugd staff ... */
 
+/* Pruning the audit trail (staff_audit_maintain). */
+#define STAFF_DAY_MS (24LL * 3600 * 1000)
+#define STAFF_AUDIT_RETENTION_DAYS 365             /* default age of the oldest entry kept */
+#define STAFF_AUDIT_PRUNE_EVERY_MS STAFF_DAY_MS    /* how often */
+#define STAFF_AUDIT_RETRY_MS (60 * 1000)           /* again after a busy database */
+
 /* Session lifetimes used when staff_limits leaves them 0. */
 #define STAFF_SESSION_IDLE_MS (3600 * 1000)
 #define STAFF_SESSION_MAX_MS (43200 * 1000)
@@ -91,6 +97,7 @@ struct staff_limits {
 	unsigned long long pwhash_opslimit; /* default crypto_pwhash_OPSLIMIT_INTERACTIVE */
 	size_t pwhash_memlimit;             /* default crypto_pwhash_MEMLIMIT_INTERACTIVE */
 	unsigned lock_table_size;           /* default STAFF_LOCK_TABLE_SIZE */
+	int64_t audit_retention_ms;         /* default STAFF_AUDIT_RETENTION_DAYS days */
 };
 
 /* Free the strings of an account filled by this module and zero it. Accepts
@@ -99,9 +106,14 @@ void staff_account_fini(struct staff_account *a);
 
 /*
  * Open (creating and migrating if needed) the staff database at db_path.
- * limits is copied and may be NULL. Initialises libsodium. Returns the
+ * limits is copied and may be NULL. Initialises libsodium. The second-factor
+ * secrets in the database are sealed (seal.h) with the key in SEAL_KEY_FILE
+ * beside it: the key is made when there is none and nothing is sealed yet,
+ * and secrets an older brugd stored in the clear are sealed now. Returns the
  * service, which the caller frees with staff_close(), or NULL if the
- * database cannot be opened or memory runs out (the reason is logged).
+ * database cannot be opened, the key file is missing while sealed secrets
+ * exist, has a mode wider than 0600 or the wrong size, opens none of the
+ * sealed secrets, or memory runs out (the reason is logged).
  */
 struct staff *staff_open(const char *db_path, const struct staff_limits *limits);
 /* Close the database and wipe the lockout table. Accepts NULL. Takes
@@ -173,6 +185,21 @@ int staff_totp_code(struct staff *st, const char *username, int64_t now_s,
  */
 int staff_audit_list(struct staff *st, unsigned limit,
 		     int (*fn)(const struct staff_audit_entry *e, void *ctx), void *ctx);
+/*
+ * Delete the audit entries older than limits.audit_retention_ms before
+ * now_ms (wall-clock ms); *deleted (may be NULL) says how many. Returns 0,
+ * BRUG_E_UNAVAILABLE when the database is busy (not logged: try again
+ * later) or BRUG_E_INTERNAL.
+ */
+int staff_audit_prune(struct staff *st, int64_t now_ms, unsigned *deleted);
+/*
+ * For brugd, at start and from its periodic tick: prune the audit trail
+ * (staff_audit_prune) if it is due, which it is at the first call and then
+ * every STAFF_AUDIT_PRUNE_EVERY_MS; a busy database is tried again after
+ * STAFF_AUDIT_RETRY_MS. Never waits for a lock. Returns 0 when nothing was
+ * due or as staff_audit_prune. Accepts NULL.
+ */
+int staff_audit_maintain(struct staff *st, int64_t now_ms);
 /*
  * Replace username's password, end all its sessions and clear its lockout
  * in this process's table (so a reset made inside the daemon lets a

@@ -110,6 +110,11 @@ void store_set_wait_ms(int ms)
 	wait_ms = ms > 0 ? ms : 0;
 }
 
+int store_wait_ms(void)
+{
+	return wait_ms;
+}
+
 int store_error(sqlite3 *db)
 {
 	switch (sqlite3_errcode(db)) {

@@ -32,6 +32,9 @@ int store_open(const char *path, struct sqlite3 **db);
  * Process-wide, set once at start-up.
  */
 void store_set_wait_ms(int ms);
+/* The wait store_set_wait_ms() set: for a module that waits longer for one
+ * step at start-up (as the migration does) and then goes back to it. */
+int store_wait_ms(void);
 
 /* The refusal for db's last error: BRUG_E_UNAVAILABLE when the database is
  * locked, busy, read-only, full or cannot be reached (worth trying again

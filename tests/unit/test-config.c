@@ -172,6 +172,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->session_max_s, 43200);
 	assert_int_equal(c->staff_grace_s, 30);
 	assert_int_equal(c->shift_end_quiet_min, 10);
+	assert_int_equal(c->audit_retention_days, 365);
 	assert_int_equal(c->stats_threshold, 10);
 	assert_string_equal(c->log_level, "notice");
 	assert_null(c->locales_dir);
@@ -223,6 +224,7 @@ static void test_every_key(void **state)
 		"[staff]\n"
 		"session_idle_seconds = 600\n"
 		"session_max_seconds = 7200\n"
+		"audit_retention_days = 30\n"
 		"\n"
 		"[log]\n"
 		"level = debug\n", NULL), 0);
@@ -259,6 +261,7 @@ static void test_every_key(void **state)
 	assert_string_equal(c->alternatives[0], "Police: 112");
 	assert_int_equal(c->session_idle_s, 600);
 	assert_int_equal(c->session_max_s, 7200);
+	assert_int_equal(c->audit_retention_days, 30);
 	assert_string_equal(c->log_level, "debug");
 }
 
@@ -335,6 +338,8 @@ static void test_out_of_range(void **state)
 		"ping_seconds = 0 is out of range: expected 1 to 3600 seconds");
 	expect_error(fx, "[server]\nidle_timeout_seconds = 7201\n", 2,
 		"idle_timeout_seconds = 7201 is out of range: expected 2 to 7200 seconds");
+	expect_error(fx, "[staff]\naudit_retention_days = 0\n", 2,
+		"audit_retention_days = 0 is out of range: expected 1 to 36500 days");
 	expect_error(fx, "[stats]\nthreshold = 0\n", 2,
 		"threshold = 0 is out of range: expected 1 to 1000");
 	expect_error(fx, "[stats]\nthreshold = 1001\n", 2,

@@ -82,6 +82,7 @@ static void test_every_key_known(void **state)
 	assert_true(reload_needs_restart("server", "bind"));
 	assert_true(reload_needs_restart("server", "state_dir"));
 	assert_true(reload_needs_restart("chat", "languages"));
+	assert_true(reload_needs_restart("staff", "audit_retention_days"));
 	assert_false(reload_needs_restart("chat", "grace_seconds"));
 	assert_false(reload_needs_restart("server", "origins"));
 	assert_false(reload_needs_restart("chat", "alternative"));

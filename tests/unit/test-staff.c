@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "common.h"
+#include "seal.h"
 #include "staff.h"
 #include "store.h"
 #include "token.h"
@@ -135,6 +136,8 @@ static int teardown(void **state)
 	staff_close(f->st);
 	unlink(f->path);
 	snprintf(p, sizeof p, "%s-journal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/" SEAL_KEY_FILE, f->dir);
 	unlink(p);
 	rmdir(f->dir);
 	free(f);
@@ -1251,6 +1254,338 @@ static void test_audit(void **state)
 	free(uri);
 }
 
+/* ---- secrets at rest ---------------------------------------------------- */
+
+#define SECRET "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+/* Run sql on the file through a connection of its own, as another process
+ * (an older brugd, sqlite3) would. */
+static void sql_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* The first column of the first row of sql into out ("" for NULL or none). */
+static void sql_text(struct fixture *f, const char *sql, char *out, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+static int sql_count(struct fixture *f, const char *sql)
+{
+	char n[32];
+
+	sql_text(f, sql, n, sizeof n);
+	return atoi(n);
+}
+
+/* Does the file at path hold the bytes of text anywhere? */
+static bool file_contains(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+	bool found;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	found = memmem(buf, (size_t)n, text, strlen(text)) != NULL;
+	free(buf);
+	return found;
+}
+
+static void key_path(struct fixture *f, char *out, size_t size)
+{
+	snprintf(out, size, "%s/" SEAL_KEY_FILE, f->dir);
+}
+
+/* The secret printed for the account, from staff_totp_uri (32 characters). */
+static void current_secret(struct fixture *f, const char *user, char out[TOTP_SECRET_B32_LEN + 1])
+{
+	char *uri = NULL, *p;
+
+	assert_int_equal(staff_totp_uri(f->st, user, &uri), 0);
+	p = strstr(uri, "secret=");
+	assert_non_null(p);
+	snprintf(out, TOTP_SECRET_B32_LEN + 1, "%s", p + 7);
+	free(uri);
+}
+
+/* What the database holds for a secret is a v1 blob: nothing that decodes
+ * as base32, nothing that contains the secret, and the file does not
+ * either; the key is a file of its own, 0600. */
+static void test_secret_sealed_at_rest(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	char secret[TOTP_SECRET_B32_LEN + 1], stored[256], kp[320], *uri = NULL;
+	unsigned char raw[TOTP_KEY_MAX];
+	size_t raw_len;
+	struct stat st;
+
+	add_samira(f);
+	current_secret(f, "samira", secret);
+	assert_int_equal(strlen(secret), TOTP_SECRET_B32_LEN);
+	sql_text(f, "SELECT totp_secret FROM staff WHERE username = 'samira'", stored, sizeof stored);
+	assert_true(seal_is_sealed(stored));
+	assert_int_equal(strlen(stored), SEAL_BLOB_LEN(TOTP_SECRET_B32_LEN));
+	assert_null(strstr(stored, secret));
+	assert_int_not_equal(totp_base32_decode(stored, raw, sizeof raw, &raw_len), 0);
+	assert_int_not_equal(totp_base32_decode(stored + 3, raw, sizeof raw, &raw_len), 0);
+	assert_false(file_contains(f->path, secret));
+	key_path(f, kp, sizeof kp);
+	assert_int_equal(stat(kp, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, SEAL_KEY_BYTES);
+	/* A new secret is sealed too. */
+	assert_int_equal(staff_totp_reset(f->st, "samira", "cli", &uri), 0);
+	free(uri);
+	current_secret(f, "samira", secret);
+	sql_text(f, "SELECT totp_secret FROM staff WHERE username = 'samira'", stored, sizeof stored);
+	assert_true(seal_is_sealed(stored));
+	assert_null(strstr(stored, secret));
+	assert_false(file_contains(f->path, secret));
+	/* And it still logs in, also after a reopen with the key from the file. */
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, NULL, NULL), 0);
+	reopen(f, &l);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0 + 30 * SEC, NULL, NULL), 0);
+}
+
+/* A database of an older brugd, with the secret in the clear: the first
+ * open seals it, the code stays the same, and the old text is gone from
+ * the file (secure_delete). */
+static void test_migrate_plaintext(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	char stored[256], again[256], want[TOTP_DIGITS + 1], got[TOTP_DIGITS + 1], kp[320];
+
+	add_samira(f);
+	staff_close(f->st);
+	f->st = NULL;
+	/* As an older brugd left it: no key file, the secret in the clear. */
+	key_path(f, kp, sizeof kp);
+	assert_int_equal(unlink(kp), 0);
+	sql_exec(f, "UPDATE staff SET totp_secret = '" SECRET "' WHERE username = 'samira'");
+	assert_true(file_contains(f->path, SECRET));
+
+	f->st = staff_open(f->path, &l);
+	assert_non_null(f->st);
+	assert_int_equal(access(kp, R_OK), 0);
+	sql_text(f, "SELECT totp_secret FROM staff WHERE username = 'samira'", stored, sizeof stored);
+	assert_true(seal_is_sealed(stored));
+	assert_null(strstr(stored, SECRET));
+	assert_false(file_contains(f->path, SECRET));
+	/* The same second factor: the app enrolled before goes on working. */
+	assert_int_equal(totp_code_now(SECRET, T0 / 1000, want), 0);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, got), 0);
+	assert_string_equal(got, want);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, NULL, NULL), 0);
+	/* Opening again changes nothing more. */
+	reopen(f, &l);
+	sql_text(f, "SELECT totp_secret FROM staff WHERE username = 'samira'", again, sizeof again);
+	assert_string_equal(again, stored);
+}
+
+/* Sealed secrets and no key file: refuse, and make no new key (which would
+ * open none of them); the restored key opens them again. */
+static void test_key_missing_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	char kp[320], saved[320], cmd[1400];
+
+	add_samira(f);
+	staff_close(f->st);
+	f->st = NULL;
+	key_path(f, kp, sizeof kp);
+	snprintf(saved, sizeof saved, "%s/saved.key", f->dir);
+	assert_int_equal(rename(kp, saved), 0);
+	assert_null(staff_open(f->path, &l));
+	assert_int_not_equal(access(kp, F_OK), 0);
+	/* The CLI's open (no limits) refuses the same way. */
+	assert_null(staff_open(f->path, NULL));
+	assert_int_not_equal(access(kp, F_OK), 0);
+	/* Restored from the backup (cp keeps no mode: set it). */
+	snprintf(cmd, sizeof cmd, "cp %s %s && chmod 600 %s && rm %s", saved, kp, kp, saved);
+	assert_int_equal(system(cmd), 0);
+	f->st = staff_open(f->path, &l);
+	assert_non_null(f->st);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, NULL, NULL), 0);
+}
+
+/* A key file others may read, of the wrong size, or not the key the
+ * secrets were sealed with: refused. */
+static void test_key_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	unsigned char good[SEAL_KEY_BYTES], other[SEAL_KEY_BYTES];
+	char kp[320];
+	FILE *fp;
+
+	add_samira(f);
+	staff_close(f->st);
+	f->st = NULL;
+	key_path(f, kp, sizeof kp);
+	fp = fopen(kp, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(good, 1, sizeof good, fp), sizeof good);
+	fclose(fp);
+
+	assert_int_equal(chmod(kp, 0644), 0);
+	assert_null(staff_open(f->path, &l));
+	assert_int_equal(chmod(kp, 0600), 0);
+
+	assert_int_equal(truncate(kp, SEAL_KEY_BYTES - 1), 0);
+	assert_null(staff_open(f->path, &l));
+
+	/* Another key: opens none of the sealed secrets. */
+	randombytes_buf(other, sizeof other);
+	fp = fopen(kp, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(other, 1, sizeof other, fp), sizeof other);
+	fclose(fp);
+	assert_null(staff_open(f->path, &l));
+
+	fp = fopen(kp, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(good, 1, sizeof good, fp), sizeof good);
+	fclose(fp);
+	f->st = staff_open(f->path, &l);
+	assert_non_null(f->st);
+	sodium_memzero(good, sizeof good);
+}
+
+/* One account's blob changed in the file: that account has no usable
+ * second factor (and cannot log in), the others go on. A secret written
+ * in the clear behind brugd's back while it runs is not trusted either. */
+static void test_tampered_secret(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	struct staff_account b = samira();
+	char stored[256], sql[512], code[TOTP_DIGITS + 1];
+
+	add_samira(f);
+	b.username = "bilal";
+	assert_int_equal(staff_add(f->st, &b, PASSWORD, "cli", NULL), 0);
+	staff_close(f->st);
+	f->st = NULL;
+	sql_text(f, "SELECT totp_secret FROM staff WHERE username = 'samira'", stored, sizeof stored);
+	stored[10] = stored[10] == 'A' ? 'B' : 'A';
+	snprintf(sql, sizeof sql, "UPDATE staff SET totp_secret = '%s' WHERE username = 'samira'", stored);
+	sql_exec(f, sql);
+
+	f->st = staff_open(f->path, &l);
+	assert_non_null(f->st);
+	assert_int_equal(staff_totp_code(f->st, "samira", T0 / 1000, code), BRUG_E_NOT_FOUND);
+	assert_int_equal(login(f, "samira", PASSWORD, NULL, T0, NULL, NULL), BRUG_E_UNAUTHORIZED);
+	assert_int_equal(staff_totp_code(f->st, "bilal", T0 / 1000, code), 0);
+
+	sql_exec(f, "UPDATE staff SET totp_secret = '" SECRET "' WHERE username = 'bilal'");
+	assert_int_equal(staff_totp_code(f->st, "bilal", T0 / 1000, code), BRUG_E_NOT_FOUND);
+}
+
+/* ---- pruning the audit trail ------------------------------------------- */
+
+static void add_audit_row(struct fixture *f, int64_t ts, const char *action)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof sql, "INSERT INTO audit(ts, actor, action, target) VALUES(%lld, 'cli', '%s', 'x')",
+		 (long long)ts, action);
+	sql_exec(f, sql);
+}
+
+static int audit_rows(struct fixture *f, const char *action)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE action = '%s'", action);
+	return sql_count(f, sql);
+}
+
+static void test_audit_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	unsigned n = 99;
+
+	add_samira(f); /* "create", stamped with the real time: newer than T0 */
+	add_audit_row(f, T0 - 366 * STAFF_DAY_MS, "old");
+	add_audit_row(f, T0 - 364 * STAFF_DAY_MS, "recent");
+	assert_int_equal(staff_audit_prune(f->st, T0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(audit_rows(f, "old"), 0);
+	assert_int_equal(audit_rows(f, "recent"), 1);
+	assert_int_equal(audit_rows(f, "create"), 1);
+	assert_int_equal(staff_audit_prune(f->st, T0, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* A shorter retention from the config. */
+	l.audit_retention_ms = 30 * STAFF_DAY_MS;
+	reopen(f, &l);
+	add_audit_row(f, T0 - 29 * STAFF_DAY_MS, "kept");
+	assert_int_equal(staff_audit_prune(f->st, T0, NULL), 0);
+	assert_int_equal(audit_rows(f, "recent"), 0);
+	assert_int_equal(audit_rows(f, "kept"), 1);
+	assert_int_equal(audit_rows(f, "create"), 1);
+}
+
+/* staff_audit_maintain: at the first call, then once a day; a busy
+ * database fails at once and is tried again a minute later. */
+static void test_audit_maintain_schedule(void **state)
+{
+	struct fixture *f = *state;
+	struct staff_limits l = fast_limits();
+	sqlite3 *other;
+
+	store_set_wait_ms(0); /* as brugd opens it */
+	reopen(f, &l);
+	store_set_wait_ms(STORE_BUSY_TIMEOUT_MS);
+	assert_int_equal(staff_audit_maintain(NULL, T0), 0);
+
+	add_audit_row(f, T0 - 400 * STAFF_DAY_MS, "a");
+	assert_int_equal(staff_audit_maintain(f->st, T0), 0);
+	assert_int_equal(audit_rows(f, "a"), 0);
+	/* Not again within the day. */
+	add_audit_row(f, T0 - 400 * STAFF_DAY_MS, "b");
+	assert_int_equal(staff_audit_maintain(f->st, T0 + STAFF_DAY_MS - 1), 0);
+	assert_int_equal(audit_rows(f, "b"), 1);
+	/* Due, but the database is locked by another process. */
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(staff_audit_maintain(f->st, T0 + STAFF_DAY_MS), BRUG_E_UNAVAILABLE);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(audit_rows(f, "b"), 1);
+	assert_int_equal(staff_audit_maintain(f->st, T0 + STAFF_DAY_MS + STAFF_AUDIT_RETRY_MS - 1), 0);
+	assert_int_equal(audit_rows(f, "b"), 1);
+	assert_int_equal(staff_audit_maintain(f->st, T0 + STAFF_DAY_MS + STAFF_AUDIT_RETRY_MS), 0);
+	assert_int_equal(audit_rows(f, "b"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1288,6 +1623,13 @@ int main(void)
 		T(test_set_password),
 		T(test_rehash_on_login),
 		T(test_purge),
+		T(test_secret_sealed_at_rest),
+		T(test_migrate_plaintext),
+		T(test_key_missing_refused),
+		T(test_key_file_refused),
+		T(test_tampered_secret),
+		T(test_audit_prune),
+		T(test_audit_maintain_schedule),
 #undef T
 	};
 
