@@ -81,9 +81,12 @@ test('60 wrong logins from one source leave the owner a prompt login from anothe
 	assert.equal(session.type, 'session', JSON.stringify(session));
 	assert.equal(session.user.alias, 'Vera');
 	// At most two checks from the storm's source are ahead of it: well
-	// under 1.5 s, or a few quiet logins' time on a slow machine (the
-	// storm also competes for the event loop with its TLS handshakes).
-	const bound = Math.max(1500, 6 * quiet.ms);
+	// under 1.5 s on an idle machine (the figure is logged above). The
+	// bound is loose, a few quiet logins' time, because a loaded machine
+	// (a sanitizer build, parallel tests, the storm's own TLS handshakes
+	// on the loop) stretches every check; before the per-source cap the
+	// owner was refused outright, which the session check above catches.
+	const bound = Math.max(3000, 10 * quiet.ms);
 	assert.ok(took < bound, `the owner's login took ${took} ms (bound ${bound} ms)`);
 	await storm;
 	console.log(`# codes: ${JSON.stringify(codes)}`);
