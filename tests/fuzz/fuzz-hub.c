@@ -23,7 +23,9 @@
 #include "hub.h"
 #include "i18n.h"
 #include "proto.h"
+#include "shifts.h"
 #include "staff.h"
+#include "stats.h"
 #include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,6 +94,8 @@ static struct {
 static struct {
 	struct hub *h;
 	struct staff *st;
+	struct roster *roster;
+	struct stats *stats;
 	uint64_t now;
 	struct sock socks[SOCKS];
 	struct pool vtokens, stokens, offers, chats;
@@ -456,8 +460,13 @@ static void run_begin(void)
 	      "write %s", g.db);
 	r.st = staff_open(g.db, &limits);
 	CHECK(r.st != NULL, "staff_open");
+	r.roster = roster_open(g.db, g.cfg.timezone);
+	r.stats = stats_open(g.db, g.cfg.timezone, g.cfg.stats_threshold);
+	CHECK(r.roster != NULL && r.stats != NULL, "roster_open, stats_open");
 	r.h = hub_new(&g.cfg, g.t, r.st, &ops, NULL);
 	CHECK(r.h != NULL, "hub_new");
+	hub_set_roster(r.h, r.roster);
+	hub_set_stats(r.h, r.stats);
 	r.now = 1000;
 }
 
@@ -471,6 +480,8 @@ static void run_end(void)
 	for (unsigned i = 0; i < SOCKS; i++)
 		sock_closed(&r.socks[i]);
 	hub_free(r.h, r.now);
+	stats_free(r.stats);
+	roster_close(r.roster);
 	staff_close(r.st);
 	memset(&r, 0, sizeof r);
 }
@@ -669,6 +680,59 @@ static json_t *target_json(unsigned t)
 	}
 }
 
+/* The coordinator's messages (and a few any member may send): changes of
+ * accounts while their consoles are open, shifts around the fake clock's
+ * day (2025-11-29, a Saturday, 08:06 in Amsterdam), closures, notes. */
+static json_t *coord_json(unsigned y, unsigned z)
+{
+	static const char *const starts[] = { "07:00", "08:00", "08:10" };
+	static const char *const ends[] = { "08:15", "09:00", "24:00" };
+	const char *u = users[z % 3];
+	json_t *roles;
+
+	switch (y % 10) {
+	case 0:
+		switch (z / 3 % 4) {
+		case 0: roles = json_pack("[s]", "volunteer"); break;
+		case 1: roles = json_pack("[s]", "coordinator"); break;
+		case 2: roles = json_pack("[s,s]", "professional", "keyperson"); break;
+		default: roles = json_pack("[s,s]", "coordinator", "volunteer"); break;
+		}
+		return json_pack("{s:s, s:s, s:o}", "type", "staff_update", "user", u, "roles", roles);
+	case 1:
+		return json_pack("{s:s, s:s, s:b}", "type", "staff_update", "user", u, "disabled", z / 3 & 1);
+	case 2:
+		return json_pack("{s:s, s:s, s:o, s:i}", "type", "staff_update", "user", u, "langs",
+				 z / 3 % 2 ? json_pack("[s]", "en") : json_pack("[s,s]", "nl", "ar"), "max_chats",
+				 1 + z % 3);
+	case 3:
+		return json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s]}", "type", "pattern_add", "date", "2025-11-29",
+				 "start", starts[z / 3 % 3], "end", ends[z / 9 % 3], "langs", "nl", "staff", u);
+	case 4:
+		return json_pack("{s:s, s:i, s:s, s:s, s:[s,s], s:[s]}", "type", "pattern_add", "weekday", 6, "start",
+				 "00:00", "end", "24:00", "langs", "nl", "ar", "staff", u);
+	case 5:
+		return json_pack("{s:s, s:s, s:s}", "type", "closure_add", "from", "2025-11-29", "to",
+				 z & 1 ? "2025-11-29" : "2025-11-30");
+	case 6:
+		return json_pack("{s:s, s:s}", "type", "handover_set", "text", z & 1 ? "" : "Let op: de printer is stuk.");
+	case 7:
+		switch (z % 6) {
+		case 0: return json_pack("{s:s}", "type", "staff_list");
+		case 1: return json_pack("{s:s}", "type", "roster_get");
+		case 2: return json_pack("{s:s}", "type", "my_shifts");
+		case 3: return json_pack("{s:s}", "type", "ical_feed");
+		case 4: return json_pack("{s:s}", "type", "audit_list");
+		default: return json_pack("{s:s, s:s, s:s}", "type", "stats_get", "from", "2025-11-01", "to", "2025-11-30");
+		}
+	case 8:
+		return json_pack("{s:s, s:s}", "type", z & 1 ? "totp_reset" : "staff_reset", "user", u);
+	default:
+		return json_pack("{s:s, s:s, s:s, s:[s], s:[s]}", "type", "staff_create", "user", "dan", "alias", "Dan",
+				 "roles", "volunteer", "langs", "nl");
+	}
+}
+
 /* A password login runs on the worker thread: wait for it when the hub
  * took it (no answer and no close yet), then poll, so runs stay
  * deterministic. */
@@ -713,7 +777,7 @@ enum op {
 	OP_OPEN_VISITOR, OP_OPEN_STAFF, OP_HELLO, OP_RESUME, OP_VMSG, OP_VTYPING, OP_VEND,
 	OP_LOGIN_TOKEN, OP_LOGIN_PASSWORD, OP_STATUS, OP_ACCEPT, OP_DECLINE, OP_SMSG, OP_STYPING,
 	OP_INVITE, OP_TRANSFER, OP_SEND, OP_LOGOUT, OP_RAW, OP_CLOSE, OP_ADVANCE, OP_TICK,
-	OP_COUNT
+	OP_COORD, OP_COUNT
 };
 
 static void step(struct reader *in)
@@ -885,6 +949,12 @@ static void step(struct reader *in)
 	case OP_TICK:
 		hub_tick(r.h, r.now);
 		reap();
+		break;
+	case OP_COORD:
+		x = u8(in);
+		y = u8(in);
+		if (staff)
+			input_json(k, coord_json(x, y), flags);
 		break;
 	default:
 		break;

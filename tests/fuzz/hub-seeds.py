@@ -10,7 +10,7 @@ import sys
 
 OPS = ['open_visitor', 'open_staff', 'hello', 'resume', 'vmsg', 'vtyping', 'vend',
        'login_token', 'login_password', 'status', 'accept', 'decline', 'smsg', 'styping',
-       'invite', 'transfer', 'send', 'logout', 'raw', 'close', 'advance', 'tick']
+       'invite', 'transfer', 'send', 'logout', 'raw', 'close', 'advance', 'tick', 'coord']
 # login_token argument: the preset sessions (ana, ana, bo, cora).
 ANA, ANA2, BO, CORA = 4, 1, 2, 7
 # hello: lang nl=1 ar=2; topic: none=0, forced_marriage=2.
@@ -66,6 +66,12 @@ seeds = {
                          ('open_staff', 4, 0), ('login_token', 4, ANA), ('smsg', 4, 0, 1),
                          ('open_staff', 5, 0), ('login_token', 5, ANA2), ('logout', 5),
                          ('tick', 0), ('advance', 13), ('tick', 0)),
+    'coordinator': prog(*chat_start,
+                        ('open_staff', 2, 0), ('login_token', 2, CORA), ('tick', 0),
+                        ('coord', 2, 3, 1 + 3 * 1 + 9 * 0), ('coord', 2, 6, 0), ('status', 2, 0),
+                        ('coord', 2, 0, 0 + 3 * 1), ('coord', 0, 7, 0), ('coord', 2, 1, 0 + 3),
+                        ('tick', 0), ('coord', 2, 7, 1), ('coord', 2, 5, 1), ('coord', 2, 9, 0),
+                        ('advance', 7), ('tick', 0)),
     'raw': prog(('open_staff', 0, 0), raw(0, '{"type":"login","token":"x"}'),
                 ('open_visitor', 1, 0), raw(1, '{"type":"hello","lang":"en","id":"1"}'),
                 raw(1, '{"type":"accept","offer":"1"}'), raw(1, '[1,2]'), ('tick', 0)),
