@@ -203,6 +203,8 @@ static void visitor_frame(struct sock *k, const char *type, json_t *j)
 			      marked);
 	} else if (strcmp(type, "typing") == 0) {
 		CHECK(k->chat[0] != '\0', "visitor got typing outside a chat");
+	} else if (strcmp(type, "queue") == 0 || strcmp(type, "closed") == 0) {
+		CHECK(k->chat[0] == '\0', "visitor in chat %s got %s", k->chat, type);
 	}
 }
 
