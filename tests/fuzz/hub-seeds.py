@@ -3,8 +3,9 @@
 
 Each program is a list of steps; a step is an opcode (as in enum op of
 fuzz-hub.c), the socket slot and the opcode's argument bytes. Run it again
-after changing the program format; crashers found by the fuzzer are kept
-next to these as they are."""
+after changing the program format; crashers found by the fuzzer, and
+programs it found that catch a known mistake (error-flood: frames to a
+socket closed 4029), are kept next to these as they are."""
 import os
 import sys
 
