@@ -101,6 +101,7 @@ static struct {
 	struct pool vtokens, stokens, offers, chats;
 	int woken;
 	unsigned step;
+	bool drained;        /* every visitor left and its grace ran out */
 } r;
 
 static const char *const users[] = { "ana", "bo", "cora" };
@@ -243,8 +244,15 @@ static void staff_frame(struct sock *k, const char *type, json_t *j)
 		      type, chat ? chat : "?");
 		if (strcmp(type, "msg") == 0 && marker_chat(str_of(j, "text"), marked))
 			CHECK(strcmp(marked, chat) == 0, "msg written in chat %s arrived in chat %s", marked, chat);
+	} else if (strcmp(type, "dashboard") == 0 && r.drained) {
+		json_t *langs = json_object_get(j, "languages"), *v;
+		const char *lang;
+		json_object_foreach(langs, lang, v)
+			CHECK(json_integer_value(json_object_get(v, "waiting")) == 0,
+			      "%s visitors still waiting after every visitor left", lang);
 	} else if (strcmp(type, "offer") == 0) {
 		const char *id = str_of(j, "offer");
+		CHECK(!r.drained, "an offer after every visitor left and the grace ran out");
 		CHECK(id != NULL, "offer without id");
 		if (strlen(id) < ID_LEN)
 			snprintf(k->offers[k->n_offers++ % POOL], ID_LEN, "%s", id);
@@ -332,6 +340,15 @@ static void sock_closed(struct sock *k)
 	free(k->frames);
 	(void)sum;
 	memset(k, 0, sizeof *k);
+}
+
+/* Close every socket the hub asked to close, as the edge does once their
+ * frames went out. */
+static void reap(void)
+{
+	for (unsigned i = 0; i < SOCKS; i++)
+		if (r.socks[i].state == SOCK_CLOSING)
+			sock_closed(&r.socks[i]);
 }
 
 /* ---- set-up, once per process ---- */
@@ -433,6 +450,8 @@ static void init(void)
 	g.cfg.grace_s = 120;
 	g.cfg.offer_timeout_s = 30;
 	g.cfg.max_text = 2000;
+	/* Small, so that programs reach the cap of waiting sessions per source. */
+	g.cfg.max_waiting_per_source = 3;
 	g.cfg.timezone = "Europe/Amsterdam";
 	g.cfg.session_idle_s = 3600;
 	g.cfg.session_max_s = 43200;
@@ -472,10 +491,23 @@ static void run_begin(void)
 	r.now = 1000;
 }
 
-/* Shut down as brugd does: every socket must be asked to close, and once
+/* Then shut down as brugd does: every socket must be asked to close, and once
  * they are reported closed the hub frees everything (LSan checks). */
 static void run_end(void)
 {
+	/* Every visitor hangs up: once the grace has run out no session may
+	 * be left to offer or to count as waiting (issue 12: a close path that
+	 * did not detach a session left it queued for ever). */
+	for (unsigned i = 0; i < SOCKS; i++)
+		if (!r.socks[i].staff)
+			sock_closed(&r.socks[i]);
+	r.now += (uint64_t)g.cfg.grace_s * 1000 + 1000;
+	hub_tick(r.h, r.now);
+	reap();
+	r.drained = true;
+	r.now += 1000;
+	hub_tick(r.h, r.now);
+	reap();
 	hub_shutdown(r.h, r.now);
 	for (unsigned i = 0; i < SOCKS; i++)
 		CHECK(r.socks[i].state != SOCK_OPEN, "socket %u still open after hub_shutdown", i);
@@ -766,15 +798,6 @@ static void password_login(struct sock *k, unsigned acct, unsigned how, unsigned
 	hub_poll(r.h, r.now);
 }
 
-/* Close every socket the hub asked to close, as the edge does once their
- * frames went out. */
-static void reap(void)
-{
-	for (unsigned i = 0; i < SOCKS; i++)
-		if (r.socks[i].state == SOCK_CLOSING)
-			sock_closed(&r.socks[i]);
-}
-
 enum op {
 	OP_OPEN_VISITOR, OP_OPEN_STAFF, OP_HELLO, OP_RESUME, OP_VMSG, OP_VTYPING, OP_VEND,
 	OP_LOGIN_TOKEN, OP_LOGIN_PASSWORD, OP_STATUS, OP_ACCEPT, OP_DECLINE, OP_SMSG, OP_STYPING,
@@ -808,7 +831,7 @@ static void step(struct reader *in)
 			k->conn = hub_staff_open(r.h, k, x % 2 ? "addr-b" : "addr-a", r.step + 1);
 		else
 			k->conn = hub_visitor_open(r.h, k, x % 3 == 0 ? NULL : x % 3 == 1 ? "ar-MA,ar;q=0.9" : "tr",
-						   r.step + 1);
+						   x / 3 % 2 ? "src-b" : "src-a", r.step + 1);
 		CHECK(k->conn != NULL, "open refused");
 		break;
 	case OP_HELLO:
