@@ -1551,7 +1551,6 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			close_conn(old, CLOSE_REPLACED, "replaced");
 		}
 		info = staff_info(h, acct);
-		router_staff_update(h->router, existing, &info, h->now_ms);
 	} else {
 		info = staff_info(h, acct);
 		c->rs = router_staff_add(h->router, c, &info, h->now_ms);
@@ -1560,6 +1559,9 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	}
 	send_session(c, acct, expires, id);
 	if (existing != NULL) {
+		/* After `session`, which must come first on the socket: the
+		 * update may withdraw offers and tell this console. */
+		router_staff_update(h->router, existing, &info, h->now_ms);
 		staff_returned(h, c, existing, h->now_ms);
 		staff_resend_state(h, c);
 	}

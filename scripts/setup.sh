@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Installs what building and running Brug needs on Debian 12, and with
-# --tests also what the whole test suite needs. Run as root. Installs only
-# what is missing, so a second run does nothing and takes well under a second.
+# Installs what building and running Brug needs on Debian 12, with --tests
+# also what the whole test suite needs, and with --fuzz what the libFuzzer
+# targets need (clang and its runtimes, tests/fuzz/README.md). Run as root.
+# Installs only what is missing, so a second run does nothing and takes well
+# under a second.
 #
-# usage: scripts/setup.sh [--tests]
+# usage: scripts/setup.sh [--tests] [--fuzz]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-	echo "usage: $0 [--tests]"
+	echo "usage: $0 [--tests] [--fuzz]"
 }
 
 tests=0
+fuzz=0
 for arg in "$@"; do
 	case $arg in
 	--tests) tests=1 ;;
+	--fuzz) fuzz=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -36,6 +40,11 @@ if ((tests)); then
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		packages+=(nodejs npm)
 	fi
+fi
+if ((fuzz)); then
+	# libFuzzer and the sanitizer runtimes for clang; llvm for symbolized
+	# stack traces of a crash.
+	packages+=(clang libclang-rt-14-dev llvm)
 fi
 
 # One dpkg-query for all of them keeps the common case fast.
