@@ -257,7 +257,7 @@ static bool in_staff_reserve(void)
  * and documents it shares with the widget. */
 static bool is_staff_path(const char *path)
 {
-	static const char *const shared[] = { "/ws/staff", "/brug.css", "/labels.js", "/api/config.json" };
+	static const char *const shared[] = { "/ws/staff", "/brug.css", "/labels.js", "/socket.js", "/api/config.json" };
 
 	if (strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0 || strncmp(path, "/i18n/", 6) == 0)
 		return true;

@@ -10,6 +10,7 @@
 // site, so Back does not lead to the chat.
 
 import { fetchBundle, fetchConfig, firstBundle, browserLanguages, applyLabels, setDocumentLanguage, fmt } from './labels.js';
+import { createSocket } from './socket.js';
 
 // Every text this page shows comes from the daemon's bundle for the chosen
 // language (labels.js); this page holds none of its own. `UI` is the bundle's
@@ -23,7 +24,8 @@ let config = null;         // the daemon's public settings (/api/config.json)
 const FALLBACK_NEUTRAL_URL = 'about:blank';
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 10000;
-const MAX_BACKOFF_MS = 30000;
+const SOCKET_URL = `wss://${location.host}/ws/visitor`;
+const SOCKET_PROTOCOL = 'brug-visitor.v1';
 const STATUS_POLL_MS = 15000;
 const SHIFT_WINDOW_MS = 5000;
 const SHIFT_PRESSES = 3;
@@ -68,7 +70,6 @@ const el = {
 };
 
 // ---- connection state ------------------------------------------------------
-let ws = null;             // the current socket, or null
 let token = null;          // resume token from `welcome`; memory only
 let lastSeq = 0;           // highest chat `seq` shown
 let chosenLang = null;     // from the language choice
@@ -79,8 +80,6 @@ let resuming = false;      // the hello on the current socket carried `resume`
 let reconnecting = false;  // the socket dropped during a chat or the queue
 let missedUntil = 0;       // messages before this time came with the resume
 let missedShown = false;
-let attempts = 0;          // reconnects since the last good connection
-let reconnectTimer = null;
 let nextId = 1;
 let exiting = false;       // the quick exit has begun: nothing more happens
 let closedFrame = null;    // the last `closed` frame, for the closed screen
@@ -100,61 +99,37 @@ let statusTimer = null;
 let statusSeq = 0;
 let panelOpen = !embedded; // embed.js shows us only after the launcher
 
+// The socket (socket.js): each new one says hello, resuming the chat when
+// there is a token. The device going offline lets it go at once, and a
+// retry waiting its turn goes at once when the network is back or the page
+// is seen again.
+const link = createSocket({
+  greeting: hello,
+  onMessage: handle,
+  onState(state, detail) {
+    if (state === 'open') link.resetBackoff();
+    else if (state === 'closed') onSocketClosed(detail.code);
+  },
+  dropWhenOffline: true,
+  retryWhenVisible: true,
+});
+
 function send(obj) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-  ws.send(JSON.stringify(obj));
-  return true;
+  return link.send(obj);
 }
 
-function connect() {
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  if (exiting) return;
-  let sock;
-  try {
-    sock = new WebSocket(`wss://${location.host}/ws/visitor`, 'brug-visitor.v1');
-  } catch {
-    scheduleReconnect();
-    return;
+function hello() {
+  const m = { type: 'hello' };
+  // With the language too: a token the daemon no longer knows starts a new
+  // chat, and that should be in the language the visitor chose.
+  if (chosenLang) m.lang = chosenLang;
+  if (chosenTopic) m.topic = chosenTopic;
+  resuming = Boolean(token);
+  if (token) {
+    m.resume = token;
+    m.last_seq = lastSeq;
   }
-  ws = sock;
-  sock.addEventListener('open', () => {
-    if (sock !== ws) return;
-    attempts = 0;
-    const hello = { type: 'hello' };
-    // With the language too: a token the daemon no longer knows starts a new
-    // chat, and that should be in the language the visitor chose.
-    if (chosenLang) hello.lang = chosenLang;
-    if (chosenTopic) hello.topic = chosenTopic;
-    resuming = Boolean(token);
-    if (token) {
-      hello.resume = token;
-      hello.last_seq = lastSeq;
-    }
-    send(hello);
-  });
-  sock.addEventListener('message', (ev) => {
-    if (sock !== ws || typeof ev.data !== 'string') return;
-    let m;
-    try { m = JSON.parse(ev.data); } catch { return; }
-    if (m && typeof m === 'object' && typeof m.type === 'string') handle(m);
-  });
-  sock.addEventListener('close', (ev) => {
-    if (sock !== ws) return;
-    ws = null;
-    onSocketClosed(ev.code);
-  });
-}
-
-// Let the current socket go without waiting for its close event (the
-// network may be gone, and the closing handshake with it).
-function dropSocket() {
-  const sock = ws;
-  ws = null;
-  if (sock) {
-    try { sock.close(); } catch { /* already closing */ }
-  }
-  return sock !== null;
+  return m;
 }
 
 function onSocketClosed(code) {
@@ -170,34 +145,10 @@ function onSocketClosed(code) {
   }
   reconnecting = true;
   setStatus(UI.reconnecting);
-  scheduleReconnect();
+  link.retry();
 }
 
-function scheduleReconnect() {
-  if (reconnectTimer || exiting) return;
-  const base = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** attempts);
-  attempts += 1;
-  const delay = base / 2 + Math.random() * (base / 2);
-  reconnectTimer = setTimeout(() => { reconnectTimer = null; connect(); }, delay);
-}
-
-function reconnectNow() {
-  if (reconnectTimer) {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    connect();
-  }
-}
-
-// The device says the network is gone: the socket will not say so for a
-// long time, so let it go now and come back when the network does.
-window.addEventListener('offline', () => {
-  if (phase === 'start' || phase === 'ended' || exiting) return;
-  if (dropSocket()) onSocketClosed(1006);
-});
-window.addEventListener('online', reconnectNow);
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') reconnectNow();
   pollStatus();
 });
 
@@ -399,7 +350,7 @@ function start(lang, topic) {
   chosenTopic = topic || null;
   token = null;
   lastSeq = 0;
-  attempts = 0;
+  link.resetBackoff();
   reconnecting = false;
   closedFrame = null;
   pending.clear();
@@ -413,7 +364,7 @@ function start(lang, topic) {
   setComposerEnabled(false);
   setStatus('');
   showScreen('connecting');
-  connect();
+  link.open(SOCKET_URL, SOCKET_PROTOCOL);
 }
 
 // The chat is over (ended, or taken over elsewhere): forget the token and
@@ -422,17 +373,13 @@ function finish(statusText) {
   staffHere.clear();
   token = null;
   reconnecting = false;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
   stopTyping(false);
   hideTyping();
   setComposerEnabled(false);
   pending.clear();
   setStatus(statusText);
   showScreen('ended');
-  const sock = ws;
-  ws = null;
-  if (sock) sock.close(1000);
+  link.close(1000);
 }
 
 function backToStart() {
@@ -492,7 +439,6 @@ function quickExit() {
   const url = neutralUrl();
   const sessionLive = phase !== 'start' && phase !== 'ended';
   blank();
-  clearTimeout(reconnectTimer);
   clearTimeout(statusTimer);
   stopTyping(false);
   pending.clear();
@@ -500,16 +446,16 @@ function quickExit() {
   if (sessionLive) {
     // End the chat (or the wait) on the server before navigating, so the
     // staff see that the visitor had to leave.
-    if (ws && ws.readyState === WebSocket.OPEN) {
-      try { ws.send(JSON.stringify({ type: 'end', quick_exit: true })); } catch { /* leaving anyway */ }
+    if (link.isOpen()) {
+      try { link.send({ type: 'end', quick_exit: true }); } catch { /* leaving anyway */ }
     } else if (token) {
       endElsewhere(token, lastSeq);
     }
   }
   token = null;
-  if (ws && ws.readyState === WebSocket.CONNECTING) dropSocket();
-  // The socket stays open until the page goes: closing it now could
-  // overtake the `end` frame.
+  // No retry, and a socket still connecting goes; an open one stays until
+  // the page goes: closing it now could overtake the `end` frame.
+  link.halt();
   // In embed.js's frame the embedding page hides us and leaves: it can
   // always navigate its own window, even without a user activation here
   // (Shift alone gives none).
@@ -535,7 +481,7 @@ function leaveFrame(url) {
 // The socket was down: take the session back on a new one, only to end it.
 function endElsewhere(resumeToken, seq) {
   try {
-    const sock = new WebSocket(`wss://${location.host}/ws/visitor`, 'brug-visitor.v1');
+    const sock = new WebSocket(SOCKET_URL, SOCKET_PROTOCOL);
     sock.addEventListener('open', () => {
       sock.send(JSON.stringify({ type: 'hello', resume: resumeToken, last_seq: seq }));
       sock.send(JSON.stringify({ type: 'end', quick_exit: true }));

@@ -134,7 +134,7 @@ test('the last connections under the cap are kept for staff; visitors get 503', 
 		assert.ok(f.refused.some((r) => r === 'HTTP 503'), `visitors refused with 503: ${f.refused.slice(0, 3)}`);
 
 		// Staff still get in: the console's page, its shared files and its socket.
-		for (const p of ['/staff/', '/staff/staff.js', '/brug.css', '/labels.js', '/i18n/nl.json', '/api/config.json']) {
+		for (const p of ['/staff/', '/staff/staff.js', '/brug.css', '/labels.js', '/socket.js', '/i18n/nl.json', '/api/config.json']) {
 			assert.equal((await get(b, p)).status, 200, p);
 		}
 		const s = await loginStaff(b, 'tom', PW);

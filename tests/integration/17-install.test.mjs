@@ -79,6 +79,8 @@ test('every file is installed in its place', () => {
 	assert.equal(readFileSync(dest(`${data}/web-client/index.html`), 'utf8'),
 		readFileSync(path.join(repoRoot, 'web-client', 'index.html'), 'utf8'));
 	assert.ok(existsSync(dest(`${data}/web-client/staff`)));
+	// The module both pages import (install_subdir takes every file).
+	assert.ok(existsSync(dest(`${data}/web-client/socket.js`)));
 	assert.ok(existsSync(dest(installed('/man8/brugd.8'))));
 	assert.ok(existsSync(dest(installed('/man5/brugd.conf.5'))));
 	assert.match(installed('/brugd.service'), /\/lib\/systemd\/system\/brugd\.service$/);

@@ -15,6 +15,7 @@ import {
 import { unlockSound, playTone } from './sound.js';
 import { cannedGroups, findAnswer, suggestions, keywordAtCaret, insertText } from './canned.js';
 import { initCoord, coordSession, coordHandle, coordRelabel, coordReset } from './coord.js';
+import { createSocket } from '../socket.js';
 
 // Every text this page shows comes from the daemon's bundle for the
 // console's language (labels.js); this page holds none of its own. `UI` is
@@ -37,7 +38,8 @@ const SOUND_KEY = 'brug.staff.sound';  // only once someone turns it off or on
 const MAX_TAGS = 8;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 10000;
-const MAX_BACKOFF_MS = 30000;
+const SOCKET_URL = `wss://${location.host}/ws/staff`;
+const SOCKET_PROTOCOL = 'brug-staff.v1';
 // Right after `chat` the daemon sends the transcript so far: history, not
 // news (no sound, not unread). It ends with the first other frame, or after
 // a short quiet.
@@ -102,7 +104,6 @@ const store = {
 };
 
 // ---- state -----------------------------------------------------------------
-let ws = null;
 let token = store.get();
 let me = null;              // `user` from `session`
 let loggedIn = false;       // a `session` arrived on the current socket
@@ -111,8 +112,6 @@ let sessionAt = 0;          // when its `session` arrived
 let credentials = null;     // {user, password, totp, resetCode} for the next socket only
 let codeMode = false;       // the login screen shows "I have a code"
 let wantOpen = false;
-let attempts = 0;
-let reconnectTimer = null;
 let nextId = 1;
 let soundOn = store.get(SOUND_KEY) !== 'off';
 let config = null;          // /api/config.json (topics for the end tags)
@@ -125,59 +124,56 @@ let chatSerial = 0;         // for element ids only
 let replayChat = null;      // the chat whose transcript is arriving
 let replayTimer = null;
 
+// The socket (socket.js): each new one logs in, with the credentials just
+// typed or else the session token, so a reload or a dropped connection
+// resumes the session. The first retry comes at once: the daemon keeps the
+// chats for a short grace only. A good connection is a `session`.
+const link = createSocket({
+  greeting: loginFrame,
+  onMessage: handle,
+  onState(state, detail) {
+    if (state === 'connecting') {
+      wantOpen = true;
+      loggedIn = false;
+      setStatus(() => t(detail.attempt ? 'reconnecting' : 'connecting'));
+    } else if (state === 'closed') {
+      onSocketClosed(detail.code);
+    }
+  },
+  firstDelayMs: 500,
+});
+
 function send(obj) {
-  if (!ws || ws.readyState !== WebSocket.OPEN || !loggedIn) return null;
+  if (!link.isOpen() || !loggedIn) return null;
   const id = `c${nextId++}`;
-  ws.send(JSON.stringify({ ...obj, id }));
+  link.send({ ...obj, id });
   return id;
 }
 
 function connect() {
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  wantOpen = true;
-  loggedIn = false;
-  setStatus(() => t(attempts ? 'reconnecting' : 'connecting'));
-  let sock;
-  try {
-    sock = new WebSocket(`wss://${location.host}/ws/staff`, 'brug-staff.v1');
-  } catch {
-    scheduleReconnect();
-    return;
+  link.open(SOCKET_URL, SOCKET_PROTOCOL);
+}
+
+// The first frame of a socket, or null (then it closes) with nothing to
+// log in with.
+function loginFrame() {
+  let login;
+  if (credentials) {
+    login = { type: 'login', user: credentials.user, password: credentials.password };
+    if (credentials.totp) login.totp = credentials.totp;
+    if (credentials.resetCode) login.reset_code = credentials.resetCode;
+    credentials = null;
+    resuming = false;
+  } else if (token) {
+    login = { type: 'login', token };
+    resuming = true;
+  } else {
+    return null;
   }
-  ws = sock;
-  sock.addEventListener('open', () => {
-    if (sock !== ws) return;
-    let login;
-    if (credentials) {
-      login = { type: 'login', user: credentials.user, password: credentials.password };
-      if (credentials.totp) login.totp = credentials.totp;
-      if (credentials.resetCode) login.reset_code = credentials.resetCode;
-      credentials = null;
-      resuming = false;
-    } else if (token) {
-      login = { type: 'login', token };
-      resuming = true;
-    } else {
-      sock.close(1000);
-      return;
-    }
-    // The daemon's own texts (errors) to this socket come in the console's
-    // language.
-    if (bundle) login.lang = bundle.lang;
-    sock.send(JSON.stringify({ ...login, id: 'login' }));
-  });
-  sock.addEventListener('message', (ev) => {
-    if (sock !== ws || typeof ev.data !== 'string') return;
-    let m;
-    try { m = JSON.parse(ev.data); } catch { return; }
-    if (m && typeof m.type === 'string') handle(m);
-  });
-  sock.addEventListener('close', (ev) => {
-    if (sock !== ws) return;
-    ws = null;
-    onSocketClosed(ev.code);
-  });
+  // The daemon's own texts (errors) to this socket come in the console's
+  // language.
+  if (bundle) login.lang = bundle.lang;
+  return { ...login, id: 'login' };
 }
 
 function onSocketClosed(code) {
@@ -204,21 +200,8 @@ function onSocketClosed(code) {
     return;
   }
   setStatus(() => t('reconnecting'));
-  scheduleReconnect();
+  link.retry();
 }
-
-function scheduleReconnect() {
-  if (reconnectTimer) return;
-  // The first retry comes at once: the daemon keeps the chats for a short
-  // grace only.
-  const base = attempts === 0 ? 500 : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** attempts);
-  attempts += 1;
-  reconnectTimer = setTimeout(() => { reconnectTimer = null; connect(); }, base / 2 + Math.random() * (base / 2));
-}
-
-window.addEventListener('online', () => {
-  if (reconnectTimer) { clearTimeout(reconnectTimer); reconnectTimer = null; connect(); }
-});
 
 function forgetSession() {
   token = null;
@@ -259,7 +242,7 @@ function resumedRecently() {
 function onSession(m) {
   loggedIn = true;
   sessionAt = Date.now();
-  attempts = 0;
+  link.resetBackoff();
   if (typeof m.token === 'string') {
     token = m.token;
     store.set(token);
@@ -1381,8 +1364,7 @@ el.loginForm.addEventListener('submit', (ev) => {
   el.loginPassword.value = '';
   el.loginTotp.value = '';
   el.loginSubmit.disabled = true;
-  attempts = 0;
-  if (ws) { const old = ws; ws = null; old.close(1000); }
+  link.resetBackoff();
   connect();
 });
 
@@ -1401,8 +1383,7 @@ el.codeForm.addEventListener('submit', (ev) => {
   el.codeTotp.value = '';
   el.codeCode.value = '';
   el.codeSubmit.disabled = true;
-  attempts = 0;
-  if (ws) { const old = ws; ws = null; old.close(1000); }
+  link.resetBackoff();
   connect();
 });
 
@@ -1413,15 +1394,11 @@ el.available.addEventListener('change', () => {
 });
 
 el.logout.addEventListener('click', () => {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'logout' }));
+  link.send({ type: 'logout' });
   wantOpen = false;
   forgetSession();
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  const sock = ws;
-  ws = null;
   loggedIn = false;
-  if (sock) sock.close(1000);
+  link.close(1000);
   resetConsole();
   showLogin(null);
   setStatus(() => t('loggedOut'));
