@@ -1,7 +1,6 @@
-/* The libwebsockets edge (lws 4.1 on its libev loop): HTTPS and WSS only,
- * security headers, handshake checks (path, subprotocol, Origin), frame
- * assembly with a size cap, a per-socket outbound queue, timers, signals,
- * reload (SIGHUP) and graceful shutdown. Everything else happens in the hub. */
+/* The libwebsockets edge (lws 4.1 on its libev loop): HTTPS and WSS only, frame
+ * assembly with a size cap, a per-socket outbound queue, keepalive, timers, signals,
+ * reload (SIGHUP) and graceful shutdown; plain HTTP is in server_http.c. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,17 +25,13 @@
 #include "proto.h"
 #include "reload.h"
 #include "server.h"
+#include "server_private.h"
 #include "source_limit.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
 _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket header");
-
-#define VISITOR_PROTOCOL "brug-visitor.v1"
-#define STAFF_PROTOCOL "brug-staff.v1"
-#define VISITOR_PATH "/ws/visitor"
-#define STAFF_PATH "/ws/staff"
 #define TICK_US (250 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 2000
 /* A slow reader may not make the daemon hold unbounded memory for it; the
@@ -56,8 +51,6 @@ _Static_assert(FRAME_PRE >= LWS_PRE, "frames must leave room for the WebSocket h
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                    \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 #define TLS_GROUPS "X25519:prime256v1:secp384r1"
-/* A refusal for load (staff reserve) asks the client to come back after this. */
-#define RETRY_AFTER_S "30"
 /* Refused connections are logged at most this often, as a count. */
 #define REFUSAL_LOG_MS 10000
 
@@ -80,55 +73,13 @@ struct pss {
 	size_t outq_bytes;
 	unsigned char *rx;     /* max_frame bytes, wiped: it holds visitor text */
 	size_t rx_len;
-	struct list ka_link;   /* on g.ka_quiet or g.ka_pinged while established */
+	struct list ka_link;   /* on server_g.ka_quiet or .ka_pinged while established */
 	uint64_t ka_heard_ms;  /* when the peer last sent a frame or a pong */
 	bool ka_ping_due;      /* send a ping at the next WRITEABLE */
 };
 
-/* Per-connection state of an HTTP request to one of the JSON documents. */
-struct http_pss {
-	const char *body;      /* borrowed from the api, or owned below */
-	char *owned;           /* a document made for this request; freed after */
-	size_t len;
-};
-
-static struct {
-	struct config *cfg;    /* reloaded in place (reload_commit) */
-	const char *config_path, *state_dir_override; /* for the reload */
-	SSL_CTX *ssl_ctx;      /* the vhost's, made by lws; a reload puts a new certificate in */
-	struct api *api;
-	struct lws_context *ctx;
-	struct hub *hub;
-	struct lws_vhost *vhost;
-	int port;
-	char own_origin[300];
-	char csp[2048];        /* pages that may be framed (frame_ancestors) */
-	char csp_staff[2048];  /* the staff pages: never framed */
-	unsigned live_wsi;
-	unsigned max_conns;
-	unsigned staff_reserve;/* the last connections under max_conns are for staff */
-	/* Connections per client source, keyed by a keyed hash of its address
-	 * (source_key); each accepted wsi holds one count, as its opaque data. */
-	struct source_limit *sources;
-	unsigned char source_secret[crypto_generichash_KEYBYTES]; /* random per boot, never written */
-	uint64_t refusal_log_ms;
-	unsigned refusals_unlogged;
-	uint64_t next_conn_no;
-	lws_sorted_usec_list_t tick_sul;
-	lws_sorted_usec_list_t stop_sul;
-	/* Established sockets by ka_heard_ms, oldest first: not yet pinged
-	 * since last heard from, and pinged without an answer so far. */
-	struct list ka_quiet;
-	struct list ka_pinged;
-	lws_sorted_usec_list_t ka_sul;
-	uint64_t ka_ping_ms;
-	uint64_t ka_idle_ms;
-	uint64_t stop_deadline_ms;
-	volatile sig_atomic_t signal_seen;
-	volatile sig_atomic_t reload_seen;
-	bool shutting_down;
-	bool destroyed;
-} g;
+/* The one edge (server_private.h). */
+struct server_state server_g;
 
 static uint64_t mono_ms(void)
 {
@@ -183,7 +134,7 @@ static bool source_key(struct lws *wsi, char out[SOURCE_KEY_MAX])
 		}
 	}
 	if (n > 0) {
-		crypto_generichash(h, sizeof h, in, n, g.source_secret, sizeof g.source_secret);
+		crypto_generichash(h, sizeof h, in, n, server_g.source_secret, sizeof server_g.source_secret);
 		sodium_bin2hex(out, SOURCE_KEY_MAX, h, sizeof h);
 	}
 	secmem_wipe(&ss, sizeof ss);
@@ -206,12 +157,12 @@ static void log_refusal(const char *why)
 {
 	uint64_t now = mono_ms();
 
-	g.refusals_unlogged++;
-	if (g.refusal_log_ms != 0 && now - g.refusal_log_ms < REFUSAL_LOG_MS)
+	server_g.refusals_unlogged++;
+	if (server_g.refusal_log_ms != 0 && now - server_g.refusal_log_ms < REFUSAL_LOG_MS)
 		return;
-	log_warn("refusing connections: %s (%u since the last such line)", why, g.refusals_unlogged);
-	g.refusal_log_ms = now;
-	g.refusals_unlogged = 0;
+	log_warn("refusing connections: %s (%u since the last such line)", why, server_g.refusals_unlogged);
+	server_g.refusal_log_ms = now;
+	server_g.refusals_unlogged = 0;
 }
 
 /* A new connection: count it against its source, or refuse it (1) when
@@ -225,7 +176,7 @@ static int source_hold(struct lws *wsi)
 
 	if (!source_key(wsi, key))
 		return 0;
-	rc = source_limit_take(g.sources, key, 1, g.cfg->max_conns_per_source, &e);
+	rc = source_limit_take(server_g.sources, key, 1, server_g.cfg->max_conns_per_source, &e);
 	secmem_wipe(key, sizeof key);
 	if (rc == BRUG_E_RATE_LIMITED) {
 		log_refusal("too many from one source");
@@ -243,14 +194,14 @@ static void source_release(struct lws *wsi)
 	if (e == NULL)
 		return;
 	lws_set_opaque_user_data(wsi, NULL);
-	source_limit_put(g.sources, e, 1);
+	source_limit_put(server_g.sources, e, 1);
 }
 
 /* Whether the connections in use (the asking one included) reach into the
  * staff reserve: then only staff paths are served. */
 static bool in_staff_reserve(void)
 {
-	return g.staff_reserve > 0 && g.live_wsi + g.staff_reserve > g.max_conns;
+	return server_g.staff_reserve > 0 && server_g.live_wsi + server_g.staff_reserve > server_g.max_conns;
 }
 
 /* What the staff console needs: its socket, its pages, and the few files
@@ -321,8 +272,8 @@ static void edge_close(void *edge, int code, const char *reason)
  * that is safe there; the loop then sees EVENT_WAIT_CANCELLED. */
 static void edge_wake(void *ctx)
 {
-	if (g.ctx != NULL)
-		lws_cancel_service(g.ctx);
+	if (server_g.ctx != NULL)
+		lws_cancel_service(server_g.ctx);
 }
 
 static const struct hub_edge_ops edge_ops = {
@@ -366,7 +317,7 @@ static void ka_heard(struct pss *p, uint64_t now)
 {
 	p->ka_heard_ms = now;
 	list_remove(&p->ka_link);
-	list_add_tail(&g.ka_quiet, &p->ka_link);
+	list_add_tail(&server_g.ka_quiet, &p->ka_link);
 }
 
 /* A sign of life on an open socket. One that is closing is left where it is,
@@ -381,20 +332,20 @@ static void ka_tick_cb(lws_sorted_usec_list_t *sul)
 {
 	uint64_t now = mono_ms();
 
-	while (!list_empty(&g.ka_quiet)) {
-		struct pss *p = list_entry(g.ka_quiet.next, struct pss, ka_link);
-		if (now - p->ka_heard_ms < g.ka_ping_ms)
+	while (!list_empty(&server_g.ka_quiet)) {
+		struct pss *p = list_entry(server_g.ka_quiet.next, struct pss, ka_link);
+		if (now - p->ka_heard_ms < server_g.ka_ping_ms)
 			break;
 		list_remove(&p->ka_link);
-		list_add_tail(&g.ka_pinged, &p->ka_link);
+		list_add_tail(&server_g.ka_pinged, &p->ka_link);
 		if (!p->closing) {
 			p->ka_ping_due = true;
 			lws_callback_on_writable(p->wsi);
 		}
 	}
-	while (!list_empty(&g.ka_pinged)) {
-		struct pss *p = list_entry(g.ka_pinged.next, struct pss, ka_link);
-		if (now - p->ka_heard_ms < g.ka_idle_ms)
+	while (!list_empty(&server_g.ka_pinged)) {
+		struct pss *p = list_entry(server_g.ka_pinged.next, struct pss, ka_link);
+		if (now - p->ka_heard_ms < server_g.ka_idle_ms)
 			break;
 		list_remove(&p->ka_link);
 		log_info("c%llu silent for %llu s, closing", (unsigned long long)p->no,
@@ -405,7 +356,7 @@ static void ka_tick_cb(lws_sorted_usec_list_t *sul)
 		 * drops the socket, and CLOSED still runs. */
 		lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, KA_CLOSE_GRACE_S);
 	}
-	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
+	lws_sul_schedule(server_g.ctx, 0, &server_g.ka_sul, ka_tick_cb, KA_TICK_US);
 }
 
 /* In WRITEABLE, before the queue: 1 if a ping went out (or failed, *rc = -1). */
@@ -433,268 +384,54 @@ static int ka_write_ping(struct lws *wsi, struct pss *p, int *rc)
 
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
-	hub_tick(g.hub, mono_ms());
-	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
+	hub_tick(server_g.hub, mono_ms());
+	lws_sul_schedule(server_g.ctx, 0, &server_g.tick_sul, tick_cb, TICK_US);
 }
 
 static void stop_cb(lws_sorted_usec_list_t *sul)
 {
 	/* Leave once every socket is gone or the grace time is over. */
-	if (g.live_wsi > 0 && mono_ms() < g.stop_deadline_ms) {
-		lws_sul_schedule(g.ctx, 0, &g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
+	if (server_g.live_wsi > 0 && mono_ms() < server_g.stop_deadline_ms) {
+		lws_sul_schedule(server_g.ctx, 0, &server_g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
 		return;
 	}
-	lws_sul_cancel(&g.tick_sul);
-	lws_sul_cancel(&g.ka_sul);
-	g.destroyed = true;
-	lws_context_destroy(g.ctx);
+	lws_sul_cancel(&server_g.tick_sul);
+	lws_sul_cancel(&server_g.ka_sul);
+	server_g.destroyed = true;
+	lws_context_destroy(server_g.ctx);
 }
 
 static void begin_shutdown(void)
 {
-	if (g.shutting_down)
+	if (server_g.shutting_down)
 		return;
-	g.shutting_down = true;
+	server_g.shutting_down = true;
 	log_notice("shutting down");
 	notify_send("STOPPING=1");
-	hub_shutdown(g.hub, mono_ms());
-	g.stop_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
-	lws_sul_schedule(g.ctx, 0, &g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
+	hub_shutdown(server_g.hub, mono_ms());
+	server_g.stop_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
+	lws_sul_schedule(server_g.ctx, 0, &server_g.stop_sul, stop_cb, 50 * LWS_US_PER_MS);
 }
 
 static void on_signal(int sig)
 {
-	g.signal_seen = sig;
-	if (g.ctx != NULL)
-		lws_cancel_service(g.ctx);
+	server_g.signal_seen = sig;
+	if (server_g.ctx != NULL)
+		lws_cancel_service(server_g.ctx);
 }
 
 static void on_hup(int sig)
 {
-	g.reload_seen = 1;
-	if (g.ctx != NULL)
-		lws_cancel_service(g.ctx);
+	server_g.reload_seen = 1;
+	if (server_g.ctx != NULL)
+		lws_cancel_service(server_g.ctx);
 }
 
 /* lws' own signal watcher on the libev loop (SIGINT). */
 static void lws_signal_cb(void *handle, int signum)
 {
-	g.signal_seen = signum;
+	server_g.signal_seen = signum;
 	begin_shutdown();
-}
-
-/* ---- handshake checks ---- */
-
-/* Copy header tok into buf; -1 if absent or too long. */
-static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t size)
-{
-	int len = lws_hdr_total_length(wsi, tok);
-
-	if (len <= 0 || (size_t)len >= size)
-		return -1;
-	return lws_hdr_copy(wsi, buf, (int)size, tok) < 0 ? -1 : len;
-}
-
-/* The path of a GET or HEAD request into buf; -1 if neither (or too long).
- * *head says which. */
-static int request_path(struct lws *wsi, char *buf, size_t size, bool *head)
-{
-	int n = header(wsi, WSI_TOKEN_GET_URI, buf, size);
-
-	*head = false;
-	if (n < 0 && (n = header(wsi, WSI_TOKEN_HEAD_URI, buf, size)) >= 0)
-		*head = true;
-	return n;
-}
-
-/* The staff pages may not be framed by anyone; the rest (the widget) by
- * [server] frame_ancestors. A path we could not read (NULL) gets the
- * stricter rules. */
-static bool is_staff_page(const char *path)
-{
-	return path == NULL || strcmp(path, "/staff") == 0 || strncmp(path, "/staff/", 7) == 0;
-}
-
-static const char *csp_for(const char *path)
-{
-	return is_staff_page(path) ? g.csp_staff : g.csp;
-}
-
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
-					   (int)strlen(value), p, end);
-}
-
-/* An answer of our own with a short text (404, 503): the vhost's security
- * headers, our CSP, no-store, and Retry-After on a 503. One write, headers
- * and body together, as lws_return_http_status() does; no body for HEAD.
- * 0, or -1 if it could not be written. */
-static int http_short(struct lws *wsi, unsigned status, const char *path, bool head)
-{
-	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-	const char *body = status == HTTP_STATUS_NOT_FOUND ? "Not found.\n" : "Busy, please try again later.\n";
-	size_t len = strlen(body);
-
-	if (lws_add_http_common_headers(wsi, status, "text/plain; charset=utf-8", len, &p, end) ||
-	    add_header(wsi, "cache-control:", "no-store", &p, end) ||
-	    add_header(wsi, "content-security-policy:", csp_for(path), &p, end) ||
-	    (is_staff_page(path) && add_header(wsi, "x-frame-options:", "DENY", &p, end)) ||
-	    (status == HTTP_STATUS_SERVICE_UNAVAILABLE && add_header(wsi, "retry-after:", RETRY_AFTER_S, &p, end)) ||
-	    lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	if (!head) {
-		if ((size_t)(end - p) < len)
-			return -1;
-		memcpy(p, body, len);
-		p += len;
-	}
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
-		return -1;
-	return 0;
-}
-
-static bool origin_allowed(const char *origin, bool visitor)
-{
-	if (strcmp(origin, g.own_origin) == 0)
-		return true;
-	if (!visitor)
-		return false;
-	for (unsigned i = 0; i < g.cfg->n_origins; i++)
-		if (strcmp(origin, g.cfg->origins[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Protocol "Transport": the path decides the subprotocol, which must be
- * named exactly, and the Origin must be our own (or a partner's, for the
- * visitor socket). Anything else is refused with 403 before the upgrade. */
-static bool upgrade_allowed(struct lws *wsi, bool *visitor_out)
-{
-	char path[64], proto[64], origin[300];
-	bool visitor;
-
-	if (header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 0)
-		return false;
-	if (strcmp(path, VISITOR_PATH) == 0)
-		visitor = true;
-	else if (strcmp(path, STAFF_PATH) == 0)
-		visitor = false;
-	else
-		return false;
-	if (header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof proto) < 0 ||
-	    strcmp(proto, visitor ? VISITOR_PROTOCOL : STAFF_PROTOCOL) != 0)
-		return false;
-	if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) < 0 || !origin_allowed(origin, visitor))
-		return false;
-	*visitor_out = visitor;
-	return true;
-}
-
-/* ---- JSON documents (/i18n, /api) ---- */
-
-static bool is_document_path(const char *path)
-{
-	return strncmp(path, "/i18n/", 6) == 0 || strncmp(path, "/api/", 5) == 0;
-}
-
-/* Headers now, body on the next WRITEABLE (lws writes once per callback). */
-/* HEAD gets the same headers as GET (Content-Length included), no body. */
-static int http_document(struct lws *wsi, struct http_pss *hp, const char *path, bool head)
-{
-	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-	const char *body, *type;
-	size_t len;
-	int status;
-
-	status = api_get(g.api, path, &body, &len, &type);
-	free(hp->owned);   /* a keep-alive connection's earlier document */
-	hp->owned = NULL;
-	if (strncmp(path, "/api/status/", 12) == 0) {
-		/* Live: who can take a chat now, per language. */
-		char lang[8];
-		const char *dot = strstr(path + 12, ".json");
-		int idx = -1;
-		if (dot != NULL && dot[5] == '\0' && (size_t)(dot - path - 12) < sizeof lang) {
-			memcpy(lang, path + 12, (size_t)(dot - path - 12));
-			lang[dot - path - 12] = '\0';
-			idx = config_lang_index(g.cfg, lang);
-		}
-		if (idx >= 0 && (hp->owned = hub_status_json(g.hub, idx)) != NULL) {
-			status = 200;
-			body = hp->owned;
-			len = strlen(body);
-		}
-	} else if (strncmp(path, "/api/ical/", 10) == 0) {
-		/* A member's shifts for calendar apps, by the feed token alone. */
-		char token[64];
-		const char *dot = strstr(path + 10, ".ics");
-		if (dot != NULL && dot[4] == '\0' && (size_t)(dot - path - 10) < sizeof token) {
-			memcpy(token, path + 10, (size_t)(dot - path - 10));
-			token[dot - path - 10] = '\0';
-			hp->owned = hub_ical_feed(g.hub, token);
-			secmem_wipe(token, sizeof token);
-		}
-		if (hp->owned != NULL) {
-			status = 200;
-			body = hp->owned;
-			len = strlen(body);
-			type = "text/calendar; charset=utf-8";
-		}
-	}
-	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
-	    add_header(wsi, "cache-control:", "no-store", &p, end) ||
-	    add_header(wsi, "content-security-policy:", g.csp, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return 1;
-	if (head) {
-		free(hp->owned);
-		hp->owned = NULL;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	hp->body = body;
-	hp->len = len;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int http_document_body(struct lws *wsi, struct http_pss *hp)
-{
-	unsigned char *buf;
-	int n;
-
-	if (hp == NULL || hp->body == NULL)
-		return 0;
-	buf = malloc(LWS_PRE + hp->len);
-	if (buf == NULL)
-		return -1;
-	memcpy(buf + LWS_PRE, hp->body, hp->len);
-	n = lws_write(wsi, buf + LWS_PRE, hp->len, LWS_WRITE_HTTP_FINAL);
-	free(buf);
-	hp->body = NULL;
-	free(hp->owned);
-	hp->owned = NULL;
-	if (n < 0)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-/* ---- reload (SIGHUP) ---- */
-
-/* A CSP (into csp, sizeof g.csp bytes) naming our own origin and who may
- * frame the page: the widget's configured ancestors, or 'none' for the
- * staff pages. */
-static int make_csp(char *csp, const char *frame_ancestors)
-{
-	if (snprintf(csp, sizeof g.csp,
-		     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-		     "font-src 'self'; connect-src 'self' wss://%s; base-uri 'none'; form-action 'none'; "
-		     "frame-ancestors %s", g.own_origin + strlen("https://"), frame_ancestors) >=
-	    (int)sizeof g.csp) {
-		log_err("frame_ancestors is too long");
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -710,34 +447,34 @@ static void reload_now(void)
 {
 	struct config next;
 	struct certs *certs = NULL;
-	char err[1024], desc[192], csp[sizeof g.csp];
+	char err[1024], desc[192], csp[sizeof server_g.csp];
 	unsigned changed;
 
 	notify_send("RELOADING=1");
-	log_notice("reloading %s", g.config_path);
-	if (reload_load(&next, g.config_path, g.state_dir_override, err, sizeof err) != 0) {
+	log_notice("reloading %s", server_g.config_path);
+	if (reload_load(&next, server_g.config_path, server_g.state_dir_override, err, sizeof err) != 0) {
 		log_err("reload refused, nothing changed: %s", err);
 		goto done;
 	}
-	if (make_csp(csp, next.frame_ancestors) != 0) {
-		log_err("reload refused, nothing changed: %s: frame_ancestors is too long", g.config_path);
+	if (server_make_csp(csp, next.frame_ancestors) != 0) {
+		log_err("reload refused, nothing changed: %s: frame_ancestors is too long", server_g.config_path);
 		config_fini(&next);
 		goto done;
 	}
 	certs = certs_load(next.cert, next.key, err, sizeof err);
-	if (certs == NULL || (g.ssl_ctx != NULL && certs_install(g.ssl_ctx, certs, err, sizeof err) != 0)) {
+	if (certs == NULL || (server_g.ssl_ctx != NULL && certs_install(server_g.ssl_ctx, certs, err, sizeof err) != 0)) {
 		log_err("reload refused, nothing changed: %s", err);
 		config_fini(&next);
 		goto done;
 	}
 	certs_describe(certs, desc, sizeof desc);
-	changed = reload_merge(&next, g.cfg);
-	reload_commit(g.cfg, &next);
-	log_set_level(log_level_of(g.cfg->log_level));
-	g.ka_ping_ms = (uint64_t)g.cfg->ping_s * 1000;
-	g.ka_idle_ms = (uint64_t)g.cfg->idle_timeout_s * 1000;
-	memcpy(g.csp, csp, sizeof g.csp);
-	hub_config_changed(g.hub);
+	changed = reload_merge(&next, server_g.cfg);
+	reload_commit(server_g.cfg, &next);
+	log_set_level(log_level_of(server_g.cfg->log_level));
+	server_g.ka_ping_ms = (uint64_t)server_g.cfg->ping_s * 1000;
+	server_g.ka_idle_ms = (uint64_t)server_g.cfg->idle_timeout_s * 1000;
+	memcpy(server_g.csp, csp, sizeof server_g.csp);
+	hub_config_changed(server_g.hub);
 	log_notice("reloaded: %u setting%s applied; certificate %s", changed, changed == 1 ? "" : "s", desc);
 done:
 	certs_free(certs);
@@ -751,7 +488,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
 		SSL_CTX *ssl = user;
-		g.ssl_ctx = ssl;   /* lives as long as the vhost */
+		server_g.ssl_ctx = ssl;   /* lives as long as the vhost */
 		SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 		/* CLEANSE_PLAINTEXT: OpenSSL wipes decrypted records once read, so
 		 * no visitor text lingers in its buffers. */
@@ -762,8 +499,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return 0;
 	}
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		if (g.shutting_down || g.live_wsi >= g.max_conns) {
-			log_refusal(g.shutting_down ? "shutting down" : "connection cap");
+		if (server_g.shutting_down || server_g.live_wsi >= server_g.max_conns) {
+			log_refusal(server_g.shutting_down ? "shutting down" : "connection cap");
 			return 1;
 		}
 		return 0;
@@ -772,23 +509,23 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		 * CONNECTION, whose wsi is the listener). */
 		return source_hold(wsi);
 	case LWS_CALLBACK_WSI_CREATE:
-		g.live_wsi++;
+		server_g.live_wsi++;
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		source_release(wsi);
-		if (g.live_wsi > 0)
-			g.live_wsi--;
+		if (server_g.live_wsi > 0)
+			server_g.live_wsi--;
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		bool visitor = false;
-		if (g.shutting_down || !upgrade_allowed(wsi, &visitor)) {
+		if (server_g.shutting_down || !server_upgrade_allowed(wsi, &visitor)) {
 			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
 			return 1;
 		}
 		if (visitor && in_staff_reserve()) {
 			/* Protocol "Transport": HTTP 503 with Retry-After. */
 			log_refusal("only the staff reserve is left");
-			return http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL, false) < 0 ? -1 : 1;
+			return server_http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL, false) < 0 ? -1 : 1;
 		}
 		return 0;
 	}
@@ -798,9 +535,9 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (in_staff_reserve() && in != NULL && !is_staff_path(in)) {
 			char path[256];
 			bool head = false;
-			const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
+			const char *pp = server_request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
 			log_refusal("only the staff reserve is left");
-			http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pp, head);
+			server_http_short(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pp, head);
 			return 1;
 		}
 		return 0;
@@ -811,19 +548,19 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		unsigned char **p = (unsigned char **)&args->p, *end = (unsigned char *)args->p + args->max_len;
 		char path[256];
 		bool head = false;
-		const char *pp = request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
-		if (add_header(wsi, "content-security-policy:", csp_for(pp), p, end) ||
-		    (is_staff_page(pp) && add_header(wsi, "x-frame-options:", "DENY", p, end)))
+		const char *pp = server_request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
+		if (server_add_header(wsi, "content-security-policy:", server_csp_for(pp), p, end) ||
+		    (server_is_staff_page(pp) && server_add_header(wsi, "x-frame-options:", "DENY", p, end)))
 			return 1;
 		return 0;
 	}
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (g.hub != NULL)
-			hub_poll(g.hub, mono_ms());
-		if (g.signal_seen && !g.shutting_down)
+		if (server_g.hub != NULL)
+			hub_poll(server_g.hub, mono_ms());
+		if (server_g.signal_seen && !server_g.shutting_down)
 			begin_shutdown();
-		if (g.reload_seen && !g.shutting_down) {
-			g.reload_seen = 0;
+		if (server_g.reload_seen && !server_g.shutting_down) {
+			server_g.reload_seen = 0;
 			reload_now();
 		}
 		return 0;
@@ -832,13 +569,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		 * "/" mount, which get our own 404 (with CSP and no-store). */
 		char path[256];
 		bool head = false;
-		if (request_path(wsi, path, sizeof path, &head) < 0) {
+		if (server_request_path(wsi, path, sizeof path, &head) < 0) {
 			lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
 			return -1;
 		}
-		if (user != NULL && is_document_path(path))
-			return http_document(wsi, user, path, head);
-		if (http_short(wsi, HTTP_STATUS_NOT_FOUND, path, head) < 0)
+		if (user != NULL && server_is_document_path(path))
+			return server_http_document(wsi, user, path, head);
+		if (server_http_short(wsi, HTTP_STATUS_NOT_FOUND, path, head) < 0)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
@@ -849,7 +586,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		}
 		break;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return http_document_body(wsi, user);
+		return server_http_document_body(wsi, user);
 	default:
 		break;
 	}
@@ -867,17 +604,17 @@ static int close_now(struct lws *wsi, int code, const char *reason)
 static void established(struct lws *wsi, struct pss *p, bool visitor)
 {
 	p->wsi = wsi;
-	p->no = ++g.next_conn_no;
+	p->no = ++server_g.next_conn_no;
 	list_init(&p->outq);
 	p->established = true;
 	if (visitor) {
 		char lang[256];
-		p->conn = hub_visitor_open(g.hub, p, header(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, lang, sizeof lang) > 0
+		p->conn = hub_visitor_open(server_g.hub, p, server_header(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, lang, sizeof lang) > 0
 					   ? lang : NULL, source_key_of(wsi), p->no);
 	} else {
 		/* Only the keyed hash of the staff member's address is passed on,
 		 * for login back-off. */
-		p->conn = hub_staff_open(g.hub, p, source_key_of(wsi), p->no);
+		p->conn = hub_staff_open(server_g.hub, p, source_key_of(wsi), p->no);
 	}
 	if (p->conn == NULL)
 		edge_close(p, 1013, "try again later");
@@ -885,7 +622,7 @@ static void established(struct lws *wsi, struct pss *p, bool visitor)
 
 static int receive(struct lws *wsi, struct pss *p, void *in, size_t len)
 {
-	size_t max = g.cfg->max_frame;
+	size_t max = server_g.cfg->max_frame;
 
 	if (p->conn == NULL || p->closing) {
 		secmem_wipe(in, len);
@@ -976,7 +713,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 		p->conn = NULL;
 		outq_drain(p);
 		if (p->rx != NULL)
-			secmem_free(p->rx, g.cfg->max_frame);
+			secmem_free(p->rx, server_g.cfg->max_frame);
 		p->rx = NULL;
 		return 0;
 	default:
@@ -1002,29 +739,6 @@ static const struct lws_protocols protocols[] = {
 	  .rx_buffer_size = 4096, .tx_packet_size = 16384 },
 	{ 0 }
 };
-
-/* ---- set-up ---- */
-
-static const struct lws_protocol_vhost_options mime_webmanifest = {
-	NULL, NULL, ".webmanifest", "application/manifest+json" };
-static const struct lws_protocol_vhost_options mime_mjs = { &mime_webmanifest, NULL, ".mjs", "text/javascript" };
-static const struct lws_protocol_vhost_options mime_map = { &mime_mjs, NULL, ".map", "application/json" };
-
-/* Headers on every response; the CSP is added per file in ADD_HEADERS
- * because it names our port, which is known only after binding. */
-static const struct lws_protocol_vhost_options hdr_permissions = {
-	NULL, NULL, "permissions-policy:", "camera=(), microphone=(), geolocation=(), payment=(), usb=()" };
-static const struct lws_protocol_vhost_options hdr_coop = {
-	&hdr_permissions, NULL, "cross-origin-opener-policy:", "same-origin" };
-static const struct lws_protocol_vhost_options hdr_nosniff = {
-	&hdr_coop, NULL, "x-content-type-options:", "nosniff" };
-static const struct lws_protocol_vhost_options hdr_referrer = {
-	&hdr_nosniff, NULL, "referrer-policy:", "no-referrer" };
-/* Without includeSubDomains on purpose (docs/operations.md, "Certificates"):
- * it would add nothing on a host of its own, and on a helpline's main
- * domain it would lock its other, plain-HTTP hosts away for a year. */
-static const struct lws_protocol_vhost_options hdr_hsts = {
-	&hdr_referrer, NULL, "strict-transport-security:", "max-age=31536000" };
 
 /*
  * lws' own keepalive is switched off; ours is above ("keepalive"). What
@@ -1108,10 +822,10 @@ static void raise_fd_limit(unsigned want)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	/* Keep headroom for our own files (database, static files, log) so
 	 * accept() never meets EMFILE (lws would spin on it). */
-	g.max_conns = rl.rlim_cur > (rlim_t)want + 64 ? want : (unsigned)(rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64);
-	g.staff_reserve = g.cfg->staff_reserve < g.max_conns / 2 ? g.cfg->staff_reserve : g.max_conns / 2;
+	server_g.max_conns = rl.rlim_cur > (rlim_t)want + 64 ? want : (unsigned)(rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64);
+	server_g.staff_reserve = server_g.cfg->staff_reserve < server_g.max_conns / 2 ? server_g.cfg->staff_reserve : server_g.max_conns / 2;
 	log_notice("file limit %llu, connection cap %u (%u for staff only)", (unsigned long long)rl.rlim_cur,
-		   g.max_conns, g.staff_reserve);
+		   server_g.max_conns, server_g.staff_reserve);
 }
 
 int server_run(struct config *cfg, const char *config_path, const char *state_dir_override, struct i18n *t,
@@ -1122,14 +836,14 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	struct sigaction sa;
 	int status = 0;
 
-	memset(&g, 0, sizeof g);
-	g.cfg = cfg;
-	g.config_path = config_path;
-	g.state_dir_override = state_dir_override;
-	list_init(&g.ka_quiet);
-	list_init(&g.ka_pinged);
-	g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
-	g.ka_idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
+	memset(&server_g, 0, sizeof server_g);
+	server_g.cfg = cfg;
+	server_g.config_path = config_path;
+	server_g.state_dir_override = state_dir_override;
+	list_init(&server_g.ka_quiet);
+	list_init(&server_g.ka_pinged);
+	server_g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
+	server_g.ka_idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 	raise_fd_limit(cfg->max_connections);
 	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
 
@@ -1153,7 +867,7 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	mount.origin = cfg->web_root;
 	mount.def = "index.html";
 	mount.protocol = "http";      /* so ADD_HEADERS reaches callback_http */
-	mount.extra_mimetypes = &mime_map;
+	mount.extra_mimetypes = &server_mime_map;
 	mount.origin_protocol = LWSMPRO_FILE;   /* no cache_* fields: Cache-Control no-store */
 
 	memset(&info, 0, sizeof info);
@@ -1161,7 +875,7 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	info.iface = cfg->bind;
 	info.protocols = protocols;
 	info.mounts = &mount;
-	info.headers = &hdr_hsts;
+	info.headers = &server_hdr_hsts;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
 		       LWS_SERVER_OPTION_LIBEV;
 	info.ssl_cert_filepath = cfg->cert;
@@ -1175,33 +889,33 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	info.pt_serv_buf_size = 16384;
 	info.signal_cb = lws_signal_cb;
 
-	randombytes_buf(g.source_secret, sizeof g.source_secret);
-	g.sources = source_limit_new();
-	g.api = api_new(cfg, t);
-	g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
-	if (g.hub != NULL) {
-		hub_set_roster(g.hub, roster);
-		hub_set_stats(g.hub, stats);
+	randombytes_buf(server_g.source_secret, sizeof server_g.source_secret);
+	server_g.sources = source_limit_new();
+	server_g.api = api_new(cfg, t);
+	server_g.hub = hub_new(cfg, t, st, &edge_ops, NULL);
+	if (server_g.hub != NULL) {
+		hub_set_roster(server_g.hub, roster);
+		hub_set_stats(server_g.hub, stats);
 	}
-	if (g.hub == NULL || g.api == NULL || g.sources == NULL) {
+	if (server_g.hub == NULL || server_g.api == NULL || server_g.sources == NULL) {
 		log_err("out of memory");
 		status = 1;
 		goto free_core;
 	}
-	g.ctx = lws_create_context(&info);
-	if (g.ctx == NULL) {
+	server_g.ctx = lws_create_context(&info);
+	if (server_g.ctx == NULL) {
 		log_err("could not start the server (port %d in use, or certificate %s / key %s unreadable, "
 			"or the libev plugin libwebsockets-evlib-ev missing)", info.port, cfg->cert, cfg->key);
 		status = 1;
 		goto free_core;
 	}
-	g.vhost = lws_get_vhost_by_name(g.ctx, cfg->hostname);
-	g.port = g.vhost != NULL ? lws_get_vhost_listen_port(g.vhost) : info.port;
-	if (g.port == 443)
-		snprintf(g.own_origin, sizeof g.own_origin, "https://%s", cfg->hostname);
+	server_g.vhost = lws_get_vhost_by_name(server_g.ctx, cfg->hostname);
+	server_g.port = server_g.vhost != NULL ? lws_get_vhost_listen_port(server_g.vhost) : info.port;
+	if (server_g.port == 443)
+		snprintf(server_g.own_origin, sizeof server_g.own_origin, "https://%s", cfg->hostname);
 	else
-		snprintf(g.own_origin, sizeof g.own_origin, "https://%s:%d", cfg->hostname, g.port);
-	if (make_csp(g.csp_staff, "'none'") != 0 || make_csp(g.csp, cfg->frame_ancestors) != 0) {
+		snprintf(server_g.own_origin, sizeof server_g.own_origin, "https://%s:%d", cfg->hostname, server_g.port);
+	if (server_make_csp(server_g.csp_staff, "'none'") != 0 || server_make_csp(server_g.csp, cfg->frame_ancestors) != 0) {
 		status = 1;
 		goto out;
 	}
@@ -1216,34 +930,34 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 
-	printf("listening on port %d\n", g.port);
+	printf("listening on port %d\n", server_g.port);
 	fflush(stdout);
-	log_notice("brugd %s serving port %d", BRUG_VERSION, g.port);
+	log_notice("brugd %s serving port %d", BRUG_VERSION, server_g.port);
 	{
 		char state[64];
-		snprintf(state, sizeof state, "READY=1\nSTATUS=serving port %d", g.port);
+		snprintf(state, sizeof state, "READY=1\nSTATUS=serving port %d", server_g.port);
 		notify_send(state);
 	}
 
-	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
-	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
-	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
+	lws_sul_schedule(server_g.ctx, 0, &server_g.tick_sul, tick_cb, TICK_US);
+	lws_sul_schedule(server_g.ctx, 0, &server_g.ka_sul, ka_tick_cb, KA_TICK_US);
+	while (!server_g.destroyed && lws_service(server_g.ctx, 0) >= 0)
 		;
 out:
-	hub_stop_worker(g.hub, mono_ms());
+	hub_stop_worker(server_g.hub, mono_ms());
 	/* With an event library the destroy in stop_cb is staged: this second
 	 * call completes it once the loop has returned (lws' own pattern). */
-	lws_context_destroy(g.ctx);
-	g.ctx = NULL;
+	lws_context_destroy(server_g.ctx);
+	server_g.ctx = NULL;
 	log_notice("stopped");
 free_core:
-	hub_free(g.hub, mono_ms());
-	g.hub = NULL;
-	api_free(g.api);
-	g.api = NULL;
+	hub_free(server_g.hub, mono_ms());
+	server_g.hub = NULL;
+	api_free(server_g.api);
+	server_g.api = NULL;
 	/* After the context: every connection gave its count back. */
-	source_limit_free(g.sources);
-	g.sources = NULL;
-	secmem_wipe(g.source_secret, sizeof g.source_secret);
+	source_limit_free(server_g.sources);
+	server_g.sources = NULL;
+	secmem_wipe(server_g.source_secret, sizeof server_g.source_secret);
 	return status;
 }

@@ -1,6 +1,6 @@
-/* The shift roster: patterns, exceptions and closures in the staff
- * database, expanded into concrete shifts with ICU's calendar in the
- * helpline's zone, and the iCalendar export (libical). */
+/* The shift roster: dates and times in the helpline's zone (ICU's calendar),
+ * and its patterns, exceptions and closures in the staff database. Expansion
+ * and coverage are in shifts_coverage.c, the iCalendar feed in shifts_ical.c. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,16 +14,9 @@
 #include "common.h"
 #include "log.h"
 #include "shifts.h"
+#include "shifts_private.h"
 #include "store.h"
-
-#define DAY_MS (86400 * 1000LL)
 #define TZ_MAX 64
-
-struct roster {
-	sqlite3 *db;
-	char *tz;
-	UCalendar *cal;   /* in tz; its fields are set and read per call */
-};
 
 /* ---- civil dates ------------------------------------------------------- */
 
@@ -63,7 +56,7 @@ static int weekday_of(int64_t days)
 	return (int)(((days % 7) + 7 + 3) % 7) + 1;
 }
 
-static bool parse_date(const char *s, int64_t *days)
+bool shifts_parse_date(const char *s, int64_t *days)
 {
 	int y, m, d, cy, cm, cd;
 
@@ -88,7 +81,7 @@ static bool parse_date(const char *s, int64_t *days)
 	return cy == y && cm == m && cd == d;
 }
 
-static void format_date(int64_t days, char out[ROSTER_DATE_LEN + 1])
+void shifts_format_date(int64_t days, char out[ROSTER_DATE_LEN + 1])
 {
 	int y, m, d;
 
@@ -112,7 +105,7 @@ int roster_date_valid(const char *s)
 {
 	int64_t days;
 
-	return parse_date(s, &days);
+	return shifts_parse_date(s, &days);
 }
 
 int roster_parse_hhmm(const char *s, int allow_24)
@@ -160,7 +153,7 @@ void roster_format_hhmm(int min, char out[6])
  * ends) is taken at its first occurrence and one that is skipped (summer
  * time starts) moves to the first valid time after it, so "01:00-04:00"
  * always covers every clock reading from 01:00 to 04:00. */
-static int local_ms(struct roster *r, int64_t days, int min, int64_t *out)
+int shifts_local_ms(struct roster *r, int64_t days, int min, int64_t *out)
 {
 	UErrorCode st = U_ZERO_ERROR;
 	int y, m, d;
@@ -185,7 +178,7 @@ static int local_ms(struct roster *r, int64_t days, int min, int64_t *out)
 }
 
 /* The local day (days since 1970-01-01) and minute of at_ms. */
-static int local_day(struct roster *r, int64_t at_ms, int64_t *days, int *min)
+int shifts_local_day(struct roster *r, int64_t at_ms, int64_t *days, int *min)
 {
 	UErrorCode st = U_ZERO_ERROR;
 	int y, m, d, h, mi;
@@ -209,10 +202,10 @@ static int local_day(struct roster *r, int64_t at_ms, int64_t *days, int *min)
 int roster_local_date(struct roster *r, int64_t at_ms, char out[ROSTER_DATE_LEN + 1])
 {
 	int64_t days;
-	int rc = local_day(r, at_ms, &days, NULL);
+	int rc = shifts_local_day(r, at_ms, &days, NULL);
 
 	if (rc == 0)
-		format_date(days, out);
+		shifts_format_date(days, out);
 	return rc;
 }
 
@@ -220,9 +213,9 @@ int roster_local_ms(struct roster *r, const char *date, int min, int64_t *out)
 {
 	int64_t days;
 
-	if (!parse_date(date, &days))
+	if (!shifts_parse_date(date, &days))
 		return BRUG_E_BAD_FIELD;
-	return local_ms(r, days, min, out);
+	return shifts_local_ms(r, days, min, out);
 }
 
 /* ---- open and close ---------------------------------------------------- */
@@ -286,7 +279,7 @@ const char *roster_tz(const struct roster *r)
 
 /* ---- checks ------------------------------------------------------------ */
 
-static bool lang_code_ok(const char *s)
+bool shifts_lang_code_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -311,7 +304,7 @@ int roster_pattern_check(const struct roster_pattern *p, const char **why)
 		REFUSE("no pattern");
 	if (p->weekday < 0 || p->weekday > 7)
 		REFUSE("weekday is 1 (Monday) to 7 (Sunday)");
-	if (p->weekday == 0 && !parse_date(p->date, &day))
+	if (p->weekday == 0 && !shifts_parse_date(p->date, &day))
 		REFUSE("a one-off shift needs a date YYYY-MM-DD");
 	if (p->weekday != 0 && p->date[0] != '\0')
 		REFUSE("a shift has a weekday or a date, not both");
@@ -319,16 +312,16 @@ int roster_pattern_check(const struct roster_pattern *p, const char **why)
 		REFUSE("start is 00:00 to 23:59");
 	if (p->end_min <= p->start_min || p->end_min - p->start_min > ROSTER_DAY_MIN)
 		REFUSE("end is after start and at most a day later");
-	if (p->valid_from[0] != '\0' && !parse_date(p->valid_from, &from))
+	if (p->valid_from[0] != '\0' && !shifts_parse_date(p->valid_from, &from))
 		REFUSE("valid_from is a date YYYY-MM-DD");
-	if (p->valid_until[0] != '\0' && !parse_date(p->valid_until, &until))
+	if (p->valid_until[0] != '\0' && !shifts_parse_date(p->valid_until, &until))
 		REFUSE("valid_until is a date YYYY-MM-DD");
 	if (p->valid_from[0] != '\0' && p->valid_until[0] != '\0' && from > until)
 		REFUSE("valid_from is after valid_until");
 	if (p->n_langs < 1 || p->n_langs > ROSTER_LANGS_MAX)
 		REFUSE("a shift covers 1 to 8 languages");
 	for (size_t i = 0; i < p->n_langs; i++) {
-		if (!lang_code_ok(p->langs[i]))
+		if (!shifts_lang_code_ok(p->langs[i]))
 			REFUSE("a language is a code such as nl");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->langs[i], p->langs[j]) == 0)
@@ -468,7 +461,7 @@ static void read_pattern(sqlite3_stmt *stmt, struct roster_pattern *p)
 
 /* Load every table into *d. With enabled_only, disabled accounts are left
  * out of the patterns' staff: they cannot log in, so they cover nothing. */
-static int load(struct roster *r, struct roster_data *d, bool enabled_only)
+int shifts_load(struct roster *r, struct roster_data *d, bool enabled_only)
 {
 	sqlite3_stmt *stmt = NULL;
 	size_t cap = 0;
@@ -582,7 +575,7 @@ fail:
 
 int roster_list(struct roster *r, struct roster_data *out)
 {
-	return load(r, out, false);
+	return shifts_load(r, out, false);
 }
 
 int roster_pattern_get(struct roster *r, int64_t id, struct roster_pattern *out)
@@ -592,7 +585,7 @@ int roster_pattern_get(struct roster *r, int64_t id, struct roster_pattern *out)
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	rc = load(r, &d, false);
+	rc = shifts_load(r, &d, false);
 	if (rc != 0)
 		return rc;
 	p = find_pattern(&d, id);
@@ -752,12 +745,12 @@ int roster_pattern_delete(struct roster *r, int64_t id)
 	return rc;
 }
 
-static bool pattern_runs_on(const struct roster_pattern *p, int64_t day)
+bool shifts_pattern_runs_on(const struct roster_pattern *p, int64_t day)
 {
 	int64_t d;
 
 	if (p->weekday == 0)
-		return parse_date(p->date, &d) && d == day;
+		return shifts_parse_date(p->date, &d) && d == day;
 	return weekday_of(day) == p->weekday;
 }
 
@@ -767,12 +760,12 @@ int roster_exception_add(struct roster *r, int64_t pattern_id, const char *date)
 	int64_t day;
 	int rc;
 
-	if (!parse_date(date, &day))
+	if (!shifts_parse_date(date, &day))
 		return BRUG_E_BAD_FIELD;
 	rc = roster_pattern_get(r, pattern_id, &p);
 	if (rc != 0)
 		return rc;
-	if (!pattern_runs_on(&p, day))
+	if (!shifts_pattern_runs_on(&p, day))
 		rc = BRUG_E_BAD_FIELD;
 	roster_pattern_fini(&p);
 	if (rc != 0)
@@ -787,7 +780,7 @@ int roster_exception_delete(struct roster *r, int64_t pattern_id, const char *da
 	int64_t day;
 	int rc;
 
-	if (!parse_date(date, &day))
+	if (!shifts_parse_date(date, &day))
 		return BRUG_E_BAD_FIELD;
 	rc = exec_one(r, "DELETE FROM shift_exceptions WHERE pattern_id = ? AND date = ?",
 		      pattern_id, date, &changed);
@@ -803,7 +796,7 @@ int roster_closure_add(struct roster *r, const char *from, const char *to, const
 	int64_t f, t;
 	int rc, step;
 
-	if (!parse_date(from, &f) || !parse_date(to, &t) || t < f)
+	if (!shifts_parse_date(from, &f) || !shifts_parse_date(to, &t) || t < f)
 		return BRUG_E_BAD_FIELD;
 	if (note == NULL)
 		note = "";
@@ -834,520 +827,4 @@ int roster_closure_delete(struct roster *r, int64_t id)
 	if (rc == 0 && !changed)
 		rc = BRUG_E_NOT_FOUND;
 	return rc;
-}
-
-/* ---- expansion --------------------------------------------------------- */
-
-static bool excepted(const struct roster_data *d, int64_t pattern_id, const char *date)
-{
-	for (size_t i = 0; i < d->n_exceptions; i++)
-		if (d->exceptions[i].pattern_id == pattern_id && strcmp(d->exceptions[i].date, date) == 0)
-			return true;
-	return false;
-}
-
-/* Dates compare as text because they are all "YYYY-MM-DD". */
-static bool closed_on(const struct roster_data *d, const char *date)
-{
-	for (size_t i = 0; i < d->n_closures; i++)
-		if (strcmp(d->closures[i].from, date) <= 0 && strcmp(date, d->closures[i].to) <= 0)
-			return true;
-	return false;
-}
-
-static bool has_staff(const struct roster_pattern *p, int64_t staff_id)
-{
-	for (size_t i = 0; i < p->n_staff; i++)
-		if (p->staff[i] == staff_id)
-			return true;
-	return false;
-}
-
-static int shift_cmp(const void *a, const void *b)
-{
-	const struct roster_shift *x = a, *y = b;
-
-	if (x->start_ms != y->start_ms)
-		return x->start_ms < y->start_ms ? -1 : 1;
-	if (x->pattern_id != y->pattern_id)
-		return x->pattern_id < y->pattern_id ? -1 : 1;
-	return 0;
-}
-
-void roster_shifts_fini(struct roster_shifts *s)
-{
-	if (s == NULL)
-		return;
-	free(s->v);
-	roster_data_fini(&s->data);
-	memset(s, 0, sizeof *s);
-}
-
-static int expand(struct roster *r, int64_t from_ms, int64_t to_ms, int64_t staff_id,
-		  bool enabled_only, struct roster_shifts *out)
-{
-	int64_t first, last;
-	size_t cap = 0;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if (to_ms < from_ms || to_ms - from_ms > ROSTER_EXPAND_DAYS_MAX * DAY_MS)
-		return BRUG_E_BAD_FIELD;
-	rc = local_day(r, from_ms, &first, NULL);
-	if (rc == 0)
-		rc = local_day(r, to_ms, &last, NULL);
-	if (rc != 0)
-		return rc;
-	/* A shift lasts at most a day, so one that started the day before
-	 * from_ms's day may still run. */
-	first -= 1;
-	rc = load(r, &out->data, enabled_only);
-	if (rc != 0)
-		return rc;
-	for (size_t i = 0; i < out->data.n_patterns; i++) {
-		const struct roster_pattern *p = &out->data.patterns[i];
-		int64_t lo = first, hi = last, vf, vu;
-
-		if (staff_id > 0 && !has_staff(p, staff_id))
-			continue;
-		if (p->valid_from[0] != '\0' && parse_date(p->valid_from, &vf) && vf > lo)
-			lo = vf;
-		if (p->valid_until[0] != '\0' && parse_date(p->valid_until, &vu) && vu < hi)
-			hi = vu;
-		for (int64_t day = lo; day <= hi; day++) {
-			struct roster_shift s;
-
-			if (!pattern_runs_on(p, day))
-				continue;
-			memset(&s, 0, sizeof s);
-			format_date(day, s.date);
-			if (excepted(&out->data, p->id, s.date) || closed_on(&out->data, s.date))
-				continue;
-			rc = local_ms(r, day, p->start_min, &s.start_ms);
-			if (rc == 0)
-				rc = local_ms(r, day, p->end_min, &s.end_ms);
-			if (rc != 0)
-				goto fail;
-			if (s.end_ms <= from_ms || s.start_ms >= to_ms || s.end_ms <= s.start_ms)
-				continue;
-			s.pattern_id = p->id;
-			s.langs = p->langs;
-			s.n_langs = p->n_langs;
-			s.staff = p->staff;
-			s.n_staff = p->n_staff;
-			if (out->n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				void *nv = realloc(out->v, ncap * sizeof *out->v);
-				if (nv == NULL) {
-					rc = -ENOMEM;
-					goto fail;
-				}
-				out->v = nv;
-				cap = ncap;
-			}
-			out->v[out->n++] = s;
-		}
-	}
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof *out->v, shift_cmp);
-	return 0;
-
-fail:
-	roster_shifts_fini(out);
-	return rc;
-}
-
-int roster_expand(struct roster *r, int64_t from_ms, int64_t to_ms, int64_t staff_id,
-		  struct roster_shifts *out)
-{
-	return expand(r, from_ms, to_ms, staff_id, false, out);
-}
-
-static bool covers_lang(const struct roster_shift *s, const char *lang)
-{
-	for (size_t i = 0; i < s->n_langs; i++)
-		if (strcmp(s->langs[i], lang) == 0)
-			return true;
-	return false;
-}
-
-/* ---- coverage ---------------------------------------------------------- */
-
-void roster_coverage_fini(struct roster_coverage *cov)
-{
-	if (cov == NULL)
-		return;
-	free(cov->langs);
-	free(cov->counts);
-	memset(cov, 0, sizeof *cov);
-}
-
-int roster_coverage(struct roster *r, const char *from, unsigned days,
-		    const char *const *langs, size_t n_langs, struct roster_coverage *out)
-{
-	struct roster_shifts shifts;
-	int64_t day0, *bounds = NULL, seen[ROSTER_STAFF_MAX * 4];
-	size_t n_bounds = (size_t)days * 24 + 1;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if (!parse_date(from, &day0) || days < 1 || days > ROSTER_COVERAGE_DAYS_MAX ||
-	    (n_langs > 0 && langs == NULL))
-		return BRUG_E_BAD_FIELD;
-	for (size_t l = 0; l < n_langs; l++)
-		if (langs[l] == NULL || !lang_code_ok(langs[l]))
-			return BRUG_E_BAD_FIELD;
-	bounds = calloc(n_bounds, sizeof *bounds);
-	out->langs = calloc(n_langs ? n_langs : 1, sizeof *out->langs);
-	out->counts = calloc(n_langs > 0 ? n_langs * (n_bounds - 1) : 1, sizeof *out->counts);
-	if (bounds == NULL || out->langs == NULL || out->counts == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	format_date(day0, out->from);
-	out->days = days;
-	out->n_langs = n_langs;
-	for (size_t l = 0; l < n_langs; l++)
-		snprintf(out->langs[l], sizeof out->langs[l], "%s", langs[l]);
-	/* The local hour boundaries; a skipped hour has two equal ones. */
-	for (size_t k = 0; k < n_bounds; k++) {
-		rc = local_ms(r, day0 + (int64_t)(k / 24), (int)(k % 24) * 60, &bounds[k]);
-		if (rc != 0)
-			goto fail;
-	}
-	rc = expand(r, bounds[0], bounds[n_bounds - 1], 0, true, &shifts);
-	if (rc != 0)
-		goto fail;
-	for (size_t l = 0; l < n_langs; l++) {
-		for (size_t k = 0; k + 1 < n_bounds; k++) {
-			int64_t hs = bounds[k], he = bounds[k + 1];
-			size_t n_seen = 0;
-			int *cell = &out->counts[l * (n_bounds - 1) + k];
-
-			if (he <= hs) {
-				*cell = -1;
-				continue;
-			}
-			for (size_t i = 0; i < shifts.n; i++) {
-				const struct roster_shift *s = &shifts.v[i];
-				if (s->start_ms >= he || s->end_ms <= hs || !covers_lang(s, langs[l]))
-					continue;
-				for (size_t j = 0; j < s->n_staff; j++) {
-					size_t q = 0;
-					while (q < n_seen && seen[q] != s->staff[j])
-						q++;
-					if (q == n_seen && n_seen < sizeof seen / sizeof seen[0])
-						seen[n_seen++] = s->staff[j];
-				}
-			}
-			*cell = (int)n_seen;
-		}
-	}
-	roster_shifts_fini(&shifts);
-	free(bounds);
-	return 0;
-
-fail:
-	free(bounds);
-	roster_coverage_fini(out);
-	return rc;
-}
-
-int roster_gaps(const struct roster_coverage *cov, size_t l, struct roster_gap **out, size_t *n)
-{
-	struct roster_gap *v = NULL;
-	size_t cap = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (l >= cov->n_langs)
-		return 0;
-	for (unsigned d = 0; d < cov->days; d++) {
-		const int *row = &cov->counts[(l * cov->days + d) * 24];
-		int start = -1, end = -1;
-
-		for (int h = 0; h <= 24; h++) {
-			int c = h < 24 ? row[h] : 1;
-			if (c < 0)
-				continue;
-			if (c == 0) {
-				if (start < 0)
-					start = h;
-				end = h + 1;
-				continue;
-			}
-			if (start < 0)
-				continue;
-			if (*n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				void *nv = realloc(v, ncap * sizeof *v);
-				if (nv == NULL) {
-					free(v);
-					*n = 0;
-					return -ENOMEM;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			{
-				int64_t day0;
-				parse_date(cov->from, &day0);
-				format_date(day0 + d, v[*n].date);
-			}
-			v[*n].from_min = start * 60;
-			v[*n].to_min = end * 60;
-			(*n)++;
-			start = -1;
-		}
-	}
-	*out = v;
-	return 0;
-}
-
-/* ---- now and next ------------------------------------------------------ */
-
-int roster_next_open(struct roster *r, const char *lang, int64_t now_ms, int64_t *at_ms)
-{
-	struct roster_shifts shifts;
-	int rc;
-
-	if (lang == NULL)
-		return BRUG_E_BAD_FIELD;
-	rc = expand(r, now_ms, now_ms + ROSTER_NEXT_OPEN_DAYS * DAY_MS, 0, true, &shifts);
-	if (rc != 0)
-		return rc;
-	rc = BRUG_E_NOT_FOUND;
-	for (size_t i = 0; i < shifts.n; i++) {
-		const struct roster_shift *s = &shifts.v[i];
-		if (s->n_staff > 0 && covers_lang(s, lang)) {
-			*at_ms = s->start_ms > now_ms ? s->start_ms : now_ms;
-			rc = 0;
-			break;
-		}
-	}
-	roster_shifts_fini(&shifts);
-	return rc;
-}
-
-static int on_shift_cmp(const void *a, const void *b)
-{
-	const struct roster_on_shift *x = a, *y = b;
-
-	return x->staff_id < y->staff_id ? -1 : x->staff_id > y->staff_id;
-}
-
-int roster_on_shift(struct roster *r, int64_t now_ms, struct roster_on_shift **out, size_t *n)
-{
-	struct roster_shifts shifts;
-	struct roster_on_shift *v = NULL;
-	size_t cap = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	/* Shifts that follow on may carry someone up to a few days on. */
-	rc = expand(r, now_ms, now_ms + 3 * DAY_MS, 0, true, &shifts);
-	if (rc != 0)
-		return rc;
-	for (size_t i = 0; i < shifts.n; i++) {
-		const struct roster_shift *s = &shifts.v[i];
-		if (s->start_ms > now_ms || s->end_ms <= now_ms)
-			continue;
-		for (size_t j = 0; j < s->n_staff; j++) {
-			size_t q = 0;
-			while (q < *n && v[q].staff_id != s->staff[j])
-				q++;
-			if (q < *n) {
-				if (s->end_ms > v[q].end_ms)
-					v[q].end_ms = s->end_ms;
-				if (s->start_ms < v[q].start_ms)
-					v[q].start_ms = s->start_ms;
-				continue;
-			}
-			if (*n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				void *nv = realloc(v, ncap * sizeof *v);
-				if (nv == NULL) {
-					rc = -ENOMEM;
-					goto fail;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			v[*n].staff_id = s->staff[j];
-			v[*n].start_ms = s->start_ms;
-			v[*n].end_ms = s->end_ms;
-			(*n)++;
-		}
-	}
-	/* Extend each end over the member's shifts that begin before it (the
-	 * list is by start, so one pass per member is enough). */
-	for (size_t q = 0; q < *n; q++)
-		for (size_t i = 0; i < shifts.n; i++) {
-			const struct roster_shift *s = &shifts.v[i];
-			if (s->start_ms > v[q].end_ms || s->end_ms <= v[q].end_ms)
-				continue;
-			for (size_t j = 0; j < s->n_staff; j++)
-				if (s->staff[j] == v[q].staff_id)
-					v[q].end_ms = s->end_ms;
-		}
-	roster_shifts_fini(&shifts);
-	if (*n > 1)
-		qsort(v, *n, sizeof *v, on_shift_cmp);
-	*out = v;
-	return 0;
-
-fail:
-	free(v);
-	*n = 0;
-	roster_shifts_fini(&shifts);
-	return rc;
-}
-
-/* ---- iCalendar --------------------------------------------------------- */
-
-/* "Brug shift: Tigrinya, Dutch": the languages by their English names
- * (ICU's display names; an unknown code stays a code). */
-static void summary_text(const struct roster_shift *s, char *out, size_t cap)
-{
-	size_t len = (size_t)snprintf(out, cap, "Brug shift:");
-
-	for (size_t i = 0; i < s->n_langs && len < cap; i++) {
-		UErrorCode st = U_ZERO_ERROR;
-		UChar name[64];
-		char u8[128];
-		int32_t n = uloc_getDisplayLanguage(s->langs[i], "en", name, 64, &st);
-
-		if (U_SUCCESS(st))
-			u_strToUTF8(u8, sizeof u8, NULL, name, n, &st);
-		if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING)
-			snprintf(u8, sizeof u8, "%s", s->langs[i]);
-		len += (size_t)snprintf(out + len, cap - len, "%s %s", i > 0 ? "," : "", u8);
-	}
-}
-
-/* The local wall time of at_ms as an iCalendar time in zone. */
-static int ical_local(struct roster *r, int64_t at_ms, icaltimezone *zone, struct icaltimetype *t)
-{
-	UErrorCode st = U_ZERO_ERROR;
-
-	*t = icaltime_null_time();
-	ucal_setMillis(r->cal, (UDate)at_ms, &st);
-	t->year = ucal_get(r->cal, UCAL_EXTENDED_YEAR, &st);
-	t->month = ucal_get(r->cal, UCAL_MONTH, &st) + 1;
-	t->day = ucal_get(r->cal, UCAL_DATE, &st);
-	t->hour = ucal_get(r->cal, UCAL_HOUR_OF_DAY, &st);
-	t->minute = ucal_get(r->cal, UCAL_MINUTE, &st);
-	t->second = ucal_get(r->cal, UCAL_SECOND, &st);
-	t->is_date = 0;
-	t->zone = zone;
-	return U_FAILURE(st) ? BRUG_E_INTERNAL : 0;
-}
-
-/* A DTSTART or DTEND property at at_ms: the local wall time with TZID set
- * to the roster's zone name, as the VTIMEZONE in the calendar is named. */
-static icalproperty *ical_time_prop(struct roster *r, bool start, int64_t at_ms)
-{
-	struct icaltimetype t;
-	icalproperty *prop;
-
-	if (ical_local(r, at_ms, NULL, &t) != 0)
-		return NULL;
-	prop = start ? icalproperty_new_dtstart(t) : icalproperty_new_dtend(t);
-	if (prop != NULL)
-		icalproperty_add_parameter(prop, icalparameter_new_tzid(r->tz));
-	return prop;
-}
-
-/* The zone's VTIMEZONE (a copy the caller frees), named by the plain zone
- * name instead of libical's prefixed one, and without the observances that
- * ended before from_ms so the file stays small. */
-static icalcomponent *ical_vtimezone(struct roster *r, int64_t from_ms)
-{
-	icaltimezone *zone = icaltimezone_get_builtin_timezone(r->tz);
-	icalcomponent *vtz = zone != NULL ? icaltimezone_get_component(zone) : NULL;
-	icalproperty *tzid;
-
-	if (vtz == NULL)
-		return NULL;
-	vtz = icalcomponent_new_clone(vtz);
-	if (vtz == NULL)
-		return NULL;
-	icaltimezone_truncate_vtimezone(vtz,
-		icaltime_from_timet_with_zone((time_t)(from_ms / 1000 - 400 * 86400), 0,
-					      icaltimezone_get_utc_timezone()),
-		icaltime_null_time(), 0);
-	tzid = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
-	if (tzid != NULL)
-		icalproperty_set_tzid(tzid, r->tz);
-	return vtz;
-}
-
-char *roster_ical(struct roster *r, int64_t staff_id, int64_t from_ms, int64_t to_ms)
-{
-	struct roster_shifts shifts;
-	icalcomponent *cal = NULL, *vtz;
-	char *text = NULL, *out = NULL;
-
-	if (r == NULL || staff_id <= 0)
-		return NULL;
-	if (expand(r, from_ms, to_ms, staff_id, false, &shifts) != 0)
-		return NULL;
-	vtz = ical_vtimezone(r, from_ms);
-	if (vtz == NULL) {
-		log_err("shifts: libical knows no zone %s", r->tz);
-		goto done;
-	}
-	cal = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT,
-				  icalproperty_new_version("2.0"),
-				  icalproperty_new_prodid("-//Brug//brugd roster//EN"),
-				  icalproperty_new_calscale("GREGORIAN"),
-				  icalproperty_new_method(ICAL_METHOD_PUBLISH),
-				  (void *)0);
-	if (cal == NULL) {
-		icalcomponent_free(vtz);
-		goto done;
-	}
-	icalcomponent_add_component(cal, vtz);
-	for (size_t i = 0; i < shifts.n; i++) {
-		const struct roster_shift *s = &shifts.v[i];
-		icalcomponent *ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
-		icalproperty *dtstart, *dtend;
-		char uid[96], summary[512];
-
-		dtstart = ical_time_prop(r, true, s->start_ms);
-		dtend = ical_time_prop(r, false, s->end_ms);
-		if (ev == NULL || dtstart == NULL || dtend == NULL) {
-			icalcomponent_free(ev);
-			if (dtstart != NULL)
-				icalproperty_free(dtstart);
-			if (dtend != NULL)
-				icalproperty_free(dtend);
-			goto done;
-		}
-		/* Stable per pattern and date, so a calendar that fetches the
-		 * export again updates the event instead of adding one. */
-		snprintf(uid, sizeof uid, "shift-%lld-%.4s%.2s%.2s@brug", (long long)s->pattern_id,
-			 s->date, s->date + 5, s->date + 8);
-		summary_text(s, summary, sizeof summary);
-		icalcomponent_add_property(ev, icalproperty_new_uid(uid));
-		icalcomponent_add_property(ev, icalproperty_new_dtstamp(
-			icaltime_from_timet_with_zone((time_t)(from_ms / 1000), 0,
-						      icaltimezone_get_utc_timezone())));
-		icalcomponent_add_property(ev, dtstart);
-		icalcomponent_add_property(ev, dtend);
-		icalcomponent_add_property(ev, icalproperty_new_summary(summary));
-		icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_OPAQUE));
-		icalcomponent_add_component(cal, ev);
-	}
-	text = icalcomponent_as_ical_string_r(cal);
-	if (text != NULL) {
-		out = strdup(text);
-		icalmemory_free_buffer(text);
-	}
-done:
-	if (cal != NULL)
-		icalcomponent_free(cal);
-	roster_shifts_fini(&shifts);
-	return out;
 }
