@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "brug-build.h"
+#include "cluster.h"
 #include "config.h"
 #include "hub.h"
 #include "proto.h"
@@ -85,6 +86,7 @@ static struct {
 	struct api *api;
 	struct lws_context *ctx;
 	struct hub *hub;
+	struct cluster *cluster;   /* NULL without [cluster] */
 	struct lws_vhost *vhost;
 	int port;
 	char own_origin[300];
@@ -279,6 +281,7 @@ static int ka_write_ping(struct lws *wsi, struct pss *p, int *rc)
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	hub_tick(g.hub, mono_ms());
+	cluster_tick(g.cluster, mono_ms());
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
 }
 
@@ -410,6 +413,15 @@ static int http_document(struct lws *wsi, struct http_pss *hp)
 			body = hp->owned;
 			len = strlen(body);
 		}
+	} else if (strcmp(path, "/api/health") == 0) {
+		/* For the load balancer (docs/operations.md): 503 while a
+		 * cluster node has no link to NATS. */
+		int st;
+		if ((hp->owned = cluster_health_json(g.cluster, &st)) != NULL) {
+			status = st;
+			body = hp->owned;
+			len = strlen(body);
+		}
 	} else if (strncmp(path, "/api/ical/", 10) == 0) {
 		/* A member's shifts for calendar apps, by the feed token alone. */
 		char token[64];
@@ -508,6 +520,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (g.hub != NULL)
 			hub_poll(g.hub, mono_ms());
+		cluster_poll(g.cluster, mono_ms());
 		if (g.signal_seen && !g.shutting_down)
 			begin_shutdown();
 		return 0;
@@ -890,12 +903,25 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 	fflush(stdout);
 	log_notice("brugd %s serving port %d", BRUG_VERSION, g.port);
 
+	if (cfg->cluster) {
+		/* The loop exists now, so the cluster's wake has a target. */
+		g.cluster = cluster_new(cfg, edge_wake, NULL, mono_ms());
+		if (g.cluster == NULL || cluster_start(g.cluster, mono_ms()) < 0) {
+			log_err("could not start the cluster link");
+			status = 1;
+			goto out;
+		}
+	}
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
 	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
 	while (!g.destroyed && lws_service(g.ctx, 0) >= 0)
 		;
 out:
 	hub_stop_worker(g.hub, mono_ms());
+	/* Say goodbye to the other nodes and stop libnats' wakes before the
+	 * context goes. */
+	cluster_free(g.cluster);
+	g.cluster = NULL;
 	/* With an event library the destroy in stop_cb is staged: this second
 	 * call completes it once the loop has returned (lws' own pattern). */
 	lws_context_destroy(g.ctx);

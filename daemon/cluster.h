@@ -1,0 +1,52 @@
+/* The cluster link (docs/cluster.md): this node's connection to NATS, its
+ * heartbeat and the membership list it keeps. libnats runs its own
+ * threads; everything here except the wake callback happens on the lws
+ * loop's thread, which drains what libnats delivered in cluster_poll(). */
+#ifndef BRUG_CLUSTER_H
+#define BRUG_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct cluster;
+
+/* Heartbeat period and how long a silent member stays in the list (three
+ * missed heartbeats and some slack; docs/cluster.md, section 2). */
+#define CLUSTER_HEARTBEAT_MS 1000
+#define CLUSTER_MEMBER_TIMEOUT_MS 3500
+
+/* Create the link for cfg's [cluster] (cfg borrowed, must outlive it).
+ * wake(ctx) is called on a libnats thread when there is work for
+ * cluster_poll(); it must be thread-safe (lws_cancel_service). Nothing
+ * connects yet. NULL on no memory, or when brugd was built without NATS. */
+struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), void *ctx, uint64_t now_ms);
+/* Start connecting to the servers of nats_url over TLS with the
+ * credentials; if none answers now, libnats keeps trying in the
+ * background, and a connection closed for good (say a certificate that
+ * does not verify) starts over every few seconds, while the node serves
+ * its own sockets. 0, or -EINVAL (bad CA or seed file, logged) or -ENOMEM. */
+int cluster_start(struct cluster *cl, uint64_t now_ms);
+/* Handle what libnats delivered since the last call (heartbeats,
+ * connection changes). Call when wake() asked for it; cluster_tick() does
+ * it too. Accepts NULL. */
+void cluster_poll(struct cluster *cl, uint64_t now_ms);
+/* Timers: send the heartbeat when due and drop silent members. Call every
+ * 250-1000 ms. Accepts NULL. */
+void cluster_tick(struct cluster *cl, uint64_t now_ms);
+/* Tell the others this node leaves (they drop it at once) and stop
+ * calling wake. Idempotent; accepts NULL. Call before the loop goes away. */
+void cluster_stop(struct cluster *cl);
+/* cluster_stop, then close and free everything. Accepts NULL. */
+void cluster_free(struct cluster *cl);
+
+/* Whether the link to NATS is up now. */
+bool cluster_connected(const struct cluster *cl);
+/* GET /api/health (docs/operations.md): this node, whether it is in a
+ * cluster and connected, and the live members. cl may be NULL (no
+ * [cluster]). Sets *status to 200, or 503 when a cluster node has no NATS
+ * link (the load balancer then sends visitors elsewhere). Caller frees;
+ * NULL on no memory. */
+char *cluster_health_json(struct cluster *cl, int *status);
+
+#endif
