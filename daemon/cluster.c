@@ -15,9 +15,12 @@
 #include "brug-build.h"
 #include "cluster.h"
 #include "config.h"
+#include "hub.h"
 #include "members.h"
+#include "proto.h"
 #include "util/list.h"
 #include "util/log.h"
+#include "util/secmem.h"
 
 #if BRUG_HAVE_NATS
 #include <nats/nats.h>
@@ -25,6 +28,10 @@
 
 /* Subjects (docs/cluster.md, section 9). */
 #define SUBJ_HB "brug.v1.hb"
+#define SUBJ_NODE "brug.v1.node."   /* + node name */
+/* Per-boot numbers of the sockets of other nodes served here, in the logs
+ * ("c1000000001"), apart from the edge's own. */
+#define REMOTE_CONN_BASE 1000000000ull
 /* What the inbox holds at most: a loop that stalls this long drops the
  * rest (heartbeats come again every second) rather than grow without end. */
 #define INBOX_MAX 10000
@@ -42,12 +49,37 @@
 
 struct inmsg {
 	struct list link;
+	bool to_node;         /* on brug.v1.node.<us>, else a heartbeat */
 	size_t len;
 	char data[];          /* len bytes and a NUL */
 };
 
+/* On the home: a visitor socket here whose session another node serves. */
+struct cluster_fwd {
+	struct list link;          /* in cluster.fwds */
+	struct cluster *cl;        /* NULL once the cluster is gone */
+	struct hub_conn *conn;     /* borrowed from the hub */
+	uint64_t id;               /* per boot, names it in the messages */
+	bool lost;                 /* the owner left: input goes nowhere */
+	char owner[MEMBERS_NAME_MAX + 1];
+};
+
+/* On the owner: a visitor socket on another node, served by our hub. */
+struct remote {
+	struct list link;          /* in cluster.remotes */
+	struct cluster *cl;
+	struct hub_conn *conn;     /* owned by the hub until hub_closed */
+	uint64_t id;               /* the home's id */
+	char home[MEMBERS_NAME_MAX + 1];
+};
+
 struct cluster {
 	const struct config *cfg;
+	struct hub *hub;
+	struct list fwds;          /* struct cluster_fwd */
+	struct list remotes;       /* struct remote */
+	uint64_t next_fwd_id, next_remote_no;
+	char node_subject[sizeof SUBJ_NODE + MEMBERS_NAME_MAX];
 	void (*wake)(void *ctx);
 	void *wake_ctx;
 	struct members *members;
@@ -71,20 +103,24 @@ struct cluster {
 	natsOptions *opts;
 	natsConnection *nc;
 	natsSubscription *hb_sub;
+	natsSubscription *node_sub;
 #endif
 };
 
 /* ---- the health document (also without NATS) ---- */
 
-static char *health_doc(const char *node, bool cluster, bool connected, const struct members *m)
+static char *health_doc(const struct config *cfg, bool cluster, bool connected, const struct members *m)
 {
-	json_t *members = json_array(), *doc;
+	json_t *members = json_array(), *owners = json_object(), *doc;
 	char *out;
 
 	for (unsigned i = 0; m != NULL && members != NULL && i < members_count(m); i++)
 		json_array_append_new(members, json_string(members_name(m, i)));
-	doc = json_pack("{s:o, s:b, s:b, s:o}", "node", node != NULL ? json_string(node) : json_null(),
-			"cluster", cluster, "connected", connected, "members", members);
+	/* Which node serves each language's queue (section 4). */
+	for (unsigned i = 0; m != NULL && owners != NULL && i < cfg->n_langs; i++)
+		json_object_set_new(owners, cfg->langs[i], json_string(members_owner(m, cfg->langs[i], 0)));
+	doc = json_pack("{s:o, s:b, s:b, s:o, s:o}", "node", cfg->node != NULL ? json_string(cfg->node) : json_null(),
+			"cluster", cluster, "connected", connected, "members", members, "owners", owners);
 	if (doc == NULL)
 		return NULL;
 	out = json_dumps(doc, JSON_COMPACT);
@@ -92,14 +128,26 @@ static char *health_doc(const char *node, bool cluster, bool connected, const st
 	return out;
 }
 
-char *cluster_health_json(struct cluster *cl, int *status)
+char *cluster_health_json(struct cluster *cl, const struct config *cfg, int *status)
 {
 	if (cl == NULL) {
+		static const struct config none = { 0 };
 		*status = 200;
-		return health_doc(NULL, false, false, NULL);
+		return health_doc(&none, false, false, NULL);
 	}
 	*status = cl->connected ? 200 : 503;
-	return health_doc(cl->cfg->node, true, cl->connected, cl->members);
+	return health_doc(cl->cfg, true, cl->connected, cl->members);
+}
+
+void cluster_set_hub(struct cluster *cl, struct hub *h)
+{
+	if (cl != NULL)
+		cl->hub = h;
+}
+
+const char *cluster_owner(struct cluster *cl, const char *lang)
+{
+	return cl != NULL && members_count(cl->members) > 1 ? members_owner(cl->members, lang, 0) : NULL;
 }
 
 bool cluster_connected(const struct cluster *cl)
@@ -119,15 +167,22 @@ static void wake_locked(struct cluster *cl)
 		cl->wake(cl->wake_ctx);
 }
 
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+/* A node message may hold visitor text: its copy is wiped when freed. */
+static void inmsg_free(struct inmsg *m)
 {
-	struct cluster *cl = closure;
+	if (m != NULL)
+		secmem_free(m, sizeof *m + m->len + 1);
+}
+
+static void enqueue(struct cluster *cl, natsMsg *msg, bool to_node)
+{
 	int len = natsMsg_GetDataLength(msg);
 	struct inmsg *m = NULL;
 
 	if (len >= 0 && len <= MSG_MAX_BYTES)
 		m = malloc(sizeof *m + (size_t)len + 1);
 	if (m != NULL) {
+		m->to_node = to_node;
 		m->len = (size_t)len;
 		memcpy(m->data, natsMsg_GetData(msg), (size_t)len);
 		m->data[len] = '\0';
@@ -136,13 +191,23 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 	pthread_mutex_lock(&cl->lock);
 	if (m == NULL || cl->n_inbox >= INBOX_MAX || cl->wake_off) {
 		cl->dropped++;
-		free(m);
+		inmsg_free(m);
 	} else {
 		list_add_tail(&cl->inbox, &m->link);
 		if (cl->n_inbox++ == 0)
 			wake_locked(cl);
 	}
 	pthread_mutex_unlock(&cl->lock);
+}
+
+static void on_hb_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	enqueue(closure, msg, false);
+}
+
+static void on_node_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	enqueue(closure, msg, true);
 }
 
 static void post_event(struct cluster *cl, unsigned ev)
@@ -185,9 +250,206 @@ static void publish_heartbeat(struct cluster *cl, bool leaving)
 	free(text);
 }
 
+/* Publish msg (taken) to node's subject. The text may hold visitor
+ * text, so it is wiped once libnats has copied it. */
+static void send_to(struct cluster *cl, const char *node, json_t *msg)
+{
+	char subject[sizeof SUBJ_NODE + MEMBERS_NAME_MAX], *text;
+
+	if (msg == NULL)
+		return;
+	json_object_set_new(msg, "from", json_string(cl->cfg->node));
+	text = cl->nc != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (text == NULL)
+		return;
+	snprintf(subject, sizeof subject, SUBJ_NODE "%s", node);
+	natsConnection_Publish(cl->nc, subject, text, (int)strlen(text));
+	secmem_wipe(text, strlen(text));
+	free(text);
+}
+
+/* The owner's hub sends a frame to a socket on another node. */
+static void remote_send(void *edge, struct frame *f)
+{
+	struct remote *r = edge;
+
+	send_to(r->cl, r->home, json_pack("{s:s, s:I, s:s%}", "t", "out", "id", (json_int_t)r->id,
+					  "f", (const char *)f->data + FRAME_PRE, f->len));
+}
+
+static void remote_close(void *edge, int code, const char *reason)
+{
+	struct remote *r = edge;
+
+	send_to(r->cl, r->home, json_pack("{s:s, s:I, s:i, s:s}", "t", "kick", "id", (json_int_t)r->id,
+					  "code", code, "reason", reason != NULL ? reason : ""));
+}
+
+static const struct hub_edge_ops remote_ops = {
+	.send = remote_send,
+	.close = remote_close,
+};
+
+static void remote_free(struct remote *r, uint64_t now)
+{
+	list_remove(&r->link);
+	if (r->conn != NULL)
+		hub_closed(r->conn, now);
+	free(r);
+}
+
+static struct remote *find_remote(struct cluster *cl, const char *home, uint64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->remotes) {
+		struct remote *r = list_entry(it, struct remote, link);
+		if (r->id == id && strcmp(r->home, home) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static struct cluster_fwd *find_fwd(struct cluster *cl, const char *owner, uint64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		if (f->id == id && strcmp(f->owner, owner) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* A node is gone (silent, or said goodbye): the sockets it served for us
+ * reconnect elsewhere, and its sockets that we served are dropped, which
+ * starts their grace period here as for any dropped socket (section 6). */
+static void node_lost(struct cluster *cl, const char *name, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &cl->remotes) {
+		struct remote *r = list_entry(it, struct remote, link);
+		if (strcmp(r->home, name) == 0)
+			remote_free(r, now);
+	}
+	list_for_each(it, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		if (strcmp(f->owner, name) == 0 && !f->lost) {
+			f->lost = true;
+			/* 1012: service restart; the client reconnects. */
+			hub_kick(f->conn, 1012, "node lost");
+		}
+	}
+}
+
+struct gone_ctx {
+	struct cluster *cl;
+	uint64_t now;
+};
+
 static void log_gone(void *ctx, const char *name)
 {
+	struct gone_ctx *g = ctx;
+
 	log_notice("cluster: node %s left (silent for %u ms)", name, CLUSTER_MEMBER_TIMEOUT_MS);
+	node_lost(g->cl, name, g->now);
+}
+
+/* A message on brug.v1.node.<us> (section 9): {"t","from","id",...}. */
+static void handle_node_msg(struct cluster *cl, const char *text, size_t len, uint64_t now)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL;
+	size_t flen = 0;
+	json_int_t id = 0;
+	int code = 1011;
+
+	if (j == NULL || json_unpack(j, "{s:s, s:s, s:I, s?:s%, s?:s, s?:i, s?:s}", "t", &t, "from", &from,
+				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason) != 0 ||
+	    !members_name_valid(from) || cl->hub == NULL) {
+		log_warn("cluster: ignoring a malformed node message");
+		goto out;
+	}
+	if (strcmp(t, "open") == 0 && lang != NULL && find_remote(cl, from, (uint64_t)id) == NULL) {
+		struct remote *r = calloc(1, sizeof *r);
+		int idx = -1;
+		for (unsigned i = 0; i < cl->cfg->n_langs; i++)
+			if (strcmp(cl->cfg->langs[i], lang) == 0)
+				idx = (int)i;
+		if (r == NULL)
+			goto out;
+		r->cl = cl;
+		r->id = (uint64_t)id;
+		snprintf(r->home, sizeof r->home, "%s", from);
+		r->conn = hub_remote_visitor_open(cl->hub, &remote_ops, r, idx, REMOTE_CONN_BASE + ++cl->next_remote_no);
+		if (r->conn == NULL) {
+			remote_close(r, 1001, "going away");
+			free(r);
+			goto out;
+		}
+		list_add_tail(&cl->remotes, &r->link);
+	} else if (strcmp(t, "in") == 0 && f != NULL) {
+		struct remote *r = find_remote(cl, from, (uint64_t)id);
+		if (r != NULL && r->conn != NULL)
+			hub_input(r->conn, f, flen, now);
+	} else if (strcmp(t, "close") == 0) {
+		struct remote *r = find_remote(cl, from, (uint64_t)id);
+		if (r != NULL)
+			remote_free(r, now);
+	} else if (strcmp(t, "out") == 0 && f != NULL) {
+		struct cluster_fwd *fw = find_fwd(cl, from, (uint64_t)id);
+		if (fw != NULL && !fw->lost)
+			hub_deliver(fw->conn, f, flen);
+	} else if (strcmp(t, "kick") == 0) {
+		struct cluster_fwd *fw = find_fwd(cl, from, (uint64_t)id);
+		if (fw != NULL && !fw->lost)
+			hub_kick(fw->conn, code >= 1000 && code < 5000 ? code : 1011, reason != NULL ? reason : "");
+	}
+out:
+	json_decref(j);
+}
+
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+{
+	const char *owner = cluster_owner(cl, lang);
+	struct cluster_fwd *f;
+
+	if (owner == NULL || strcmp(owner, cl->cfg->node) == 0 || !cl->connected)
+		return NULL;
+	f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return NULL;
+	f->cl = cl;
+	f->conn = c;
+	f->id = ++cl->next_fwd_id;
+	snprintf(f->owner, sizeof f->owner, "%s", owner);
+	list_add_tail(&cl->fwds, &f->link);
+	send_to(cl, f->owner, json_pack("{s:s, s:I, s:s}", "t", "open", "id", (json_int_t)f->id, "lang", lang));
+	log_info("c%llu served by node %s", (unsigned long long)conn_no, f->owner);
+	return f;
+}
+
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len)
+{
+	if (f == NULL || f->cl == NULL || f->lost)
+		return;
+	send_to(f->cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id, "f", buf, len));
+}
+
+void cluster_forward_close(struct cluster_fwd *f)
+{
+	if (f == NULL)
+		return;
+	if (f->cl != NULL) {
+		if (!f->lost)
+			send_to(f->cl, f->owner, json_pack("{s:s, s:I}", "t", "close", "id", (json_int_t)f->id));
+		list_remove(&f->link);
+	}
+	free(f);
 }
 
 /* One heartbeat from a peer: {"node","boot","seq","ready","langs"[,"leave"]}. */
@@ -211,8 +473,10 @@ static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, u
 	if (*end != '\0')
 		goto out;
 	if (leave) {
-		if (members_left(cl->members, node, boot))
+		if (members_left(cl->members, node, boot)) {
 			log_notice("cluster: node %s left", node);
+			node_lost(cl, node, now);
+		}
 		goto out;
 	}
 	if (langs == NULL || strcmp(langs, cl->langs) != 0) {
@@ -284,8 +548,11 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 	list_for_each_safe(it, tmp, &batch) {
 		struct inmsg *m = list_entry(it, struct inmsg, link);
 		list_remove(it);
-		handle_heartbeat(cl, m->data, m->len, now);
-		free(m);
+		if (m->to_node)
+			handle_node_msg(cl, m->data, m->len, now);
+		else
+			handle_heartbeat(cl, m->data, m->len, now);
+		inmsg_free(m);
 	}
 	if (dropped != cl->dropped_logged) {
 		log_warn("cluster: %u NATS messages dropped (the loop fell behind)", dropped - cl->dropped_logged);
@@ -308,7 +575,7 @@ void cluster_tick(struct cluster *cl, uint64_t now)
 			publish_heartbeat(cl, false);
 		cl->hb_due_ms = now + CLUSTER_HEARTBEAT_MS;
 	}
-	members_expire(cl->members, now, log_gone, cl);
+	members_expire(cl->members, now, log_gone, &(struct gone_ctx){ cl, now });
 }
 
 struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), void *ctx, uint64_t now)
@@ -326,6 +593,9 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 	cl->wake_ctx = ctx;
 	randombytes_buf(&cl->boot, sizeof cl->boot);
 	list_init(&cl->inbox);
+	list_init(&cl->fwds);
+	list_init(&cl->remotes);
+	snprintf(cl->node_subject, sizeof cl->node_subject, SUBJ_NODE "%s", cfg->node);
 	for (unsigned i = 0; i < cfg->n_langs; i++)
 		off += (size_t)snprintf(cl->langs + off, sizeof cl->langs - off, "%s%s", i ? " " : "", cfg->langs[i]);
 	cl->members = members_new(cfg->node, cl->boot, CLUSTER_MEMBER_TIMEOUT_MS);
@@ -407,7 +677,9 @@ static void connect_now(struct cluster *cl, uint64_t now)
 	} else {
 		post_event(cl, EV_CONNECTED);
 	}
-	s = natsConnection_Subscribe(&cl->hb_sub, cl->nc, SUBJ_HB, on_msg, cl);
+	s = natsConnection_Subscribe(&cl->hb_sub, cl->nc, SUBJ_HB, on_hb_msg, cl);
+	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&cl->node_sub, cl->nc, cl->node_subject, on_node_msg, cl);
 	if (s != NATS_OK) {
 		log_err("cluster: cannot subscribe (%s); trying again in %u s", natsStatus_GetText(s),
 			RESTART_MS / 1000);
@@ -418,7 +690,9 @@ static void connect_now(struct cluster *cl, uint64_t now)
 static void disconnect(struct cluster *cl)
 {
 	natsSubscription_Destroy(cl->hb_sub);
+	natsSubscription_Destroy(cl->node_sub);
 	cl->hb_sub = NULL;
+	cl->node_sub = NULL;
 	if (cl->nc != NULL) {
 		natsConnection_Close(cl->nc);
 		natsConnection_Destroy(cl->nc);
@@ -472,13 +746,23 @@ void cluster_free(struct cluster *cl)
 	if (cl == NULL)
 		return;
 	cluster_stop(cl);
+	/* Sockets of other nodes are reported closed to our hub (it must not
+	 * send to them any more); ours that other nodes served keep their fwd
+	 * until the hub closes them, which then frees it. */
+	list_for_each_safe(it, tmp, &cl->remotes)
+		remote_free(list_entry(it, struct remote, link), 0);
+	list_for_each_safe(it, tmp, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		list_remove(&f->link);
+		f->cl = NULL;
+	}
 	disconnect(cl);
 	natsOptions_Destroy(cl->opts);
 	/* Wait for libnats' own threads, so nothing runs after we return. */
 	nats_CloseAndWait(2000);
 	list_for_each_safe(it, tmp, &cl->inbox) {
 		list_remove(it);
-		free(list_entry(it, struct inmsg, link));
+		inmsg_free(list_entry(it, struct inmsg, link));
 	}
 	pthread_mutex_destroy(&cl->lock);
 	members_free(cl->members);
@@ -497,5 +781,13 @@ void cluster_poll(struct cluster *cl, uint64_t now) { }
 void cluster_tick(struct cluster *cl, uint64_t now) { }
 void cluster_stop(struct cluster *cl) { }
 void cluster_free(struct cluster *cl) { }
+void cluster_set_hub(struct cluster *cl, struct hub *h) { }
+const char *cluster_owner(struct cluster *cl, const char *lang) { return NULL; }
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+{
+	return NULL;
+}
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len) { }
+void cluster_forward_close(struct cluster_fwd *f) { }
 
 #endif

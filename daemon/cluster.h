@@ -43,10 +43,31 @@ void cluster_free(struct cluster *cl);
 /* Whether the link to NATS is up now. */
 bool cluster_connected(const struct cluster *cl);
 /* GET /api/health (docs/operations.md): this node, whether it is in a
- * cluster and connected, and the live members. cl may be NULL (no
+ * cluster and connected, the live members and each language's owner. cl
+ * may be NULL (no
  * [cluster]). Sets *status to 200, or 503 when a cluster node has no NATS
  * link (the load balancer then sends visitors elsewhere). Caller frees;
  * NULL on no memory. */
-char *cluster_health_json(struct cluster *cl, int *status);
+char *cluster_health_json(struct cluster *cl, const struct config *cfg, int *status);
+
+/* ---- frames of a visitor whose language another node owns (section 3) ---- */
+
+struct hub;
+struct hub_conn;
+struct cluster_fwd;
+
+/* Lend the cluster the hub (borrowed), for the sockets of other nodes
+ * that this node's hub serves. */
+void cluster_set_hub(struct cluster *cl, struct hub *h);
+/* The node that owns lang now (borrowed name), or NULL when alone. */
+const char *cluster_owner(struct cluster *cl, const char *lang);
+/* On the home: hand c (borrowed; it must call cluster_forward_close
+ * before it goes) to the owner of lang. NULL if this node owns lang, NATS
+ * is down, or no memory: then the home serves c itself. */
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no);
+/* One frame from c's socket (borrowed) for the owner. */
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
+/* c's socket is gone: tell the owner and free f. Accepts NULL. */
+void cluster_forward_close(struct cluster_fwd *f);
 
 #endif

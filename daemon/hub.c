@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "common.h"
 #include "config.h"
 #include "coord.h"
@@ -67,6 +68,9 @@ struct vsession {
 struct hub_conn {
 	struct hub *hub;
 	void *edge;
+	const struct hub_edge_ops *ops; /* the edge's operations: the hub's, or the
+					 * cluster's for a socket on another node */
+	struct cluster_fwd *fwd;       /* this socket's session lives on another node */
 	uint64_t no;                   /* per-boot number, the only name in logs */
 	enum proto_side side;
 	bool dead;                     /* socket gone or closing: send nothing more */
@@ -136,6 +140,7 @@ struct hub {
 	unsigned n_end_tags;
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
+	struct cluster *cluster;           /* NULL: a single node */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -260,7 +265,7 @@ static void vsession_free(struct vsession *vs)
 static void send_frame(struct hub_conn *c, struct frame *f)
 {
 	if (c != NULL && !c->dead && f != NULL)
-		c->hub->ops.send(c->edge, f);
+		c->ops->send(c->edge, f);
 }
 
 /* Serialize msg (taking ownership) and send it to c with the request id. */
@@ -284,7 +289,7 @@ static void close_conn(struct hub_conn *c, int code, const char *reason)
 	if (c == NULL || c->dead)
 		return;
 	log_info("c%llu close %d %s", (unsigned long long)c->no, code, reason);
-	c->hub->ops.close(c->edge, code, reason);
+	c->ops->close(c->edge, code, reason);
 	c->dead = true;
 }
 
@@ -1860,6 +1865,7 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 		return NULL;
 	c->hub = h;
 	c->edge = edge;
+	c->ops = &h->ops;
 	c->no = no;
 	c->side = side;
 	c->lang = config_lang_index(h->cfg, h->cfg->default_lang);
@@ -1879,6 +1885,67 @@ struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_
 	h->n_visitors++;
 	log_info("c%llu visitor open", (unsigned long long)conn_no);
 	return c;
+}
+
+struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
+					 uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
+
+	if (c == NULL)
+		return NULL;
+	c->ops = ops;
+	if (lang >= 0 && (unsigned)lang < h->cfg->n_langs)
+		c->lang = lang;
+	list_add_tail(&h->visitors, &c->link);
+	h->n_visitors++;
+	log_info("c%llu visitor open (from another node)", (unsigned long long)conn_no);
+	return c;
+}
+
+void hub_deliver(struct hub_conn *c, const char *text, size_t len)
+{
+	struct frame *f;
+
+	if (c == NULL || c->dead)
+		return;
+	f = malloc(sizeof *f + FRAME_PRE + len + 1);
+	if (f == NULL)
+		return;
+	f->refs = 1;
+	f->len = len;
+	memcpy(f->data + FRAME_PRE, text, len);
+	f->data[FRAME_PRE + len] = '\0';
+	send_frame(c, f);
+	frame_unref(f);
+}
+
+void hub_kick(struct hub_conn *c, int code, const char *reason)
+{
+	close_conn(c, code, reason);
+}
+
+void hub_set_cluster(struct hub *h, struct cluster *cl)
+{
+	h->cluster = cl;
+}
+
+/* docs/cluster.md, section 3: a new visitor whose language another node
+ * owns is served by that node's hub; this socket only carries its frames.
+ * Returns true if c was handed over (buf goes along). */
+static bool hand_over_visitor(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
+{
+	struct hub *h = c->hub;
+	int lang;
+
+	if (h->cluster == NULL || c->side != PROTO_SIDE_VISITOR || in->type != PROTO_HELLO || c->vs != NULL ||
+	    in->resume != NULL || in->lang == NULL || (lang = config_lang_index(h->cfg, in->lang)) < 0)
+		return false;
+	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
+	if (c->fwd == NULL)
+		return false;   /* owned here, or the owner is unreachable: serve it here */
+	cluster_forward_input(c->fwd, buf, len);
+	return true;
 }
 
 struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no)
@@ -1943,6 +2010,11 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
+	if (c->fwd != NULL) {
+		/* The owner's hub applies the protocol, limits included. */
+		cluster_forward_input(c->fwd, buf, len);
+		return;
+	}
 	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
 		close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
@@ -1958,6 +2030,8 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
+	if (hand_over_visitor(c, &in, buf, len))
+		goto out;
 	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
@@ -1992,6 +2066,10 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	h->now_ms = now;
 	c->dead = true;
 	list_remove(&c->link);
+	if (c->fwd != NULL) {
+		cluster_forward_close(c->fwd);
+		c->fwd = NULL;
+	}
 	if (c->side == PROTO_SIDE_VISITOR) {
 		h->n_visitors--;
 		if (c->vs != NULL) {

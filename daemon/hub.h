@@ -68,6 +68,23 @@ void hub_stop_worker(struct hub *h, uint64_t now_ms);
  * 250-1000 ms. */
 void hub_tick(struct hub *h, uint64_t now_ms);
 
+/* ---- the cluster (docs/cluster.md): the hub's second edge ---- */
+
+struct cluster;
+/* Lend the hub the cluster link (borrowed; NULL: a single node). New
+ * visitors whose language another node owns are then handed to it. */
+void hub_set_cluster(struct hub *h, struct cluster *cl);
+/* On the owner: a visitor socket on another node, whose frames the cluster
+ * feeds to hub_input; ops (borrowed, send and close used) carry the hub's
+ * frames back; lang is the language of the hello. Like hub_visitor_open. */
+struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
+					 uint64_t conn_no);
+/* On the home: write text (len bytes, a frame the owner serialized;
+ * borrowed) to c's socket. */
+void hub_deliver(struct hub_conn *c, const char *text, size_t len);
+/* On the home: close c's socket as the owner asked. */
+void hub_kick(struct hub_conn *c, int code, const char *reason);
+
 struct roster;
 struct stats;
 /* Lend the hub the shift roster and the statistics (borrowed; either may

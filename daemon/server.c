@@ -417,7 +417,7 @@ static int http_document(struct lws *wsi, struct http_pss *hp)
 		/* For the load balancer (docs/operations.md): 503 while a
 		 * cluster node has no link to NATS. */
 		int st;
-		if ((hp->owned = cluster_health_json(g.cluster, &st)) != NULL) {
+		if ((hp->owned = cluster_health_json(g.cluster, g.cfg, &st)) != NULL) {
 			status = st;
 			body = hp->owned;
 			len = strlen(body);
@@ -911,6 +911,8 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 			status = 1;
 			goto out;
 		}
+		cluster_set_hub(g.cluster, g.hub);
+		hub_set_cluster(g.hub, g.cluster);
 	}
 	lws_sul_schedule(g.ctx, 0, &g.tick_sul, tick_cb, TICK_US);
 	lws_sul_schedule(g.ctx, 0, &g.ka_sul, ka_tick_cb, KA_TICK_US);
@@ -920,6 +922,7 @@ out:
 	hub_stop_worker(g.hub, mono_ms());
 	/* Say goodbye to the other nodes and stop libnats' wakes before the
 	 * context goes. */
+	hub_set_cluster(g.hub, NULL);
 	cluster_free(g.cluster);
 	g.cluster = NULL;
 	/* With an event library the destroy in stop_cb is staged: this second

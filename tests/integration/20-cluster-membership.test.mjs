@@ -93,7 +93,7 @@ test('GET /api/health without [cluster] says so', { timeout: 20000 }, async () =
 		const h = await health(b);
 		assert.equal(h.status, 200);
 		assert.match(h.type, /^application\/json/);
-		assert.deepEqual(h.json, { node: null, cluster: false, connected: false, members: [] });
+		assert.deepEqual(h.json, { node: null, cluster: false, connected: false, members: [], owners: {} });
 		assert.equal(b.logs().some((l) => /cluster/.test(l)), false);
 	} finally {
 		await b.stop();
@@ -106,8 +106,14 @@ test('two nodes see each other in /api/health', { timeout: 30000 }, async () => 
 	const h1 = await healthUntil(b1, sameMembers(['b1', 'b2']), 10000, 'b1 sees b2');
 	const h2 = await healthUntil(b2, sameMembers(['b1', 'b2']), 10000, 'b2 sees b1');
 	assert.equal(h1.status, 200);
-	assert.deepEqual(h1.json, { node: 'b1', cluster: true, connected: true, members: ['b1', 'b2'] });
-	assert.deepEqual(h2.json, { node: 'b2', cluster: true, connected: true, members: ['b1', 'b2'] });
+	const { owners, ...rest1 } = h1.json;
+	assert.deepEqual(rest1, { node: 'b1', cluster: true, connected: true, members: ['b1', 'b2'] });
+	assert.deepEqual({ ...h2.json, owners: undefined },
+		{ node: 'b2', cluster: true, connected: true, members: ['b1', 'b2'], owners: undefined });
+	// Every language has one owner among the members, the same on both.
+	assert.deepEqual(Object.keys(owners), ['nl', 'ar', 'ti', 'tr', 'en']);
+	assert.deepEqual(h2.json.owners, owners);
+	for (const o of Object.values(owners)) assert.ok(['b1', 'b2'].includes(o), o);
 	assert.ok(b1.logs().some((l) => /cluster: node b2 joined/.test(l)), b1.logs().join('\n'));
 	// TLS and the password are in use: a wrong password is refused by the
 	// servers, so a connection means both held.

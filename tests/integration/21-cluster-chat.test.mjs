@@ -1,0 +1,177 @@
+// A chat across two brugd nodes on NATS (docs/cluster.md, sections 3 and
+// 5): a visitor on node 1 whose language node 2 owns is served by node 2's
+// hub, and chats both ways with a volunteer there; when node 1 dies, the
+// visitor resumes on node 2 with its token and misses nothing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { startBrugd, availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
+import { startNatsCluster } from '../lib/nats.mjs';
+
+const PW = 'integration-test-password-21';
+const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
+const VISITOR_TEXT = 'cross-node canary 7f3a from the visitor';
+const STAFF_TEXT = 'cross-node canary 9c1d from the volunteer';
+
+let nats;
+let b1;
+let b2;
+
+function health(b) {
+	return new Promise((resolve, reject) => {
+		https.get({ host: 'localhost', port: b.port, path: '/api/health', ca: readFileSync(b.caPath) }, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (c) => { body += c; });
+			res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(body) }));
+		}).on('error', reject);
+	});
+}
+
+async function healthUntil(b, pred, timeoutMs, what) {
+	const start = Date.now();
+	let last;
+	while (Date.now() - start < timeoutMs) {
+		last = await health(b);
+		if (pred(last.json)) return last.json;
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+}
+
+function startNode(name, staff = []) {
+	return startBrugd({
+		staff,
+		config: {
+			chat: { grace_seconds: 30 },
+			cluster: {
+				node: name,
+				nats_url: nats.urls.join(' '),
+				nats_user: nats.user,
+				nats_password: nats.password,
+				nats_ca: nats.caPath,
+			},
+		},
+	});
+}
+
+before(async () => {
+	nats = await startNatsCluster(3);
+	b1 = await startNode('b1');
+	b2 = await startNode('b2', [
+		{ user: 'anna', alias: 'Anna', roles: 'volunteer', langs: LANGS.join(','), password: PW },
+	]);
+});
+
+after(async () => {
+	for (const b of [b1, b2]) {
+		if (!b) continue;
+		await b.stop();
+		await b.cleanup();
+	}
+	if (nats) {
+		await nats.stop();
+		await nats.cleanup();
+	}
+});
+
+let lang;     // a language node 2 owns
+let s;        // Anna on node 2
+let v;        // the visitor, on node 1
+let chat;
+let token;
+
+test('both nodes agree which node owns each language', { timeout: 20000 }, async () => {
+	const both = (j) => j.connected && JSON.stringify(j.members) === '["b1","b2"]';
+	const h1 = await healthUntil(b1, both, 10000, 'b1 sees b2');
+	const h2 = await healthUntil(b2, both, 10000, 'b2 sees b1');
+	assert.deepEqual(Object.keys(h1.owners), LANGS);
+	assert.deepEqual(h1.owners, h2.owners);
+	for (const o of Object.values(h1.owners)) assert.ok(o === 'b1' || o === 'b2');
+	lang = LANGS.find((l) => h1.owners[l] === 'b2');
+	assert.ok(lang, `node b2 owns one of ${LANGS}: ${JSON.stringify(h1.owners)}`);
+});
+
+test('a visitor on node 1 chats with a volunteer on node 2, both ways', { timeout: 30000 }, async () => {
+	s = await availableStaff(b2, 'anna', PW);
+	const hello = await visitorHello(b1, { lang });
+	v = hello.v;
+	assert.equal(hello.welcome.lang, lang);
+	assert.equal(hello.welcome.open, true, 'node 2 has Anna available');
+	token = hello.welcome.session;
+	assert.match(token, /^[A-Za-z0-9_-]{22,}$/);
+	const q = await v.next('queue');
+	assert.equal(q.position, 1);
+
+	const offer = await s.next('offer');
+	assert.equal(offer.lang, lang);
+	s.send({ type: 'accept', offer: offer.offer });
+	const chatFrame = await s.next('chat');
+	chat = chatFrame.chat;
+	const joined = await v.next('joined');
+	assert.equal(joined.staff.alias, 'Anna');
+
+	v.send({ type: 'msg', text: VISITOR_TEXT, id: 'v1' });
+	const echo = await v.next('msg');
+	assert.deepEqual({ ...echo, ts: 0 }, { type: 'msg', from: 'visitor', text: VISITOR_TEXT, ts: 0, seq: 1, id: 'v1' });
+	const atStaff = await s.next('msg');
+	assert.equal(atStaff.chat, chat);
+	assert.equal(atStaff.text, VISITOR_TEXT);
+	assert.equal(atStaff.seq, 1);
+
+	s.send({ type: 'msg', chat, text: STAFF_TEXT, id: 's1' });
+	const atVisitor = await v.next('msg');
+	assert.deepEqual({ ...atVisitor, ts: 0 },
+		{ type: 'msg', from: 'staff', alias: 'Anna', text: STAFF_TEXT, ts: 0, seq: 2 });
+	assert.equal((await s.next('msg')).id, 's1');
+
+	// Typing goes across too.
+	v.send({ type: 'typing', on: true });
+	const typing = await s.next('typing');
+	assert.equal(typing.chat, chat);
+	assert.equal(typing.on, true);
+
+	assert.ok(b1.logs().some((l) => /served by node b2/.test(l)), b1.logs().join('\n'));
+});
+
+test('node 1 killed mid-chat: the visitor resumes on node 2 with its token, nothing missed', { timeout: 30000 }, async () => {
+	await b1.process.kill('SIGKILL');
+	// Node 2 sees the visitor's socket gone (node 1 left the membership)
+	// and tells Anna the visitor is away; the chat waits for the grace.
+	const away = await s.next('presence', 10000);
+	assert.deepEqual(away, { type: 'presence', chat, visitor: 'away' });
+	s.send({ type: 'msg', chat, text: 'are you still there?', id: 's2' });
+	assert.equal((await s.next('msg')).seq, 3);
+
+	const v2 = await connectVisitor(b2);
+	v2.send({ type: 'hello', resume: token, last_seq: 2 });
+	const welcome = await v2.next('welcome');
+	assert.equal(welcome.resumed, true);
+	assert.equal(welcome.lang, lang);
+	assert.equal((await v2.next('joined')).staff.alias, 'Anna');
+	const missed = await v2.next('msg');
+	assert.equal(missed.seq, 3);
+	assert.equal(missed.text, 'are you still there?');
+	assert.deepEqual(await s.next('presence'), { type: 'presence', chat, visitor: 'back' });
+
+	v2.send({ type: 'msg', text: 'yes, on another node', id: 'v2' });
+	assert.equal((await v2.next('msg')).seq, 4);
+	assert.equal((await s.next('msg')).seq, 4);
+	v2.send({ type: 'end' });
+	assert.equal((await v2.next('ended')).by, 'visitor');
+	assert.equal((await s.next('ended')).by, 'visitor');
+	v2.close();
+	s.close();
+	v.close();
+});
+
+test('no log of either node holds the chat text', { timeout: 10000 }, async () => {
+	await b2.stop();
+	for (const b of [b1, b2]) {
+		const text = b.logs().join('\n');
+		assert.equal(text.includes('canary'), false, text);
+		assert.equal(text.includes(token), false);
+	}
+	for (const srv of nats.servers) assert.equal(srv.logs().join('\n').includes('canary'), false);
+});
