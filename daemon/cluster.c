@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -93,6 +94,9 @@ struct cluster {
 	unsigned dropped_logged;
 
 	pthread_mutex_t lock;      /* guards the fields below */
+	pthread_cond_t done;       /* signalled when a subscription or the connection is through */
+	unsigned subs_made, subs_done; /* subscriptions, and those whose last callback returned */
+	bool closed_seen;          /* the connection's closed callback ran */
 	struct list inbox;         /* struct inmsg, oldest first */
 	unsigned n_inbox;
 	unsigned dropped;          /* messages the full inbox refused */
@@ -220,7 +224,30 @@ static void post_event(struct cluster *cl, unsigned ev)
 
 static void on_connected(natsConnection *nc, void *closure) { post_event(closure, EV_CONNECTED); }
 static void on_disconnected(natsConnection *nc, void *closure) { post_event(closure, EV_DISCONNECTED); }
-static void on_closed(natsConnection *nc, void *closure) { post_event(closure, EV_CLOSED); }
+
+/* The connection's last callback: disconnect() waits for it. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct cluster *cl = closure;
+
+	pthread_mutex_lock(&cl->lock);
+	cl->events |= EV_CLOSED;
+	cl->closed_seen = true;
+	wake_locked(cl);
+	pthread_cond_broadcast(&cl->done);
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* A subscription's message handler will not run again. */
+static void on_sub_complete(void *closure)
+{
+	struct cluster *cl = closure;
+
+	pthread_mutex_lock(&cl->lock);
+	cl->subs_done++;
+	pthread_cond_broadcast(&cl->done);
+	pthread_mutex_unlock(&cl->lock);
+}
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
@@ -510,7 +537,8 @@ static void handle_events(struct cluster *cl, unsigned ev, uint64_t now)
 		cl->restart_ms = now + RESTART_MS;
 	}
 	cl->connected = natsConnection_Status(cl->nc) == NATS_CONN_STATUS_CONNECTED;
-	if ((ev & EV_DISCONNECTED) && !cl->connected)
+	/* Both may have happened since the last poll: say so in order. */
+	if (ev & EV_DISCONNECTED)
 		log_warn("cluster: lost the NATS server; trying the others");
 	if ((ev & EV_CONNECTED) && cl->connected) {
 		if (natsConnection_GetConnectedUrl(cl->nc, url, sizeof url) != NATS_OK)
@@ -604,6 +632,12 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 		free(cl);
 		return NULL;
 	}
+	if (pthread_cond_init(&cl->done, NULL) != 0) {
+		pthread_mutex_destroy(&cl->lock);
+		members_free(cl->members);
+		free(cl);
+		return NULL;
+	}
 	return cl;
 }
 
@@ -678,8 +712,12 @@ static void connect_now(struct cluster *cl, uint64_t now)
 		post_event(cl, EV_CONNECTED);
 	}
 	s = natsConnection_Subscribe(&cl->hb_sub, cl->nc, SUBJ_HB, on_hb_msg, cl);
+	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->hb_sub, on_sub_complete, cl) == NATS_OK)
+		cl->subs_made++;
 	if (s == NATS_OK)
 		s = natsConnection_Subscribe(&cl->node_sub, cl->nc, cl->node_subject, on_node_msg, cl);
+	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->node_sub, on_sub_complete, cl) == NATS_OK)
+		cl->subs_made++;
 	if (s != NATS_OK) {
 		log_err("cluster: cannot subscribe (%s); trying again in %u s", natsStatus_GetText(s),
 			RESTART_MS / 1000);
@@ -687,16 +725,34 @@ static void connect_now(struct cluster *cl, uint64_t now)
 	}
 }
 
+/* Close the connection and wait (bounded) until libnats has made its last
+ * callback into cl: its closed callback, and each subscription's
+ * completion. Without that a callback could run after cl is freed (and
+ * nats_Close(), which would wait for all of libnats, breaks OpenSSL's own
+ * clean-up at exit, so it is not used). */
 static void disconnect(struct cluster *cl)
 {
+	struct timespec until;
+
+	if (cl->nc != NULL) {
+		natsConnection_Close(cl->nc);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+		pthread_mutex_lock(&cl->lock);
+		while (!cl->closed_seen || cl->subs_done < cl->subs_made)
+			if (pthread_cond_timedwait(&cl->done, &cl->lock, &until) != 0)
+				break;
+		if (!cl->closed_seen || cl->subs_done < cl->subs_made)
+			log_warn("cluster: libnats did not finish closing in time");
+		cl->closed_seen = false;
+		cl->subs_made = cl->subs_done = 0;
+		pthread_mutex_unlock(&cl->lock);
+	}
 	natsSubscription_Destroy(cl->hb_sub);
 	natsSubscription_Destroy(cl->node_sub);
 	cl->hb_sub = NULL;
 	cl->node_sub = NULL;
-	if (cl->nc != NULL) {
-		natsConnection_Close(cl->nc);
-		natsConnection_Destroy(cl->nc);
-	}
+	natsConnection_Destroy(cl->nc);
 	cl->nc = NULL;
 	cl->connected = false;
 }
@@ -758,12 +814,11 @@ void cluster_free(struct cluster *cl)
 	}
 	disconnect(cl);
 	natsOptions_Destroy(cl->opts);
-	/* Wait for libnats' own threads, so nothing runs after we return. */
-	nats_CloseAndWait(2000);
 	list_for_each_safe(it, tmp, &cl->inbox) {
 		list_remove(it);
 		inmsg_free(list_entry(it, struct inmsg, link));
 	}
+	pthread_cond_destroy(&cl->done);
 	pthread_mutex_destroy(&cl->lock);
 	members_free(cl->members);
 	free(cl);

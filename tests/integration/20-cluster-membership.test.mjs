@@ -162,7 +162,7 @@ test('a node that comes back joins again; one that stops cleanly is dropped at o
 	nodes.push(b3);
 	await healthUntil(b1, sameMembers(['b1', 'b3']), 10000, 'b1 sees b3');
 	await healthUntil(b3, sameMembers(['b1', 'b3']), 10000, 'b3 sees b1');
-	await b3.stop();
+	assert.deepEqual(await b3.stop(), { code: 0, signal: null }, b3.logs().join('\n'));
 	const h = await healthUntil(b1, sameMembers(['b1']), MEMBER_TIMEOUT_MS, 'b1 drops b3');
 	assert.ok(h.afterMs < 1500, `dropped after ${h.afterMs} ms`);
 	assert.ok(b1.logs().some((l) => /cluster: node b3 left$/.test(l)), b1.logs().join('\n'));
