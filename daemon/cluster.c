@@ -30,6 +30,11 @@
 /* Subjects (docs/cluster.md, section 9). */
 #define SUBJ_HB "brug.v1.hb"
 #define SUBJ_NODE "brug.v1.node."   /* + node name */
+#define SUBJ_RESUME "brug.v1.resume"
+/* How long a resume with a token this node does not know waits for the
+ * node that holds it before it is served here as a new start. */
+#define RESUME_WAIT_MS 1000
+#define HELD_MAX 8
 /* Per-boot numbers of the sockets of other nodes served here, in the logs
  * ("c1000000001"), apart from the edge's own. */
 #define REMOTE_CONN_BASE 1000000000ull
@@ -48,9 +53,11 @@
 #define EV_CLOSED 4u
 #define EV_ERROR 8u
 
+enum in_kind { IN_HB, IN_NODE, IN_RESUME };
+
 struct inmsg {
 	struct list link;
-	bool to_node;         /* on brug.v1.node.<us>, else a heartbeat */
+	enum in_kind kind;    /* which subscription it came on */
 	size_t len;
 	char data[];          /* len bytes and a NUL */
 };
@@ -62,6 +69,10 @@ struct cluster_fwd {
 	struct hub_conn *conn;     /* borrowed from the hub */
 	uint64_t id;               /* per boot, names it in the messages */
 	bool lost;                 /* the owner left: input goes nowhere */
+	bool pending;              /* asking who holds its resume token; owner "" */
+	uint64_t deadline_ms;      /* while pending: serve it here after this */
+	struct list held;          /* while pending: its frames, struct inmsg */
+	unsigned n_held;
 	char owner[MEMBERS_NAME_MAX + 1];
 };
 
@@ -80,6 +91,7 @@ struct cluster {
 	struct list fwds;          /* struct cluster_fwd */
 	struct list remotes;       /* struct remote */
 	uint64_t next_fwd_id, next_remote_no;
+	uint64_t now_ms;           /* of the last poll or tick */
 	char node_subject[sizeof SUBJ_NODE + MEMBERS_NAME_MAX];
 	void (*wake)(void *ctx);
 	void *wake_ctx;
@@ -108,6 +120,7 @@ struct cluster {
 	natsConnection *nc;
 	natsSubscription *hb_sub;
 	natsSubscription *node_sub;
+	natsSubscription *resume_sub;
 #endif
 };
 
@@ -178,7 +191,7 @@ static void inmsg_free(struct inmsg *m)
 		secmem_free(m, sizeof *m + m->len + 1);
 }
 
-static void enqueue(struct cluster *cl, natsMsg *msg, bool to_node)
+static void enqueue(struct cluster *cl, natsMsg *msg, enum in_kind kind)
 {
 	int len = natsMsg_GetDataLength(msg);
 	struct inmsg *m = NULL;
@@ -186,7 +199,7 @@ static void enqueue(struct cluster *cl, natsMsg *msg, bool to_node)
 	if (len >= 0 && len <= MSG_MAX_BYTES)
 		m = malloc(sizeof *m + (size_t)len + 1);
 	if (m != NULL) {
-		m->to_node = to_node;
+		m->kind = kind;
 		m->len = (size_t)len;
 		memcpy(m->data, natsMsg_GetData(msg), (size_t)len);
 		m->data[len] = '\0';
@@ -206,12 +219,17 @@ static void enqueue(struct cluster *cl, natsMsg *msg, bool to_node)
 
 static void on_hb_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-	enqueue(closure, msg, false);
+	enqueue(closure, msg, IN_HB);
 }
 
 static void on_node_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-	enqueue(closure, msg, true);
+	enqueue(closure, msg, IN_NODE);
+}
+
+static void on_resume_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	enqueue(closure, msg, IN_RESUME);
 }
 
 static void post_event(struct cluster *cl, unsigned ev)
@@ -385,6 +403,8 @@ static void log_gone(void *ctx, const char *name)
 	node_lost(g->cl, name, g->now);
 }
 
+static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *from);
+
 /* A message on brug.v1.node.<us> (section 9): {"t","from","id",...}. */
 static void handle_node_msg(struct cluster *cl, const char *text, size_t len, uint64_t now)
 {
@@ -401,10 +421,19 @@ static void handle_node_msg(struct cluster *cl, const char *text, size_t len, ui
 		log_warn("cluster: ignoring a malformed node message");
 		goto out;
 	}
-	if (strcmp(t, "open") == 0 && lang != NULL && find_remote(cl, from, (uint64_t)id) == NULL) {
+	if (strcmp(t, "resume!") == 0) {
+		struct list *it;
+		list_for_each(it, &cl->fwds) {
+			struct cluster_fwd *fw = list_entry(it, struct cluster_fwd, link);
+			if (fw->pending && fw->id == (uint64_t)id) {
+				resume_found(cl, fw, from);
+				break;
+			}
+		}
+	} else if (strcmp(t, "open") == 0 && find_remote(cl, from, (uint64_t)id) == NULL) {
 		struct remote *r = calloc(1, sizeof *r);
 		int idx = -1;
-		for (unsigned i = 0; i < cl->cfg->n_langs; i++)
+		for (unsigned i = 0; lang != NULL && i < cl->cfg->n_langs; i++)
 			if (strcmp(cl->cfg->langs[i], lang) == 0)
 				idx = (int)i;
 		if (r == NULL)
@@ -453,6 +482,7 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
 	f->cl = cl;
 	f->conn = c;
 	f->id = ++cl->next_fwd_id;
+	list_init(&f->held);
 	snprintf(f->owner, sizeof f->owner, "%s", owner);
 	list_add_tail(&cl->fwds, &f->link);
 	send_to(cl, f->owner, json_pack("{s:s, s:I, s:s}", "t", "open", "id", (json_int_t)f->id, "lang", lang));
@@ -460,10 +490,64 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
 	return f;
 }
 
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+{
+	struct cluster_fwd *f;
+
+	if (cl == NULL || !cl->connected || members_count(cl->members) < 2)
+		return NULL;
+	f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return NULL;
+	f->cl = cl;
+	f->conn = c;
+	f->id = ++cl->next_fwd_id;
+	f->pending = true;
+	f->deadline_ms = cl->now_ms + RESUME_WAIT_MS;
+	list_init(&f->held);
+	list_add_tail(&cl->fwds, &f->link);
+	/* Everyone hears the question; the node holding the session answers
+	 * on our subject. Only the token's hash travels (section 8). */
+	json_t *q = json_pack("{s:s, s:I, s:s, s:s}", "t", "resume?", "id", (json_int_t)f->id, "h", hash,
+			      "from", cl->cfg->node);
+	char *text = q != NULL ? json_dumps(q, JSON_COMPACT) : NULL;
+	json_decref(q);
+	if (text != NULL && cl->nc != NULL)
+		natsConnection_PublishString(cl->nc, SUBJ_RESUME, text);
+	if (text != NULL)
+		secmem_wipe(text, strlen(text));
+	free(text);
+	log_info("c%llu asks the cluster for its session", (unsigned long long)conn_no);
+	return f;
+}
+
+static void held_free(struct cluster_fwd *f)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &f->held) {
+		list_remove(it);
+		inmsg_free(list_entry(it, struct inmsg, link));
+	}
+	f->n_held = 0;
+}
+
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len)
 {
 	if (f == NULL || f->cl == NULL || f->lost)
 		return;
+	if (f->pending) {
+		struct inmsg *m = f->n_held < HELD_MAX && len <= MSG_MAX_BYTES ? malloc(sizeof *m + len + 1) : NULL;
+		if (m == NULL)
+			return;
+		m->kind = IN_NODE;
+		m->len = len;
+		memcpy(m->data, buf, len);
+		m->data[len] = '\0';
+		list_add_tail(&f->held, &m->link);
+		f->n_held++;
+		return;
+	}
 	send_to(f->cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id, "f", buf, len));
 }
 
@@ -472,11 +556,75 @@ void cluster_forward_close(struct cluster_fwd *f)
 	if (f == NULL)
 		return;
 	if (f->cl != NULL) {
-		if (!f->lost)
+		if (!f->lost && !f->pending)
 			send_to(f->cl, f->owner, json_pack("{s:s, s:I}", "t", "close", "id", (json_int_t)f->id));
 		list_remove(&f->link);
 	}
+	held_free(f);
 	free(f);
+}
+
+/* The node `from` holds the session f asked for: f goes there, with the
+ * frames held meanwhile. */
+static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *from)
+{
+	struct list *it, *tmp;
+
+	f->pending = false;
+	snprintf(f->owner, sizeof f->owner, "%s", from);
+	send_to(cl, f->owner, json_pack("{s:s, s:I}", "t", "open", "id", (json_int_t)f->id));
+	list_for_each_safe(it, tmp, &f->held) {
+		struct inmsg *m = list_entry(it, struct inmsg, link);
+		send_to(cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id,
+						"f", m->data, m->len));
+	}
+	held_free(f);
+	log_info("a resumed visitor is served by node %s", from);
+}
+
+/* Nobody answered for f in time: its hello is a new start here. */
+static void expire_pending(struct cluster *cl, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		struct list held, *jt, *jtmp;
+		if (!f->pending || now < f->deadline_ms)
+			continue;
+		list_remove(&f->link);
+		hub_serve_here(f->conn);
+		/* Take the frames out first: hub_input may close the socket. */
+		list_init(&held);
+		if (!list_empty(&f->held)) {
+			held = f->held;
+			held.next->prev = &held;
+			held.prev->next = &held;
+		}
+		struct hub_conn *conn = f->conn;
+		free(f);
+		list_for_each_safe(jt, jtmp, &held) {
+			struct inmsg *m = list_entry(jt, struct inmsg, link);
+			list_remove(jt);
+			hub_input(conn, m->data, m->len, now);
+			inmsg_free(m);
+		}
+	}
+}
+
+/* Another node asks who holds the session of a token hash. */
+static void handle_resume_question(struct cluster *cl, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	const char *from = NULL, *hash = NULL;
+	json_int_t id = 0;
+
+	if (j != NULL && cl->hub != NULL &&
+	    json_unpack(j, "{s:s, s:I, s:s}", "from", &from, "id", &id, "h", &hash) == 0 &&
+	    members_name_valid(from) && strcmp(from, cl->cfg->node) != 0 && hub_has_session_hash(cl->hub, hash))
+		send_to(cl, from, json_pack("{s:s, s:I}", "t", "resume!", "id", (json_int_t)id));
+	json_decref(j);
 }
 
 /* One heartbeat from a peer: {"node","boot","seq","ready","langs"[,"leave"]}. */
@@ -557,6 +705,7 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 
 	if (cl == NULL || cl->stopped)
 		return;
+	cl->now_ms = now;
 	list_init(&batch);
 	pthread_mutex_lock(&cl->lock);
 	if (!list_empty(&cl->inbox)) {
@@ -576,8 +725,10 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 	list_for_each_safe(it, tmp, &batch) {
 		struct inmsg *m = list_entry(it, struct inmsg, link);
 		list_remove(it);
-		if (m->to_node)
+		if (m->kind == IN_NODE)
 			handle_node_msg(cl, m->data, m->len, now);
+		else if (m->kind == IN_RESUME)
+			handle_resume_question(cl, m->data, m->len);
 		else
 			handle_heartbeat(cl, m->data, m->len, now);
 		inmsg_free(m);
@@ -604,6 +755,7 @@ void cluster_tick(struct cluster *cl, uint64_t now)
 		cl->hb_due_ms = now + CLUSTER_HEARTBEAT_MS;
 	}
 	members_expire(cl->members, now, log_gone, &(struct gone_ctx){ cl, now });
+	expire_pending(cl, now);
 }
 
 struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), void *ctx, uint64_t now)
@@ -718,6 +870,10 @@ static void connect_now(struct cluster *cl, uint64_t now)
 		s = natsConnection_Subscribe(&cl->node_sub, cl->nc, cl->node_subject, on_node_msg, cl);
 	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->node_sub, on_sub_complete, cl) == NATS_OK)
 		cl->subs_made++;
+	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&cl->resume_sub, cl->nc, SUBJ_RESUME, on_resume_msg, cl);
+	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->resume_sub, on_sub_complete, cl) == NATS_OK)
+		cl->subs_made++;
 	if (s != NATS_OK) {
 		log_err("cluster: cannot subscribe (%s); trying again in %u s", natsStatus_GetText(s),
 			RESTART_MS / 1000);
@@ -750,8 +906,10 @@ static void disconnect(struct cluster *cl)
 	}
 	natsSubscription_Destroy(cl->hb_sub);
 	natsSubscription_Destroy(cl->node_sub);
+	natsSubscription_Destroy(cl->resume_sub);
 	cl->hb_sub = NULL;
 	cl->node_sub = NULL;
+	cl->resume_sub = NULL;
 	natsConnection_Destroy(cl->nc);
 	cl->nc = NULL;
 	cl->connected = false;
@@ -844,5 +1002,9 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
 }
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len) { }
 void cluster_forward_close(struct cluster_fwd *f) { }
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+{
+	return NULL;
+}
 
 #endif

@@ -65,6 +65,12 @@ const char *cluster_owner(struct cluster *cl, const char *lang);
  * before it goes) to the owner of lang. NULL if this node owns lang, NATS
  * is down, or no memory: then the home serves c itself. */
 struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no);
+/* On the home: c's hello resumes a token this node does not know: ask the
+ * other nodes who holds the session with this token hash (borrowed). The
+ * frames wait meanwhile; if nobody answers within a second, the hub gets
+ * c back (hub_serve_here) with the frames, and serves it as a new start.
+ * NULL when there is nobody to ask (alone, or NATS is down). */
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no);
 /* One frame from c's socket (borrowed) for the owner. */
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
 /* c's socket is gone: tell the owner and free f. Accepts NULL. */

@@ -71,6 +71,7 @@ struct hub_conn {
 	const struct hub_edge_ops *ops; /* the edge's operations: the hub's, or the
 					 * cluster's for a socket on another node */
 	struct cluster_fwd *fwd;       /* this socket's session lives on another node */
+	bool serve_here;               /* the cluster found no other node for it */
 	uint64_t no;                   /* per-boot number, the only name in logs */
 	enum proto_side side;
 	bool dead;                     /* socket gone or closing: send nothing more */
@@ -1925,6 +1926,36 @@ void hub_kick(struct hub_conn *c, int code, const char *reason)
 	close_conn(c, code, reason);
 }
 
+void hub_serve_here(struct hub_conn *c)
+{
+	c->fwd = NULL;
+	c->serve_here = true;
+}
+
+bool hub_has_session_hash(struct hub *h, const char *hash)
+{
+	struct list *it;
+	char mine[65];
+	bool found = false;
+
+	/* One hash per session: fine for the occasional resume; a second map
+	 * keyed by hash would make it O(1) if resume storms after a node loss
+	 * turn out to need it. */
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		if (vs->token[0] == '\0' || vs->rv == NULL ||
+		    (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_CHATTING))
+			continue;
+		token_hash_hex(vs->token, mine);
+		if (strlen(hash) == 64 && token_equal(mine, hash)) {
+			found = true;
+			break;
+		}
+	}
+	secmem_wipe(mine, sizeof mine);
+	return found;
+}
+
 void hub_set_cluster(struct hub *h, struct cluster *cl)
 {
 	h->cluster = cl;
@@ -1938,8 +1969,25 @@ static bool hand_over_visitor(struct hub_conn *c, const struct proto_in *in, con
 	struct hub *h = c->hub;
 	int lang;
 
-	if (h->cluster == NULL || c->side != PROTO_SIDE_VISITOR || in->type != PROTO_HELLO || c->vs != NULL ||
-	    in->resume != NULL || in->lang == NULL || (lang = config_lang_index(h->cfg, in->lang)) < 0)
+	if (h->cluster == NULL || c->serve_here || c->side != PROTO_SIDE_VISITOR || in->type != PROTO_HELLO ||
+	    c->vs != NULL)
+		return false;
+	if (in->resume != NULL) {
+		/* A token this hub does not know may be another node's
+		 * (section 6): the cluster asks, and hands the frame back
+		 * through hub_serve_here() if nobody has it. */
+		char hash[65];
+		if (map_find(h, in->resume) != NULL)
+			return false;
+		token_hash_hex(in->resume, hash);
+		c->fwd = cluster_forward_find(h->cluster, c, hash, c->no);
+		secmem_wipe(hash, sizeof hash);
+		if (c->fwd == NULL)
+			return false;
+		cluster_forward_input(c->fwd, buf, len);
+		return true;
+	}
+	if (in->lang == NULL || (lang = config_lang_index(h->cfg, in->lang)) < 0)
 		return false;
 	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
 	if (c->fwd == NULL)

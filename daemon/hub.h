@@ -84,6 +84,12 @@ struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_op
 void hub_deliver(struct hub_conn *c, const char *text, size_t len);
 /* On the home: close c's socket as the owner asked. */
 void hub_kick(struct hub_conn *c, int code, const char *reason);
+/* On the home: no other node holds the session c's hello asked for; the
+ * cluster then feeds the frames it held back to hub_input, served here. */
+void hub_serve_here(struct hub_conn *c);
+/* Whether a waiting or chatting session's current resume token has this
+ * hash (token_hash_hex; borrowed). For another node's question. */
+bool hub_has_session_hash(struct hub *h, const char *hash);
 
 struct roster;
 struct stats;

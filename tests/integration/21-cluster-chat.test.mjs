@@ -135,6 +135,32 @@ test('a visitor on node 1 chats with a volunteer on node 2, both ways', { timeou
 	assert.ok(b1.logs().some((l) => /served by node b2/.test(l)), b1.logs().join('\n'));
 });
 
+test('the visitor drops and resumes on node 1: node 2 is found by the token hash and still serves it', { timeout: 30000 }, async () => {
+	v.close();
+	assert.deepEqual(await s.next('presence', 10000), { type: 'presence', chat, visitor: 'away' });
+	v = await connectVisitor(b1);
+	v.send({ type: 'hello', resume: token, last_seq: 2 });
+	const welcome = await v.next('welcome');
+	assert.equal(welcome.resumed, true);
+	assert.notEqual(welcome.session, token, 'a resume spends the token');
+	token = welcome.session;
+	assert.equal((await v.next('joined')).staff.alias, 'Anna');
+	assert.deepEqual(await s.next('presence'), { type: 'presence', chat, visitor: 'back' });
+	assert.ok(b1.logs().some((l) => /a resumed visitor is served by node b2/.test(l)), b1.logs().join('\n'));
+});
+
+test('a token no node knows is a new start on the node it reached, after a bounded wait', { timeout: 20000 }, async () => {
+	const vx = await connectVisitor(b1);
+	const t0 = Date.now();
+	vx.send({ type: 'hello', resume: 'A'.repeat(43) });
+	const welcome = await vx.next('welcome');
+	const waited = Date.now() - t0;
+	assert.equal(welcome.resumed, undefined);
+	assert.ok(waited >= 900 && waited < 5000, `answered after ${waited} ms`);
+	vx.send({ type: 'end' });
+	vx.close();
+});
+
 test('node 1 killed mid-chat: the visitor resumes on node 2 with its token, nothing missed', { timeout: 30000 }, async () => {
 	await b1.process.kill('SIGKILL');
 	// Node 2 sees the visitor's socket gone (node 1 left the membership)
