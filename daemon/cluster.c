@@ -635,6 +635,7 @@ static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, u
 	const char *node = NULL, *boot_hex = NULL, *langs = NULL;
 	json_int_t seq = 0;
 	int leave = 0, rc;
+	bool known;
 	uint64_t boot;
 	char *end;
 
@@ -661,9 +662,16 @@ static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, u
 			log_warn("cluster: node %s has other [chat] languages; not counting it", node);
 		goto out;
 	}
+	known = members_has(cl->members, node);
 	rc = members_heard(cl->members, node, boot, (uint64_t)seq, now);
-	if (rc == MEMBERS_JOINED)
+	if (rc == MEMBERS_JOINED && known) {
+		/* Restarted faster than the timeout: what we had with its old
+		 * process is gone, and its new ids start from 1 again. */
+		log_notice("cluster: node %s restarted", node);
+		node_lost(cl, node, now);
+	} else if (rc == MEMBERS_JOINED) {
 		log_notice("cluster: node %s joined (%u nodes)", node, members_count(cl->members));
+	}
 	else if (rc == MEMBERS_SELF && cl->hb_seq % 30 == 1)
 		log_warn("cluster: another node calls itself %s; give each node its own [cluster] node", node);
 	else if (rc == MEMBERS_FULL)

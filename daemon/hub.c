@@ -1987,7 +1987,10 @@ static bool hand_over_visitor(struct hub_conn *c, const struct proto_in *in, con
 		cluster_forward_input(c->fwd, buf, len);
 		return true;
 	}
-	if (in->lang == NULL || (lang = config_lang_index(h->cfg, in->lang)) < 0)
+	/* Without "lang" the socket's negotiated language is the visitor's
+	 * (protocol 6.2); the owner's connection starts with the same. */
+	lang = in->lang != NULL ? config_lang_index(h->cfg, in->lang) : c->lang;
+	if (lang < 0)
 		return false;
 	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
 	if (c->fwd == NULL)

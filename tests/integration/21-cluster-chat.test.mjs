@@ -135,6 +135,19 @@ test('a visitor on node 1 chats with a volunteer on node 2, both ways', { timeou
 	assert.ok(b1.logs().some((l) => /served by node b2/.test(l)), b1.logs().join('\n'));
 });
 
+test('a hello without lang goes by the socket\'s language to its owner', { timeout: 20000 }, async () => {
+	const vx = await connectVisitor(b1, { headers: { 'accept-language': lang } });
+	vx.send({ type: 'hello' });
+	const welcome = await vx.next('welcome');
+	assert.equal(welcome.lang, lang);
+	assert.equal(welcome.open, true, 'served by node 2, where Anna is');
+	const offer = await s.next('offer');
+	vx.send({ type: 'end' });
+	assert.equal((await vx.next('ended')).by, 'visitor');
+	assert.equal((await s.next('offer_gone')).offer, offer.offer);
+	vx.close();
+});
+
 test('the visitor drops and resumes on node 1: node 2 is found by the token hash and still serves it', { timeout: 30000 }, async () => {
 	v.close();
 	assert.deepEqual(await s.next('presence', 10000), { type: 'presence', chat, visitor: 'away' });
