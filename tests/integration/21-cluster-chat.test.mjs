@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { startBrugd, availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
 
@@ -205,7 +206,17 @@ test('node 1 killed mid-chat: the visitor resumes on node 2 with its token, noth
 	v.close();
 });
 
-test('no log of either node holds the chat text', { timeout: 10000 }, async () => {
+function filesUnder(dir) {
+	const out = [];
+	for (const e of readdirSync(dir, { withFileTypes: true })) {
+		const p = path.join(dir, e.name);
+		if (e.isDirectory()) out.push(...filesUnder(p));
+		else if (e.isFile()) out.push(p);
+	}
+	return out;
+}
+
+test('no log, file or state dir of either node or of NATS holds the chat text', { timeout: 10000 }, async () => {
 	// A clean exit, also under the sanitizers (no leak, no error).
 	assert.deepEqual(await b2.stop(), { code: 0, signal: null }, b2.logs().join('\n'));
 	for (const b of [b1, b2]) {
@@ -214,4 +225,16 @@ test('no log of either node holds the chat text', { timeout: 10000 }, async () =
 		assert.equal(text.includes(token), false);
 	}
 	for (const srv of nats.servers) assert.equal(srv.logs().join('\n').includes('canary'), false);
+	// Everything the nodes and the servers wrote (the databases included,
+	// read as bytes; SQLite writes text as UTF-8).
+	for (const dir of [b1.stateDir, b2.stateDir, nats.dir]) {
+		const files = filesUnder(dir);
+		assert.ok(files.length > 0);
+		for (const f of files) {
+			const bytes = readFileSync(f);
+			for (const needle of ['canary', token]) {
+				assert.equal(bytes.indexOf(Buffer.from(needle, 'utf8')), -1, `${f} holds ${needle}`);
+			}
+		}
+	}
 });
