@@ -61,7 +61,8 @@ before(async () => {
 	nats = await startNatsCluster(3);
 	b1 = await startNode('b1');
 	b2 = await startNode('b2', [
-		{ user: 'anna', alias: 'Anna', roles: 'volunteer', langs: LANGS.join(','), password: PW },
+		// One chat at a time, so the queue test's visitors all wait.
+		{ user: 'anna', alias: 'Anna', roles: 'volunteer', langs: LANGS.join(','), maxChats: 1, password: PW },
 	]);
 });
 
@@ -142,11 +143,37 @@ test('a hello without lang goes by the socket\'s language to its owner', { timeo
 	const welcome = await vx.next('welcome');
 	assert.equal(welcome.lang, lang);
 	assert.equal(welcome.open, true, 'served by node 2, where Anna is');
-	const offer = await s.next('offer');
+	assert.equal((await vx.next('queue')).position, 1);
 	vx.send({ type: 'end' });
 	assert.equal((await vx.next('ended')).by, 'visitor');
-	assert.equal((await s.next('offer_gone')).offer, offer.offer);
 	vx.close();
+});
+
+test('50 waiting visitors spread over both nodes have one consistent queue', { timeout: 60000 }, async () => {
+	const N = 50;
+	const vs = [];
+	try {
+		// Alternately on node 1 (relayed) and node 2 (local): places are
+		// given in arrival order by the one router that owns the language.
+		for (let i = 0; i < N; i++) {
+			const { v: x, welcome } = await visitorHello(i % 2 === 0 ? b1 : b2, { lang });
+			assert.equal(welcome.lang, lang);
+			vs.push(x);
+			assert.equal((await x.next('queue')).position, i + 1, `visitor ${i} on node ${i % 2 ? 2 : 1}`);
+		}
+		// The first (on node 1) leaves: everyone behind moves up by one,
+		// whichever node holds its socket.
+		vs[0].send({ type: 'end' });
+		assert.equal((await vs[0].next('ended')).by, 'visitor');
+		for (let i = 1; i < N; i++) {
+			await vs[i].waitFor((f) => f.type === 'queue' && f.position === i, 10000);
+		}
+	} finally {
+		for (const x of vs) {
+			try { x.send({ type: 'end' }); } catch { /* closed */ }
+			x.close();
+		}
+	}
 });
 
 test('the visitor drops and resumes on node 1: node 2 is found by the token hash and still serves it', { timeout: 30000 }, async () => {
