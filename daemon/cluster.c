@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "members.h"
 #include "proto.h"
+#include "router.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
@@ -31,6 +32,8 @@
 #define SUBJ_HB "brug.v1.hb"
 #define SUBJ_NODE "brug.v1.node."   /* + node name */
 #define SUBJ_RESUME "brug.v1.resume"
+#define SUBJ_STAFF "brug.v1.staff"
+#define ID_BASE_MASK (~((1ull << 40) - 1))
 /* How long a resume with a token this node does not know waits for the
  * node that holds it before it is served here as a new start. */
 #define RESUME_WAIT_MS 1000
@@ -53,7 +56,7 @@
 #define EV_CLOSED 4u
 #define EV_ERROR 8u
 
-enum in_kind { IN_HB, IN_NODE, IN_RESUME };
+enum in_kind { IN_HB, IN_NODE, IN_RESUME, IN_STAFF };
 
 struct inmsg {
 	struct list link;
@@ -85,9 +88,29 @@ struct remote {
 	char home[MEMBERS_NAME_MAX + 1];
 };
 
+/* On an owner: a console logged in on another node, as staff of our hub. */
+struct sproxy {
+	struct list link;          /* in cluster.sproxies */
+	struct cluster *cl;
+	struct hub_conn *conn;     /* owned by the hub until hub_closed */
+	bool seen;                 /* in the home's last presence list */
+	bool closing;              /* our hub asked to close it: hub_closed at the next poll */
+	char home[MEMBERS_NAME_MAX + 1];
+	char user[65];
+};
+
+/* Which node's router makes the ids above a base (from heartbeats). */
+struct id_base {
+	char node[MEMBERS_NAME_MAX + 1];
+	uint64_t base;
+};
+
 struct cluster {
 	const struct config *cfg;
 	struct hub *hub;
+	struct list sproxies;      /* struct sproxy */
+	struct id_base bases[MEMBERS_MAX];
+	unsigned n_bases;
 	struct list fwds;          /* struct cluster_fwd */
 	struct list remotes;       /* struct remote */
 	uint64_t next_fwd_id, next_remote_no;
@@ -121,6 +144,7 @@ struct cluster {
 	natsSubscription *hb_sub;
 	natsSubscription *node_sub;
 	natsSubscription *resume_sub;
+	natsSubscription *staff_sub;
 #endif
 };
 
@@ -232,6 +256,11 @@ static void on_resume_msg(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 	enqueue(closure, msg, IN_RESUME);
 }
 
+static void on_staff_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	enqueue(closure, msg, IN_STAFF);
+}
+
 static void post_event(struct cluster *cl, unsigned ev)
 {
 	pthread_mutex_lock(&cl->lock);
@@ -282,8 +311,9 @@ static void publish_heartbeat(struct cluster *cl, bool leaving)
 	if (cl->nc == NULL)
 		return;
 	snprintf(boot, sizeof boot, "%016" PRIx64, cl->boot);
-	hb = json_pack("{s:s, s:s, s:I, s:b, s:s}", "node", cl->cfg->node, "boot", boot,
-		       "seq", (json_int_t)++cl->hb_seq, "ready", 1, "langs", cl->langs);
+	hb = json_pack("{s:s, s:s, s:I, s:b, s:s, s:I}", "node", cl->cfg->node, "boot", boot,
+		       "seq", (json_int_t)++cl->hb_seq, "ready", 1, "langs", cl->langs,
+		       "idb", (json_int_t)((cl->hub != NULL ? hub_id_base(cl->hub) : 0) >> 40));
 	if (hb != NULL && leaving)
 		json_object_set_new(hb, "leave", json_true());
 	text = hb != NULL ? json_dumps(hb, JSON_COMPACT) : NULL;
@@ -344,6 +374,201 @@ static void remote_free(struct remote *r, uint64_t now)
 	free(r);
 }
 
+/* The frames a console on another node gets from our hub: those about our
+ * offers and chats. Its list of chats, availability, colleagues and the
+ * dashboard come from its home. Frames start {"type":"...". */
+static bool staff_frame_wanted(const struct frame *f)
+{
+	static const char *const wanted[] = { "offer", "offer_gone", "chat", "msg", "typing", "joined", "left",
+					      "ended", "presence", "request_failed", "error", NULL };
+	const char *p = (const char *)f->data + FRAME_PRE, *end;
+	size_t n;
+
+	if (f->len < 10 || strncmp(p, "{\"type\":\"", 9) != 0)
+		return false;
+	p += 9;
+	end = memchr(p, '"', f->len - 9);
+	if (end == NULL)
+		return false;
+	n = (size_t)(end - p);
+	for (unsigned i = 0; wanted[i] != NULL; i++)
+		if (strlen(wanted[i]) == n && memcmp(wanted[i], p, n) == 0)
+			return true;
+	return false;
+}
+
+static void sproxy_send(void *edge, struct frame *f)
+{
+	struct sproxy *p = edge;
+
+	if (!p->closing && staff_frame_wanted(f))
+		send_to(p->cl, p->home, json_pack("{s:s, s:s, s:s%}", "t", "sout", "u", p->user,
+						  "f", (const char *)f->data + FRAME_PRE, f->len));
+}
+
+/* Our hub closes a proxy (replaced, session ended): the console at its
+ * home stays; the proxy is reported closed at the next poll. */
+static void sproxy_close(void *edge, int code, const char *reason)
+{
+	((struct sproxy *)edge)->closing = true;
+}
+
+static const struct hub_edge_ops sproxy_ops = {
+	.send = sproxy_send,
+	.close = sproxy_close,
+};
+
+static void sproxy_free(struct sproxy *p, uint64_t now)
+{
+	list_remove(&p->link);
+	if (p->conn != NULL)
+		hub_closed(p->conn, now);
+	free(p);
+}
+
+static struct sproxy *find_sproxy(struct cluster *cl, const char *home, const char *user)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, home) == 0 && strcmp(p->user, user) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* Publish who is logged in here (every heartbeat), so that the owners of
+ * other languages can offer them chats (section 3). */
+struct presence_ctx {
+	const struct config *cfg;
+	json_t *list;
+};
+
+static void add_presence(void *ctx, const struct router_staff *rs)
+{
+	struct presence_ctx *pc = ctx;
+	char langs[CONFIG_MAX_LANGS * 4] = "";
+	size_t off = 0;
+
+	for (unsigned i = 0; i < pc->cfg->n_langs; i++)
+		if (rs->langs & (1u << i))
+			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off ? " " : "", pc->cfg->langs[i]);
+	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", rs->username,
+						  "a", rs->alias, "r", (json_int_t)rs->roles, "l", langs,
+						  "t", (json_int_t)rs->topics, "m", (json_int_t)rs->max_chats,
+						  "v", rs->available));
+}
+
+static void publish_presence(struct cluster *cl)
+{
+	struct presence_ctx pc = { cl->cfg, json_array() };
+	json_t *msg;
+	char *text;
+
+	if (cl->hub == NULL || cl->nc == NULL || pc.list == NULL) {
+		json_decref(pc.list);
+		return;
+	}
+	hub_each_local_staff(cl->hub, add_presence, &pc);
+	msg = json_pack("{s:s, s:o}", "from", cl->cfg->node, "staff", pc.list);
+	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (text != NULL)
+		natsConnection_PublishString(cl->nc, SUBJ_STAFF, text);
+	free(text);
+}
+
+/* A home's presence list: proxies appear, follow its availability, and
+ * go (into the hub's reconnect grace) when they are no longer listed. */
+static void handle_presence(struct cluster *cl, const char *text, size_t len, uint64_t now)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr), *list = NULL, *e;
+	const char *from = NULL;
+	struct list *it, *tmp;
+	size_t i;
+
+	if (j == NULL || cl->hub == NULL || json_unpack(j, "{s:s, s:o}", "from", &from, "staff", &list) != 0 ||
+	    !json_is_array(list) || !members_name_valid(from) || strcmp(from, cl->cfg->node) == 0 ||
+	    !members_has(cl->members, from))
+		goto out;
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, from) == 0)
+			p->seen = false;
+	}
+	json_array_foreach(list, i, e) {
+		const char *u = NULL, *a = NULL, *l = NULL;
+		json_int_t r = 0, t = 0, m = 1;
+		int v = 0;
+		struct sproxy *p;
+		if (json_unpack(e, "{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", &u, "a", &a, "r", &r, "l", &l,
+				"t", &t, "m", &m, "v", &v) != 0 || strlen(u) > 64)
+			continue;
+		p = find_sproxy(cl, from, u);
+		if (p == NULL) {
+			unsigned char key[crypto_shorthash_KEYBYTES] = "brug-staff-id-v1", hash[8];
+			char who[MEMBERS_NAME_MAX + 70], lbuf[128], *save = NULL;
+			uint32_t langs = 0;
+			uint64_t id = 0;
+			snprintf(lbuf, sizeof lbuf, "%s", l);
+			for (char *tok = strtok_r(lbuf, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save))
+				for (unsigned k = 0; k < cl->cfg->n_langs; k++)
+					if (strcmp(cl->cfg->langs[k], tok) == 0)
+						langs |= 1u << k;
+			/* Account ids are per node's database: a proxy's id is made
+			 * from its home and user name, above any real account id. */
+			snprintf(who, sizeof who, "%s/%s", from, u);
+			crypto_shorthash(hash, (const unsigned char *)who, strlen(who), key);
+			memcpy(&id, hash, sizeof id);
+			id = (id >> 2) | (1ull << 62);
+			struct router_staff_info info = {
+				.id = id, .username = u, .alias = a, .roles = (uint32_t)r, .langs = langs,
+				.topics = (uint64_t)t, .max_chats = m > 0 ? (unsigned)m : 1,
+			};
+			p = calloc(1, sizeof *p);
+			if (p == NULL)
+				continue;
+			p->cl = cl;
+			snprintf(p->home, sizeof p->home, "%s", from);
+			snprintf(p->user, sizeof p->user, "%s", u);
+			p->conn = hub_remote_staff_open(cl->hub, &sproxy_ops, p, &info, REMOTE_CONN_BASE + ++cl->next_remote_no);
+			if (p->conn == NULL) {
+				free(p);
+				continue;
+			}
+			list_add_tail(&cl->sproxies, &p->link);
+		}
+		p->seen = true;
+		if (!p->closing)
+			hub_remote_staff_available(p->conn, v != 0, now);
+	}
+	list_for_each_safe(it, tmp, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, from) == 0 && !p->seen)
+			sproxy_free(p, now);
+	}
+out:
+	json_decref(j);
+}
+
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len)
+{
+	uint64_t base = id & ID_BASE_MASK;
+
+	if (cl == NULL || base == 0 || (cl->hub != NULL && base == hub_id_base(cl->hub)))
+		return false;
+	for (unsigned i = 0; i < cl->n_bases; i++) {
+		if (cl->bases[i].base == base && members_has(cl->members, cl->bases[i].node)) {
+			send_to(cl, cl->bases[i].node, json_pack("{s:s, s:s, s:s%}", "t", "sin", "u", username,
+								 "f", buf, len));
+			return true;
+		}
+	}
+	return false;
+}
+
 static struct remote *find_remote(struct cluster *cl, const char *home, uint64_t id)
 {
 	struct list *it;
@@ -380,6 +605,11 @@ static void node_lost(struct cluster *cl, const char *name, uint64_t now)
 		if (strcmp(r->home, name) == 0)
 			remote_free(r, now);
 	}
+	list_for_each_safe(it, tmp, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, name) == 0)
+			sproxy_free(p, now);
+	}
 	list_for_each(it, &cl->fwds) {
 		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
 		if (strcmp(f->owner, name) == 0 && !f->lost) {
@@ -410,18 +640,25 @@ static void handle_node_msg(struct cluster *cl, const char *text, size_t len, ui
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(text, len, 0, &jerr);
-	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL;
+	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL, *u = NULL;
 	size_t flen = 0;
 	json_int_t id = 0;
 	int code = 1011;
 
-	if (j == NULL || json_unpack(j, "{s:s, s:s, s:I, s?:s%, s?:s, s?:i, s?:s}", "t", &t, "from", &from,
-				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason) != 0 ||
+	if (j == NULL || json_unpack(j, "{s:s, s:s, s?:I, s?:s%, s?:s, s?:i, s?:s, s?:s}", "t", &t, "from", &from,
+				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason,
+				     "u", &u) != 0 ||
 	    !members_name_valid(from) || cl->hub == NULL) {
 		log_warn("cluster: ignoring a malformed node message");
 		goto out;
 	}
-	if (strcmp(t, "resume!") == 0) {
+	if (strcmp(t, "sout") == 0 && u != NULL && f != NULL) {
+		hub_deliver_staff(cl->hub, u, f, flen);
+	} else if (strcmp(t, "sin") == 0 && u != NULL && f != NULL) {
+		struct sproxy *p = find_sproxy(cl, from, u);
+		if (p != NULL && !p->closing)
+			hub_input(p->conn, f, flen, now);
+	} else if (strcmp(t, "resume!") == 0) {
 		struct list *it;
 		list_for_each(it, &cl->fwds) {
 			struct cluster_fwd *fw = list_entry(it, struct cluster_fwd, link);
@@ -627,20 +864,36 @@ static void handle_resume_question(struct cluster *cl, const char *text, size_t 
 	json_decref(j);
 }
 
+static void remember_id_base(struct cluster *cl, const char *node, uint64_t base)
+{
+	unsigned i;
+
+	for (i = 0; i < cl->n_bases; i++)
+		if (strcmp(cl->bases[i].node, node) == 0)
+			break;
+	if (i == cl->n_bases) {
+		if (cl->n_bases == MEMBERS_MAX)
+			return;
+		cl->n_bases++;
+	}
+	snprintf(cl->bases[i].node, sizeof cl->bases[i].node, "%s", node);
+	cl->bases[i].base = base;
+}
+
 /* One heartbeat from a peer: {"node","boot","seq","ready","langs"[,"leave"]}. */
 static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, uint64_t now)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	const char *node = NULL, *boot_hex = NULL, *langs = NULL;
-	json_int_t seq = 0;
+	json_int_t seq = 0, idb = 0;
 	int leave = 0, rc;
 	bool known;
 	uint64_t boot;
 	char *end;
 
-	if (j == NULL || json_unpack(j, "{s:s, s:s, s:I, s?:s, s?:b}", "node", &node, "boot", &boot_hex,
-				     "seq", &seq, "langs", &langs, "leave", &leave) != 0 ||
+	if (j == NULL || json_unpack(j, "{s:s, s:s, s:I, s?:s, s?:b, s?:I}", "node", &node, "boot", &boot_hex,
+				     "seq", &seq, "langs", &langs, "leave", &leave, "idb", &idb) != 0 ||
 	    strlen(boot_hex) != 16 || seq < 1) {
 		log_warn("cluster: ignoring a malformed heartbeat");
 		goto out;
@@ -664,6 +917,8 @@ static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, u
 	}
 	known = members_has(cl->members, node);
 	rc = members_heard(cl->members, node, boot, (uint64_t)seq, now);
+	if ((rc == MEMBERS_JOINED || rc == MEMBERS_SAME) && idb > 0)
+		remember_id_base(cl, node, (uint64_t)idb << 40);
 	if (rc == MEMBERS_JOINED && known) {
 		/* Restarted faster than the timeout: what we had with its old
 		 * process is gone, and its new ids start from 1 again. */
@@ -737,9 +992,16 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 			handle_node_msg(cl, m->data, m->len, now);
 		else if (m->kind == IN_RESUME)
 			handle_resume_question(cl, m->data, m->len);
+		else if (m->kind == IN_STAFF)
+			handle_presence(cl, m->data, m->len, now);
 		else
 			handle_heartbeat(cl, m->data, m->len, now);
 		inmsg_free(m);
+	}
+	list_for_each_safe(it, tmp, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (p->closing)
+			sproxy_free(p, now);
 	}
 	if (dropped != cl->dropped_logged) {
 		log_warn("cluster: %u NATS messages dropped (the loop fell behind)", dropped - cl->dropped_logged);
@@ -758,8 +1020,10 @@ void cluster_tick(struct cluster *cl, uint64_t now)
 		restart(cl, now);
 	cl->connected = cl->nc != NULL && natsConnection_Status(cl->nc) == NATS_CONN_STATUS_CONNECTED;
 	if (now >= cl->hb_due_ms) {
-		if (cl->connected)
+		if (cl->connected) {
 			publish_heartbeat(cl, false);
+			publish_presence(cl);
+		}
 		cl->hb_due_ms = now + CLUSTER_HEARTBEAT_MS;
 	}
 	members_expire(cl->members, now, log_gone, &(struct gone_ctx){ cl, now });
@@ -783,6 +1047,7 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 	list_init(&cl->inbox);
 	list_init(&cl->fwds);
 	list_init(&cl->remotes);
+	list_init(&cl->sproxies);
 	snprintf(cl->node_subject, sizeof cl->node_subject, SUBJ_NODE "%s", cfg->node);
 	for (unsigned i = 0; i < cfg->n_langs; i++)
 		off += (size_t)snprintf(cl->langs + off, sizeof cl->langs - off, "%s%s", i ? " " : "", cfg->langs[i]);
@@ -882,6 +1147,10 @@ static void connect_now(struct cluster *cl, uint64_t now)
 		s = natsConnection_Subscribe(&cl->resume_sub, cl->nc, SUBJ_RESUME, on_resume_msg, cl);
 	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->resume_sub, on_sub_complete, cl) == NATS_OK)
 		cl->subs_made++;
+	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&cl->staff_sub, cl->nc, SUBJ_STAFF, on_staff_msg, cl);
+	if (s == NATS_OK && natsSubscription_SetOnCompleteCB(cl->staff_sub, on_sub_complete, cl) == NATS_OK)
+		cl->subs_made++;
 	if (s != NATS_OK) {
 		log_err("cluster: cannot subscribe (%s); trying again in %u s", natsStatus_GetText(s),
 			RESTART_MS / 1000);
@@ -915,6 +1184,8 @@ static void disconnect(struct cluster *cl)
 	natsSubscription_Destroy(cl->hb_sub);
 	natsSubscription_Destroy(cl->node_sub);
 	natsSubscription_Destroy(cl->resume_sub);
+	natsSubscription_Destroy(cl->staff_sub);
+	cl->staff_sub = NULL;
 	cl->hb_sub = NULL;
 	cl->node_sub = NULL;
 	cl->resume_sub = NULL;
@@ -973,6 +1244,8 @@ void cluster_free(struct cluster *cl)
 	 * until the hub closes them, which then frees it. */
 	list_for_each_safe(it, tmp, &cl->remotes)
 		remote_free(list_entry(it, struct remote, link), 0);
+	list_for_each_safe(it, tmp, &cl->sproxies)
+		sproxy_free(list_entry(it, struct sproxy, link), 0);
 	list_for_each_safe(it, tmp, &cl->fwds) {
 		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
 		list_remove(&f->link);
@@ -1010,6 +1283,10 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
 }
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len) { }
 void cluster_forward_close(struct cluster_fwd *f) { }
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len)
+{
+	return false;
+}
 struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
 {
 	return NULL;

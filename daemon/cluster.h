@@ -71,6 +71,10 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
  * c back (hub_serve_here) with the frames, and serves it as a new start.
  * NULL when there is nobody to ask (alone, or NATS is down). */
 struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no);
+/* On a staff member's home: a frame (borrowed) of username's console that
+ * names an offer or chat id another node's router made; true if it went
+ * to that node. */
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len);
 /* One frame from c's socket (borrowed) for the owner. */
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
 /* c's socket is gone: tell the owner and free f. Accepts NULL. */

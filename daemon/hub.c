@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "cluster.h"
 #include "common.h"
 #include "config.h"
@@ -142,6 +144,7 @@ struct hub {
 	uint64_t last_session_sweep_ms;
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 	struct cluster *cluster;           /* NULL: a single node */
+	uint64_t id_base;                  /* the router's offer and chat ids start after it */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -1926,6 +1929,114 @@ void hub_kick(struct hub_conn *c, int code, const char *reason)
 	close_conn(c, code, reason);
 }
 
+/* ---- staff of other nodes (docs/cluster.md, section 3) ---- */
+
+uint64_t hub_id_base(const struct hub *h)
+{
+	return h->id_base;
+}
+
+void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *c = list_entry(it, struct hub_conn, link);
+		if (!c->dead && c->rs != NULL && c->ops == &h->ops)
+			fn(ctx, c->rs);
+	}
+}
+
+struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
+				       const struct router_staff_info *info, uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
+	struct router_staff *existing;
+
+	if (c == NULL)
+		return NULL;
+	c->ops = ops;
+	c->staff_id = (int64_t)info->id;
+	c->roles = info->roles;
+	snprintf(c->username, sizeof c->username, "%s", info->username);
+	existing = router_staff_find_id(h->router, info->id);
+	if (existing != NULL && staff_conn(existing) == NULL) {
+		/* Back within the reconnect grace: it keeps its chats. */
+		existing->owner = c;
+		c->rs = existing;
+		list_add_tail(&h->staff_conns, &c->link);
+		h->n_staff++;
+		staff_returned(h, c, existing, h->now_ms);
+		staff_resend_state(h, c);
+		h->colleagues_dirty = true;
+		return c;
+	}
+	c->rs = router_staff_add(h->router, c, info, h->now_ms);
+	if (c->rs == NULL) {
+		free(c);
+		return NULL;
+	}
+	list_add_tail(&h->staff_conns, &c->link);
+	h->n_staff++;
+	h->colleagues_dirty = true;
+	log_info("c%llu staff open (from another node)", (unsigned long long)conn_no);
+	return c;
+}
+
+void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now)
+{
+	if (c == NULL || c->rs == NULL || c->rs->available == available)
+		return;
+	c->hub->now_ms = now;
+	router_staff_set_available(c->hub->router, c->rs, available, now);
+	c->hub->colleagues_dirty = true;
+}
+
+void hub_deliver_staff(struct hub *h, const char *username, const char *text, size_t len)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *c = list_entry(it, struct hub_conn, link);
+		if (!c->dead && c->rs != NULL && c->ops == &h->ops && strcmp(c->username, username) == 0)
+			hub_deliver(c, text, len);
+	}
+}
+
+/* A staff frame naming an offer or chat this router does not have: it may
+ * be another node's (the id says which); true if it went there. */
+static bool route_staff_frame(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
+{
+	struct hub *h = c->hub;
+	uint64_t id;
+
+	if (h->cluster == NULL || c->side != PROTO_SIDE_STAFF || c->rs == NULL || c->ops != &h->ops)
+		return false;
+	switch (in->type) {
+	case PROTO_ACCEPT:
+	case PROTO_DECLINE: {
+		struct list *it;
+		list_for_each(it, &c->rs->offers)
+			if (list_entry(it, struct router_offer, staff_link)->id == in->offer)
+				return false;
+		id = in->offer;
+		break;
+	}
+	case PROTO_MSG:
+	case PROTO_TYPING:
+	case PROTO_TRANSFER:
+	case PROTO_INVITE:
+	case PROTO_END:
+		if (router_chat_find(h->router, in->chat) != NULL)
+			return false;
+		id = in->chat;
+		break;
+	default:
+		return false;
+	}
+	return cluster_staff_route(h->cluster, c->username, id, buf, len);
+}
+
 void hub_serve_here(struct hub_conn *c)
 {
 	c->fwd = NULL;
@@ -2038,7 +2149,8 @@ static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t no
  * the hot path, and the periodic sweep catches expiry in between. */
 static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
 {
-	if (c->rs == NULL)
+	/* A console on another node: its home checks its session. */
+	if (c->rs == NULL || c->ops != &c->hub->ops)
 		return true;
 	if (touch) {
 		if (now - c->session_checked_ms < SESSION_CHECK_MS)
@@ -2081,7 +2193,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (hand_over_visitor(c, &in, buf, len))
+	if (hand_over_visitor(c, &in, buf, len) || route_staff_frame(c, &in, buf, len))
 		goto out;
 	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
@@ -2206,9 +2318,18 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 		.decline_cooldown_ms = 60000,
 	};
 	struct hub *h = calloc(1, sizeof *h);
+	uint32_t salt;
 
 	if (h == NULL)
 		return NULL;
+	/* In a cluster every router numbers offers and chats in a range of
+	 * its own, random per boot, so a console's `accept` or `msg` can be
+	 * sent to the node whose router made the id (docs/cluster.md, 3). */
+	if (cfg->cluster) {
+		randombytes_buf(&salt, sizeof salt);
+		h->id_base = ((uint64_t)(salt & 0xfffff) + 1) << 40;
+		rc.id_base = h->id_base;
+	}
 	h->cfg = cfg;
 	h->i18n = t;
 	h->staff = st;

@@ -59,7 +59,9 @@ function startNode(name, staff = []) {
 
 before(async () => {
 	nats = await startNatsCluster(3);
-	b1 = await startNode('b1');
+	b1 = await startNode('b1', [
+		{ user: 'ben', alias: 'Ben', roles: 'volunteer', langs: LANGS.join(','), maxChats: 1, password: PW },
+	]);
 	b2 = await startNode('b2', [
 		// One chat at a time, so the queue test's visitors all wait.
 		{ user: 'anna', alias: 'Anna', roles: 'volunteer', langs: LANGS.join(','), maxChats: 1, password: PW },
@@ -201,6 +203,37 @@ test('50 waiting visitors spread over both nodes have one consistent queue', { t
 			try { x.send({ type: 'end' }); } catch { /* closed */ }
 			x.close();
 		}
+	}
+});
+
+test('a volunteer on node 1 takes a chat of a language node 2 owns, both ways', { timeout: 30000 }, async () => {
+	// Anna (node 2) is full; Ben logs in on node 1. Node 2's router hears
+	// of him through his presence and offers him the visitor, whose socket
+	// is on node 1 too: everything goes through node 2's router.
+	const ben = await availableStaff(b1, 'ben', PW);
+	const { v: vb, welcome } = await visitorHello(b1, { lang });
+	try {
+		assert.equal(welcome.open, true);
+		const offer = await ben.next('offer', 10000);
+		assert.equal(offer.lang, lang);
+		ben.send({ type: 'accept', offer: offer.offer });
+		const chatFrame = await ben.next('chat');
+		assert.equal(chatFrame.lang, lang);
+		assert.equal((await vb.next('joined')).staff.alias, 'Ben');
+		vb.send({ type: 'msg', text: 'hello Ben', id: 'b1' });
+		assert.equal((await vb.next('msg')).seq, 1);
+		const got = await ben.next('msg');
+		assert.deepEqual([got.chat, got.seq, got.text], [chatFrame.chat, 1, 'hello Ben']);
+		ben.send({ type: 'msg', chat: chatFrame.chat, text: 'hello from Ben', id: 'ben1' });
+		const back = await vb.next('msg');
+		assert.deepEqual([back.from, back.alias, back.seq, back.text], ['staff', 'Ben', 2, 'hello from Ben']);
+		assert.equal((await ben.next('msg')).id, 'ben1');
+		ben.send({ type: 'end', chat: chatFrame.chat });
+		assert.equal((await vb.next('ended')).by, 'staff');
+		assert.equal((await ben.next('ended')).chat, chatFrame.chat);
+	} finally {
+		vb.close();
+		ben.close();
 	}
 });
 
