@@ -15,6 +15,8 @@
 
 #include <ini.h>
 
+#include "util/secmem.h"
+
 /* One identifier per key; the order matches key_defs[]. */
 enum key_id {
 	KEY_HOSTNAME,
@@ -51,6 +53,13 @@ enum key_id {
 	KEY_MAX_CONNS_PER_SOURCE,
 	KEY_STAFF_RESERVE,
 	KEY_MAX_WAITING_PER_SOURCE,
+	KEY_NODE,
+	KEY_NATS_URL,
+	KEY_NATS_USER,
+	KEY_NATS_PASSWORD,
+	KEY_NATS_NKEY,
+	KEY_NATS_NKEY_SEED,
+	KEY_NATS_CA,
 	KEY__COUNT
 };
 
@@ -69,6 +78,10 @@ enum key_type {
 	TYPE_TEXT,        /* one line of free UTF-8 text, appended each time */
 	TYPE_LOG_LEVEL,   /* err, warn, notice, info or debug */
 	TYPE_TIMEZONE,    /* an IANA time zone name like Europe/Amsterdam */
+	TYPE_NODE,        /* a cluster node name, [a-z0-9-]{1,32} */
+	TYPE_NATS_URLS,   /* a list of tls://host[:port] or nats://host[:port] */
+	TYPE_WORD,        /* 1-128 printable ASCII characters, no spaces */
+	TYPE_SECRET,      /* 1-256 characters; never repeated in a message */
 };
 
 struct key_def {
@@ -126,6 +139,15 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	/* At most half of max_connections in effect (server.c). */
 	[KEY_STAFF_RESERVE] = { "server", "staff_reserve_connections", TYPE_UINT, "100", 0, 1000000, NULL },
 	[KEY_MAX_WAITING_PER_SOURCE] = { "chat", "max_waiting_per_source", TYPE_UINT, "30", 1, 1000000, NULL },
+	/* [cluster] has no defaults: without its keys brugd is a single node
+	 * (docs/cluster.md); check_cluster() says which keys go together. */
+	[KEY_NODE] = { "cluster", "node", TYPE_NODE, NULL, 0, 0, NULL },
+	[KEY_NATS_URL] = { "cluster", "nats_url", TYPE_NATS_URLS, NULL, 0, 0, NULL },
+	[KEY_NATS_USER] = { "cluster", "nats_user", TYPE_WORD, NULL, 0, 0, NULL },
+	[KEY_NATS_PASSWORD] = { "cluster", "nats_password", TYPE_SECRET, NULL, 0, 0, NULL },
+	[KEY_NATS_NKEY] = { "cluster", "nats_nkey", TYPE_WORD, NULL, 0, 0, NULL },
+	[KEY_NATS_NKEY_SEED] = { "cluster", "nats_nkey_seed", TYPE_PATH, NULL, 0, 0, NULL },
+	[KEY_NATS_CA] = { "cluster", "nats_ca", TYPE_PATH, NULL, 0, 0, NULL },
 };
 
 static const char *const log_levels[] = { "err", "warn", "notice", "info", "debug" };
@@ -400,6 +422,12 @@ static char **string_field(struct config *cfg, enum key_id id)
 	case KEY_LOG_LEVEL: return &cfg->log_level;
 	case KEY_LOCALES_DIR: return &cfg->locales_dir;
 	case KEY_TIMEZONE: return &cfg->timezone;
+	case KEY_NODE: return &cfg->node;
+	case KEY_NATS_USER: return &cfg->nats_user;
+	case KEY_NATS_PASSWORD: return &cfg->nats_password;
+	case KEY_NATS_NKEY: return &cfg->nats_nkey;
+	case KEY_NATS_NKEY_SEED: return &cfg->nats_nkey_seed;
+	case KEY_NATS_CA: return &cfg->nats_ca;
 	default: return NULL;
 	}
 }
@@ -689,6 +717,107 @@ static bool parse_log_level(struct load *ld, unsigned line, const struct key_def
 	return false;
 }
 
+/* A node name goes into NATS subjects (docs/cluster.md, section 9), so it
+ * is kept to characters that are plain in a subject token. */
+static bool parse_node(struct load *ld, unsigned line, const struct key_def *def,
+		const char *value, char **field)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 32 || strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
+		fail(ld, line, "%s = '%s' is not a node name: expected 1 to 32 characters a-z, 0-9 and -, "
+			"like brug-1", def->name, value);
+		return false;
+	}
+	if (!set_string(field, value)) {
+		fail(ld, line, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* NATS server URLs: the connection is always TLS, so tls:// and nats://
+ * mean the same here; a missing port is NATS' 4222. */
+static bool parse_nats_urls(struct load *ld, unsigned line, const struct key_def *def, const char *value)
+{
+	struct config *cfg = ld->cfg;
+	const char *cursor = value, *item;
+	size_t len;
+
+	free_list(cfg->nats_urls, &cfg->n_nats_urls);
+	while ((item = next_item(&cursor, &len))) {
+		char *url;
+		const char *end, *rest;
+
+		if (cfg->n_nats_urls == CONFIG_MAX_NATS_URLS) {
+			fail(ld, line, "%s lists more than %d URLs", def->name, CONFIG_MAX_NATS_URLS);
+			return false;
+		}
+		url = strndup(item, len);
+		if (!url) {
+			fail(ld, line, "out of memory");
+			return false;
+		}
+		for (char *p = url; *p; p++)
+			*p = to_lower(*p);
+		rest = strncmp(url, "tls://", 6) == 0 ? url + 6 : strncmp(url, "nats://", 7) == 0 ? url + 7 : NULL;
+		if (rest == NULL || !parse_authority(rest, &end) || (*end && strcmp(end, "/") != 0)) {
+			fail(ld, line, "%s: '%.*s' is not a NATS URL: expected tls://host:port, "
+				"like tls://nats1.example.org:4222", def->name, (int)len, item);
+			free(url);
+			return false;
+		}
+		cfg->nats_urls[cfg->n_nats_urls++] = url;
+	}
+	if (cfg->n_nats_urls == 0) {
+		fail(ld, line, "%s is empty: expected one or more tls://host:port", def->name);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_word(struct load *ld, unsigned line, const struct key_def *def,
+		const char *value, char **field)
+{
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f) {
+			n = 0;
+			break;
+		}
+	}
+	if (n == 0 || n > 128) {
+		fail(ld, line, "%s = '%s' is not valid: expected 1 to 128 printable ASCII characters "
+			"without spaces", def->name, value);
+		return false;
+	}
+	if (!set_string(field, value)) {
+		fail(ld, line, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* A secret (the NATS password): its value never appears in a message. */
+static bool parse_secret(struct load *ld, unsigned line, const struct key_def *def,
+		const char *value, char **field)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 256) {
+		fail(ld, line, "%s must have 1 to 256 characters", def->name);
+		return false;
+	}
+	if (*field != NULL)
+		secmem_wipe(*field, strlen(*field));
+	if (!set_string(field, value)) {
+		fail(ld, line, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Check and store one value (from the file, or a default with line 0). */
 static bool set_key(struct load *ld, enum key_id id, unsigned line, const char *value)
 {
@@ -733,6 +862,14 @@ static bool set_key(struct load *ld, enum key_id id, unsigned line, const char *
 		return parse_log_level(ld, line, def, value, field);
 	case TYPE_TIMEZONE:
 		return parse_timezone(ld, line, def, value, field);
+	case TYPE_NODE:
+		return parse_node(ld, line, def, value, field);
+	case TYPE_NATS_URLS:
+		return parse_nats_urls(ld, line, def, value);
+	case TYPE_WORD:
+		return parse_word(ld, line, def, value, field);
+	case TYPE_SECRET:
+		return parse_secret(ld, line, def, value, field);
 	}
 	return false;
 }
@@ -858,7 +995,7 @@ static int handle_key(void *user, const char *section, const char *name, const c
 		value = ld->long_value;
 	if (!*section) {
 		fail(ld, line, "key '%s' is outside any section: put it under [server], [tls], "
-			"[chat], [staff] or [log]", name);
+			"[chat], [staff], [stats], [log] or [cluster]", name);
 		return 0;
 	}
 	for (int id = 0; id < KEY__COUNT; id++) {
@@ -1033,6 +1170,72 @@ static bool resolve_paths(struct load *ld, const char *state_dir_override)
 		resolve_path(ld, cfg->state_dir, &cfg->key);
 }
 
+/* A file the daemon reads at start: it must exist and be a regular file. */
+static bool check_file(struct load *ld, enum key_id id, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		fail(ld, ld->key_line[id], "%s '%s': %s", key_defs[id].name, path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(ld, ld->key_line[id], "%s '%s' is not a regular file", key_defs[id].name, path);
+		return false;
+	}
+	return true;
+}
+
+/* [cluster]: any key turns it on, and then a node needs its name, where
+ * NATS is, the CA to verify it and one way to log in (docs/cluster.md). */
+static bool check_cluster(struct load *ld)
+{
+	struct config *cfg = ld->cfg;
+	unsigned first = 0;
+
+	for (int id = KEY_NODE; id <= KEY_NATS_CA; id++)
+		if (ld->key_line[id] && (first == 0 || ld->key_line[id] < first))
+			first = ld->key_line[id];
+	if (first == 0)
+		return true;
+	cfg->cluster = true;
+	if (cfg->node == NULL) {
+		fail(ld, first, "[cluster] needs node: this node's name, like brug-1");
+		return false;
+	}
+	if (cfg->n_nats_urls == 0) {
+		fail(ld, first, "[cluster] needs nats_url: one or more tls://host:port");
+		return false;
+	}
+	if (cfg->nats_ca == NULL) {
+		fail(ld, first, "[cluster] needs nats_ca: the CA file that signed the NATS servers' certificates");
+		return false;
+	}
+	if ((cfg->nats_nkey != NULL || cfg->nats_nkey_seed != NULL) &&
+	    (cfg->nats_user != NULL || cfg->nats_password != NULL)) {
+		fail(ld, ld->key_line[KEY_NATS_NKEY_SEED] ? ld->key_line[KEY_NATS_NKEY_SEED] : ld->key_line[KEY_NATS_NKEY],
+			"[cluster] nats_nkey/nats_nkey_seed and nats_user/nats_password "
+			"exclude each other: choose one way to log in to NATS");
+		return false;
+	}
+	if ((cfg->nats_nkey == NULL) != (cfg->nats_nkey_seed == NULL)) {
+		fail(ld, first, "[cluster] nats_nkey (the public key, U...) and nats_nkey_seed (the seed file) "
+			"go together");
+		return false;
+	}
+	if (cfg->nats_nkey_seed == NULL && (cfg->nats_user == NULL || cfg->nats_password == NULL)) {
+		fail(ld, first, "[cluster] needs nats_user and nats_password, or nats_nkey and nats_nkey_seed");
+		return false;
+	}
+	if (!resolve_path(ld, ld->dir, &cfg->nats_ca) || !check_file(ld, KEY_NATS_CA, cfg->nats_ca))
+		return false;
+	if (cfg->nats_nkey_seed != NULL &&
+	    (!resolve_path(ld, ld->dir, &cfg->nats_nkey_seed) ||
+	     !check_file(ld, KEY_NATS_NKEY_SEED, cfg->nats_nkey_seed)))
+		return false;
+	return true;
+}
+
 /* realpath of the directory that holds path. Caller frees; NULL sets errno. */
 static char *file_dir(const char *path)
 {
@@ -1135,6 +1338,8 @@ int config_load(struct config *cfg, const char *path, const char *state_dir_over
 	}
 	if (!resolve_paths(&ld, state_dir_override))
 		goto fail_free;
+	if (!check_cluster(&ld))
+		goto fail_free;
 
 	*cfg = tmp;
 	free(ld.long_value);
@@ -1173,6 +1378,15 @@ void config_fini(struct config *cfg)
 	free_list(cfg->topics, &cfg->n_topics);
 	free_list(cfg->alternatives, &cfg->n_alternatives);
 	free(cfg->log_level);
+	free(cfg->node);
+	free_list(cfg->nats_urls, &cfg->n_nats_urls);
+	free(cfg->nats_user);
+	if (cfg->nats_password != NULL)
+		secmem_wipe(cfg->nats_password, strlen(cfg->nats_password));
+	free(cfg->nats_password);
+	free(cfg->nats_nkey);
+	free(cfg->nats_nkey_seed);
+	free(cfg->nats_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

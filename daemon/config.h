@@ -11,6 +11,7 @@
 #define CONFIG_MAX_TOPICS 32
 #define CONFIG_MAX_ORIGINS 16
 #define CONFIG_MAX_ALTERNATIVES 8
+#define CONFIG_MAX_NATS_URLS 8
 
 struct config {
 	/* [server] */
@@ -59,6 +60,16 @@ struct config {
 	unsigned stats_threshold; /* smaller counts are reported as "<N", 1..1000, default 10 */
 	/* [log] */
 	char *log_level;         /* err, warn, notice (default), info, debug */
+	/* [cluster] (docs/cluster.md): all unset without the section */
+	bool cluster;            /* the section has keys: run as a node of a cluster */
+	char *node;              /* this node's name, [a-z0-9-]{1,32} */
+	char *nats_urls[CONFIG_MAX_NATS_URLS]; /* tls://host:port, tried in turn */
+	unsigned n_nats_urls;
+	char *nats_user;         /* with nats_password, or */
+	char *nats_password;     /* wiped by config_fini */
+	char *nats_nkey;         /* an nkey's public key (U...), with */
+	char *nats_nkey_seed;    /* absolute path of its seed file */
+	char *nats_ca;           /* absolute path of the CA that signed the NATS servers */
 };
 
 /*

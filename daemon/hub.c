@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "cluster.h"
 #include "common.h"
 #include "config.h"
 #include "coord.h"
@@ -83,6 +86,10 @@ struct vsession {
 struct hub_conn {
 	struct hub *hub;
 	void *edge;
+	const struct hub_edge_ops *ops; /* the edge's operations: the hub's, or the
+					 * cluster's for a socket on another node */
+	struct cluster_fwd *fwd;       /* this socket's session lives on another node */
+	bool serve_here;               /* the cluster found no other node for it */
 	uint64_t no;                   /* per-boot number, the only name in logs */
 	enum proto_side side;
 	bool dead;                     /* socket gone or closing: send nothing more */
@@ -186,6 +193,8 @@ struct hub {
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 	struct list logins;                /* struct pending_login.link, in the worker */
 	struct source_limit *sources;      /* visitor sessions per client source */
+	struct cluster *cluster;           /* NULL: a single node */
+	uint64_t id_base;                  /* the router's offer and chat ids start after it */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -314,7 +323,7 @@ static void vsession_free(struct vsession *vs)
 static void send_frame(struct hub_conn *c, struct frame *f)
 {
 	if (c != NULL && !c->dead && f != NULL)
-		c->hub->ops.send(c->edge, f);
+		c->ops->send(c->edge, f);
 }
 
 /* Serialize msg (taking ownership) and send it to c with the request id. */
@@ -340,7 +349,7 @@ static void close_conn(struct hub_conn *c, int code, const char *reason)
 	if (c == NULL || c->dead)
 		return;
 	log_info("c%llu close %d %s", (unsigned long long)c->no, code, reason);
-	c->hub->ops.close(c->edge, code, reason);
+	c->ops->close(c->edge, code, reason);
 	c->dead = true;
 	/* A closing socket sends nothing more: its session's grace starts now,
 	 * not when the edge reports the close (issue 12). */
@@ -541,7 +550,7 @@ static void replays_free(struct hub_conn *c)
 /* Whether a frame of len bytes may go out to c now (see struct replay). */
 static bool conn_has_room(const struct hub_conn *c, size_t len)
 {
-	return c->hub->ops.room == NULL || c->hub->ops.room(c->edge, len);
+	return c->ops->room == NULL || c->ops->room(c->edge, len);
 }
 
 /* Whether c is (still) in chat: a staff member who handed it on, or a
@@ -2235,6 +2244,7 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 		return NULL;
 	c->hub = h;
 	c->edge = edge;
+	c->ops = &h->ops;
 	c->no = no;
 	c->side = side;
 	c->lang = config_lang_index(h->cfg, h->cfg->default_lang);
@@ -2259,6 +2269,225 @@ struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_
 	h->n_visitors++;
 	log_info("c%llu visitor open", (unsigned long long)conn_no);
 	return c;
+}
+
+struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
+					 uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
+
+	if (c == NULL)
+		return NULL;
+	c->ops = ops;
+	if (lang >= 0 && (unsigned)lang < h->cfg->n_langs)
+		c->lang = lang;
+	list_add_tail(&h->visitors, &c->link);
+	h->n_visitors++;
+	log_info("c%llu visitor open (from another node)", (unsigned long long)conn_no);
+	return c;
+}
+
+void hub_deliver(struct hub_conn *c, const char *text, size_t len)
+{
+	struct frame *f;
+
+	if (c == NULL || c->dead)
+		return;
+	f = malloc(sizeof *f + FRAME_PRE + len + 1);
+	if (f == NULL)
+		return;
+	f->refs = 1;
+	f->len = len;
+	memcpy(f->data + FRAME_PRE, text, len);
+	f->data[FRAME_PRE + len] = '\0';
+	send_frame(c, f);
+	frame_unref(f);
+}
+
+void hub_kick(struct hub_conn *c, int code, const char *reason)
+{
+	close_conn(c, code, reason);
+}
+
+/* ---- staff of other nodes (docs/cluster.md, section 3) ---- */
+
+uint64_t hub_id_base(const struct hub *h)
+{
+	return h->id_base;
+}
+
+void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *c = list_entry(it, struct hub_conn, link);
+		if (!c->dead && c->rs != NULL && c->ops == &h->ops)
+			fn(ctx, c->rs);
+	}
+}
+
+struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
+				       const struct router_staff_info *info, uint64_t conn_no)
+{
+	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
+	struct router_staff *existing;
+
+	if (c == NULL)
+		return NULL;
+	c->ops = ops;
+	c->staff_id = (int64_t)info->id;
+	c->roles = info->roles;
+	snprintf(c->username, sizeof c->username, "%s", info->username);
+	existing = router_staff_find_id(h->router, info->id);
+	if (existing != NULL && staff_conn(existing) == NULL) {
+		/* Back within the reconnect grace: it keeps its chats. */
+		existing->owner = c;
+		c->rs = existing;
+		list_add_tail(&h->staff_conns, &c->link);
+		h->n_staff++;
+		staff_returned(h, c, existing, h->now_ms);
+		staff_resend_state(h, c);
+		h->colleagues_dirty = true;
+		return c;
+	}
+	c->rs = router_staff_add(h->router, c, info, h->now_ms);
+	if (c->rs == NULL) {
+		free(c);
+		return NULL;
+	}
+	list_add_tail(&h->staff_conns, &c->link);
+	h->n_staff++;
+	h->colleagues_dirty = true;
+	log_info("c%llu staff open (from another node)", (unsigned long long)conn_no);
+	return c;
+}
+
+void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now)
+{
+	if (c == NULL || c->rs == NULL || c->rs->available == available)
+		return;
+	c->hub->now_ms = now;
+	router_staff_set_available(c->hub->router, c->rs, available, now);
+	c->hub->colleagues_dirty = true;
+}
+
+void hub_deliver_staff(struct hub *h, const char *username, const char *text, size_t len)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *c = list_entry(it, struct hub_conn, link);
+		if (!c->dead && c->rs != NULL && c->ops == &h->ops && strcmp(c->username, username) == 0)
+			hub_deliver(c, text, len);
+	}
+}
+
+/* A staff frame naming an offer or chat this router does not have: it may
+ * be another node's (the id says which); true if it went there. */
+static bool route_staff_frame(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
+{
+	struct hub *h = c->hub;
+	uint64_t id;
+
+	if (h->cluster == NULL || c->side != PROTO_SIDE_STAFF || c->rs == NULL || c->ops != &h->ops)
+		return false;
+	switch (in->type) {
+	case PROTO_ACCEPT:
+	case PROTO_DECLINE: {
+		struct list *it;
+		list_for_each(it, &c->rs->offers)
+			if (list_entry(it, struct router_offer, staff_link)->id == in->offer)
+				return false;
+		id = in->offer;
+		break;
+	}
+	case PROTO_MSG:
+	case PROTO_TYPING:
+	case PROTO_TRANSFER:
+	case PROTO_INVITE:
+	case PROTO_END:
+		if (router_chat_find(h->router, in->chat) != NULL)
+			return false;
+		id = in->chat;
+		break;
+	default:
+		return false;
+	}
+	return cluster_staff_route(h->cluster, c->username, id, buf, len);
+}
+
+void hub_serve_here(struct hub_conn *c)
+{
+	c->fwd = NULL;
+	c->serve_here = true;
+}
+
+bool hub_has_session_hash(struct hub *h, const char *hash)
+{
+	struct list *it;
+	char mine[65];
+	bool found = false;
+
+	/* One hash per session: fine for the occasional resume; a second map
+	 * keyed by hash would make it O(1) if resume storms after a node loss
+	 * turn out to need it. */
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		if (vs->token[0] == '\0' || vs->rv == NULL ||
+		    (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_CHATTING))
+			continue;
+		token_hash_hex(vs->token, mine);
+		if (strlen(hash) == 64 && token_equal(mine, hash)) {
+			found = true;
+			break;
+		}
+	}
+	secmem_wipe(mine, sizeof mine);
+	return found;
+}
+
+void hub_set_cluster(struct hub *h, struct cluster *cl)
+{
+	h->cluster = cl;
+}
+
+/* docs/cluster.md, section 3: a new visitor whose language another node
+ * owns is served by that node's hub; this socket only carries its frames.
+ * Returns true if c was handed over (buf goes along). */
+static bool hand_over_visitor(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
+{
+	struct hub *h = c->hub;
+	int lang;
+
+	if (h->cluster == NULL || c->serve_here || c->side != PROTO_SIDE_VISITOR || in->type != PROTO_HELLO ||
+	    c->vs != NULL)
+		return false;
+	if (in->resume != NULL) {
+		/* A token this hub does not know may be another node's
+		 * (section 6): the cluster asks, and hands the frame back
+		 * through hub_serve_here() if nobody has it. */
+		char hash[65];
+		if (map_find(h, in->resume) != NULL)
+			return false;
+		token_hash_hex(in->resume, hash);
+		c->fwd = cluster_forward_find(h->cluster, c, hash, c->no);
+		secmem_wipe(hash, sizeof hash);
+		if (c->fwd == NULL)
+			return false;
+		cluster_forward_input(c->fwd, buf, len);
+		return true;
+	}
+	/* Without "lang" the socket's negotiated language is the visitor's
+	 * (protocol 6.2); the owner's connection starts with the same. */
+	lang = in->lang != NULL ? config_lang_index(h->cfg, in->lang) : c->lang;
+	if (lang < 0)
+		return false;
+	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
+	if (c->fwd == NULL)
+		return false;   /* owned here, or the owner is unreachable: serve it here */
+	cluster_forward_input(c->fwd, buf, len);
+	return true;
 }
 
 struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no)
@@ -2322,7 +2551,8 @@ static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
 	int64_t expires = 0;
 	int rc;
 
-	if (c->rs == NULL)
+	/* A console on another node: its home checks its session. */
+	if (c->rs == NULL || c->ops != &c->hub->ops)
 		return true;
 	if (touch) {
 		if (now - c->session_checked_ms < SESSION_CHECK_MS)
@@ -2361,6 +2591,11 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
+	if (c->fwd != NULL) {
+		/* The owner's hub applies the protocol, limits included. */
+		cluster_forward_input(c->fwd, buf, len);
+		return;
+	}
 	if (rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, rate_soft(c->hub) * RATE_HARD_FACTOR)) {
 		close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
@@ -2376,6 +2611,8 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
+	if (hand_over_visitor(c, &in, buf, len) || route_staff_frame(c, &in, buf, len))
+		goto out;
 	if (r->count > rate_soft(c->hub) && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
@@ -2440,6 +2677,10 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	h->now_ms = now;
 	c->dead = true;
 	list_remove(&c->link);
+	if (c->fwd != NULL) {
+		cluster_forward_close(c->fwd);
+		c->fwd = NULL;
+	}
 	if (c->side == PROTO_SIDE_VISITOR) {
 		h->n_visitors--;
 		visitor_detach(c);
@@ -2528,9 +2769,18 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 		.decline_cooldown_ms = 60000,
 	};
 	struct hub *h = calloc(1, sizeof *h);
+	uint32_t salt;
 
 	if (h == NULL)
 		return NULL;
+	/* In a cluster every router numbers offers and chats in a range of
+	 * its own, random per boot, so a console's `accept` or `msg` can be
+	 * sent to the node whose router made the id (docs/cluster.md, 3). */
+	if (cfg->cluster) {
+		randombytes_buf(&salt, sizeof salt);
+		h->id_base = ((uint64_t)(salt & 0xfffff) + 1) << 40;
+		rc.id_base = h->id_base;
+	}
 	h->cfg = cfg;
 	h->i18n = t;
 	h->staff = st;

@@ -91,6 +91,48 @@ void hub_stop_worker(struct hub *h, uint64_t now_ms);
  * 250-1000 ms. */
 void hub_tick(struct hub *h, uint64_t now_ms);
 
+/* ---- the cluster (docs/cluster.md): the hub's second edge ---- */
+
+struct cluster;
+/* Lend the hub the cluster link (borrowed; NULL: a single node). New
+ * visitors whose language another node owns are then handed to it. */
+void hub_set_cluster(struct hub *h, struct cluster *cl);
+/* On the owner: a visitor socket on another node, whose frames the cluster
+ * feeds to hub_input; ops (borrowed, send and close used) carry the hub's
+ * frames back; lang is the language of the hello. Like hub_visitor_open. */
+struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
+					 uint64_t conn_no);
+/* On the home: write text (len bytes, a frame the owner serialized;
+ * borrowed) to c's socket. */
+void hub_deliver(struct hub_conn *c, const char *text, size_t len);
+/* On the home: close c's socket as the owner asked. */
+void hub_kick(struct hub_conn *c, int code, const char *reason);
+struct router_staff;
+struct router_staff_info;
+/* The router's id base (0 on a single node): ids above it up to the next
+ * 2^40 are this node's. */
+uint64_t hub_id_base(const struct hub *h);
+/* Call fn for every staff member logged in on a socket of this node (rs
+ * borrowed, valid during the call). */
+void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx);
+/* On an owner: a console logged in on another node (its home checked the
+ * login and checks the session), as a staff member of this router with
+ * info (copied). Frames for it go through ops; frames from it come through
+ * hub_input. Reported closed with hub_closed as usual. NULL on no memory. */
+struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
+				       const struct router_staff_info *info, uint64_t conn_no);
+/* Its home says the member's availability changed. */
+void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now);
+/* On the home: write text (a frame another node's hub made) to every
+ * console of username here. */
+void hub_deliver_staff(struct hub *h, const char *username, const char *text, size_t len);
+/* On the home: no other node holds the session c's hello asked for; the
+ * cluster then feeds the frames it held back to hub_input, served here. */
+void hub_serve_here(struct hub_conn *c);
+/* Whether a waiting or chatting session's current resume token has this
+ * hash (token_hash_hex; borrowed). For another node's question. */
+bool hub_has_session_hash(struct hub *h, const char *hash);
+
 struct roster;
 struct stats;
 /* Lend the hub the shift roster and the statistics (borrowed; either may

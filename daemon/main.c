@@ -120,6 +120,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(log_level_of(cfg.log_level));
+	if (cfg.cluster && !BRUG_HAVE_NATS) {
+		fprintf(stderr, "brugd: %s: this brugd was built without NATS (libnats-dev), so it cannot "
+			"run the [cluster] section; install it (scripts/setup.sh) and rebuild\n", config_path);
+		goto out;
+	}
 	texts = i18n_new(locales_dir(&cfg), (const char *const *)cfg.langs, cfg.n_langs, cfg.default_lang,
 			 err, sizeof err);
 	if (texts == NULL) {

@@ -80,6 +80,14 @@ static const struct field fields[] = {
 	F("staff", "audit_retention_days", FIELD_UINT, audit_retention_days, true),
 	F("stats", "threshold", FIELD_UINT, stats_threshold, true),
 	F("log", "level", FIELD_STR, log_level, false),
+	/* The cluster link is made once at start (docs/cluster.md). */
+	F("cluster", "node", FIELD_STR, node, true),
+	L("cluster", "nats_url", nats_urls, n_nats_urls, true),
+	F("cluster", "nats_user", FIELD_STR, nats_user, true),
+	F("cluster", "nats_password", FIELD_STR, nats_password, true),
+	F("cluster", "nats_nkey", FIELD_STR, nats_nkey, true),
+	F("cluster", "nats_nkey_seed", FIELD_STR, nats_nkey_seed, true),
+	F("cluster", "nats_ca", FIELD_STR, nats_ca, true),
 };
 
 /* Every key of config.c belongs in the table: one missing here would be

@@ -375,8 +375,8 @@ struct router *router_new(const struct router_config *cfg, const struct router_e
 	list_init(&r->staff);
 	list_init(&r->offers);
 	list_init(&r->chats);
-	r->next_offer_id = 1;
-	r->next_chat_id = 1;
+	r->next_offer_id = cfg->id_base + 1;
+	r->next_chat_id = cfg->id_base + 1;
 	r->next_visitor_no = 1;
 	return r;
 

@@ -24,6 +24,9 @@ struct router_config {
 	uint64_t grace_ms;           /* a dropped visitor is kept this long (default 120 s) */
 	uint64_t decline_cooldown_ms;/* a staff member who declined a visitor is not offered
 				      * the same visitor again for this long (default 60 s) */
+	uint64_t id_base;            /* offer and chat ids start after it: 0 on a single
+				      * node; in a cluster a per-boot random multiple of
+				      * 2^40, so ids say which node made them */
 };
 
 enum router_visitor_state {

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "brug-build.h"
 #include "certs.h"
+#include "cluster.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -385,6 +386,7 @@ static int ka_write_ping(struct lws *wsi, struct pss *p, int *rc)
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	hub_tick(server_g.hub, mono_ms());
+	cluster_tick(server_g.cluster, mono_ms());
 	lws_sul_schedule(server_g.ctx, 0, &server_g.tick_sul, tick_cb, TICK_US);
 }
 
@@ -557,6 +559,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (server_g.hub != NULL)
 			hub_poll(server_g.hub, mono_ms());
+		cluster_poll(server_g.cluster, mono_ms());
 		if (server_g.signal_seen && !server_g.shutting_down)
 			begin_shutdown();
 		if (server_g.reload_seen && !server_g.shutting_down) {
@@ -939,12 +942,28 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 		notify_send(state);
 	}
 
+	if (cfg->cluster) {
+		/* The loop exists now, so the cluster's wake has a target. */
+		server_g.cluster = cluster_new(cfg, edge_wake, NULL, mono_ms());
+		if (server_g.cluster == NULL || cluster_start(server_g.cluster, mono_ms()) < 0) {
+			log_err("could not start the cluster link");
+			status = 1;
+			goto out;
+		}
+		cluster_set_hub(server_g.cluster, server_g.hub);
+		hub_set_cluster(server_g.hub, server_g.cluster);
+	}
 	lws_sul_schedule(server_g.ctx, 0, &server_g.tick_sul, tick_cb, TICK_US);
 	lws_sul_schedule(server_g.ctx, 0, &server_g.ka_sul, ka_tick_cb, KA_TICK_US);
 	while (!server_g.destroyed && lws_service(server_g.ctx, 0) >= 0)
 		;
 out:
 	hub_stop_worker(server_g.hub, mono_ms());
+	/* Say goodbye to the other nodes and stop libnats' wakes before the
+	 * context goes. */
+	hub_set_cluster(server_g.hub, NULL);
+	cluster_free(server_g.cluster);
+	server_g.cluster = NULL;
 	/* With an event library the destroy in stop_cb is staged: this second
 	 * call completes it once the loop has returned (lws' own pattern). */
 	lws_context_destroy(server_g.ctx);

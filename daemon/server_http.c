@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -156,6 +157,15 @@ int server_http_document(struct lws *wsi, struct http_pss *hp, const char *path,
 		}
 		if (idx >= 0 && (hp->owned = hub_status_json(server_g.hub, idx)) != NULL) {
 			status = 200;
+			body = hp->owned;
+			len = strlen(body);
+		}
+	} else if (strcmp(path, "/api/health") == 0) {
+		/* For the load balancer (docs/operations.md): 503 while a
+		 * cluster node has no link to NATS. */
+		int st;
+		if ((hp->owned = cluster_health_json(server_g.cluster, server_g.cfg, &st)) != NULL) {
+			status = st;
 			body = hp->owned;
 			len = strlen(body);
 		}

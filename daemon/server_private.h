@@ -36,6 +36,7 @@ struct server_state {
 	struct api *api;
 	struct lws_context *ctx;
 	struct hub *hub;
+	struct cluster *cluster;   /* NULL without [cluster] */
 	struct lws_vhost *vhost;
 	int port;
 	char own_origin[300];

@@ -30,6 +30,8 @@ packages=(
 	libwebsockets-dev libwebsockets-evlib-ev libssl-dev openssl
 	libicu-dev icu-devtools libjansson-dev libsqlite3-dev sqlite3
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
+	# Several nodes as one helpline (docs/cluster.md): the NATS server and C client.
+	nats-server libnats-dev
 )
 if ((tests)); then
 	# systemd: systemd-analyze checks the installed unit (17-install);
@@ -72,6 +74,13 @@ if ((${#missing[@]})); then
 	apt_opts=(-q -o DPkg::Lock::Timeout=600)
 	apt-get "${apt_opts[@]}" update
 	apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}"
+	# Debian starts nats-server at once, without TLS or passwords; the tests
+	# start their own, and a cluster node needs the set-up in
+	# docs/operations.md, so the default service is switched off.
+	if [[ " ${missing[*]} " == *" nats-server "* ]] && command -v systemctl >/dev/null &&
+		[[ -d /run/systemd/system ]]; then
+		systemctl disable --now nats-server.service >/dev/null 2>&1 || true
+	fi
 fi
 
 # The test-only npm packages (package.json); npm ci rewrites

@@ -698,6 +698,94 @@ static void test_fini_after_failure(void **state)
 	}
 }
 
+static void test_cluster(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = &fx->cfg;
+	char ca[PATH_MAX], seed[PATH_MAX], text[PATH_MAX + 512];
+
+	path_join(ca, fx->root, "etc/nats-ca.pem");
+	path_join(seed, fx->root, "etc/brug.nk");
+	write_text(ca, "not parsed here\n");
+	write_text(seed, "SUAxxxx\n");
+
+	/* Without the section: a single node, nothing set. */
+	assert_int_equal(load(fx, "[server]\n", NULL), 0);
+	assert_false(c->cluster);
+	assert_null(c->node);
+	assert_int_equal(c->n_nats_urls, 0);
+	assert_null(c->nats_ca);
+	/* An empty section is no section. */
+	assert_int_equal(load(fx, "[cluster]\n", NULL), 0);
+	assert_false(c->cluster);
+
+	/* Every key; relative paths against the file's directory. */
+	assert_int_equal(load(fx,
+		"[cluster]\n"
+		"node = brug-1\n"
+		"nats_url = tls://127.0.0.1:4222, TLS://nats2.example.org:4223 nats://nats3.example.org\n"
+		"nats_user = brug\n"
+		"nats_password = s3cret word; not a comment\n"
+		"nats_ca = nats-ca.pem\n", NULL), 0);
+	assert_true(c->cluster);
+	assert_string_equal(c->node, "brug-1");
+	assert_int_equal(c->n_nats_urls, 3);
+	assert_string_equal(c->nats_urls[0], "tls://127.0.0.1:4222");
+	assert_string_equal(c->nats_urls[1], "tls://nats2.example.org:4223");
+	assert_string_equal(c->nats_urls[2], "nats://nats3.example.org");
+	assert_string_equal(c->nats_user, "brug");
+	assert_string_equal(c->nats_password, "s3cret word; not a comment");
+	assert_string_equal(c->nats_ca, ca);
+	assert_null(c->nats_nkey_seed);
+
+	/* An nkey seed instead of user and password. */
+	snprintf(text, sizeof text, "[cluster]\nnode = b2\nnats_url = tls://127.0.0.1:4222\n"
+		 "nats_nkey = UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\n"
+		 "nats_nkey_seed = %s\nnats_ca = nats-ca.pem\n", seed);
+	assert_int_equal(load(fx, text, NULL), 0);
+	assert_string_equal(c->nats_nkey_seed, seed);
+	assert_string_equal(c->nats_nkey, "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4");
+	assert_null(c->nats_user);
+	assert_null(c->nats_password);
+
+	/* What goes together. */
+	expect_error(fx, "[cluster]\nnats_url = tls://127.0.0.1:4222\n", 2,
+		"[cluster] needs node: this node's name, like brug-1");
+	expect_error(fx, "[cluster]\nnode = a\n", 2, "[cluster] needs nats_url: one or more tls://host:port");
+	expect_error(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_user = u\nnats_password = p\n", 2,
+		"[cluster] needs nats_ca: the CA file that signed the NATS servers' certificates");
+	expect_error(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = nats-ca.pem\nnats_user = u\n", 2,
+		"[cluster] needs nats_user and nats_password, or nats_nkey and nats_nkey_seed");
+	expect_error(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = nats-ca.pem\nnats_nkey_seed = brug.nk\n", 2,
+		"[cluster] nats_nkey (the public key, U...) and nats_nkey_seed (the seed file) go together");
+	expect_error(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = nats-ca.pem\n"
+		"nats_user = u\nnats_password = p\nnats_nkey_seed = brug.nk\n", 7,
+		"[cluster] nats_nkey/nats_nkey_seed and nats_user/nats_password exclude each other: "
+		"choose one way to log in to NATS");
+	expect_error_has(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = missing.pem\n"
+		"nats_user = u\nnats_password = p\n", 4, "nats_ca", "missing.pem", "No such file", NULL);
+	expect_error_has(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = .\n"
+		"nats_user = u\nnats_password = p\n", 4, "nats_ca", "is not a regular file", NULL);
+
+	/* Bad values. */
+	expect_error(fx, "[cluster]\nnode = Brug_1\n", 2,
+		"node = 'Brug_1' is not a node name: expected 1 to 32 characters a-z, 0-9 and -, like brug-1");
+	expect_error_has(fx, "[cluster]\nnode = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 2, "not a node name", NULL);
+	expect_error(fx, "[cluster]\nnats_url = https://h:1\n", 2,
+		"nats_url: 'https://h:1' is not a NATS URL: expected tls://host:port, like tls://nats1.example.org:4222");
+	expect_error_has(fx, "[cluster]\nnats_url = tls://h:1/x\n", 2, "is not a NATS URL", NULL);
+	expect_error_has(fx, "[cluster]\nnats_url = tls://u:p@h:1\n", 2, "is not a NATS URL", NULL);
+	expect_error_has(fx, "[cluster]\nnats_url = tls://h:99999\n", 2, "is not a NATS URL", NULL);
+	expect_error(fx, "[cluster]\nnats_url =\n", 2, "nats_url is empty: expected one or more tls://host:port");
+	expect_error(fx, "[cluster]\nnats_url = tls://a:1 tls://b:1 tls://c:1 tls://d:1 tls://e:1 tls://f:1 "
+		"tls://g:1 tls://h:1 tls://i:1\n", 2, "nats_url lists more than 8 URLs");
+	expect_error_has(fx, "[cluster]\nnats_user = a b\n", 2, "nats_user = 'a b' is not valid", NULL);
+	/* A bad password is refused without being repeated. */
+	expect_error(fx, "[cluster]\nnats_password =\n", 2, "nats_password must have 1 to 256 characters");
+	expect_error(fx, "[cluster]\nnode = a\nnode = b\n", 3, "duplicate key 'node' in [cluster] (first set on line 2)");
+	expect_error(fx, "[cluster]\nnats = 1\n", 2, "unknown key 'nats' in [cluster]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +809,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alternatives, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fini_after_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "i18n.h"
 #include "staff.h"
+#include "util/token.h"
 
 #define MAX_FRAMES 4096
 
@@ -709,6 +710,55 @@ static void test_biggest_transcript_paced(void **state)
 	assert_true(rounds >= 1);
 }
 
+/* The cluster's second edge (docs/cluster.md, section 3): a visitor socket
+ * of another node uses the edge operations it was opened with, its session
+ * is found by the hash of its token, and frames another hub serialized are
+ * written as they are. */
+static unsigned remote_sends;
+
+static void remote_fake_send(void *edge, struct frame *f)
+{
+	remote_sends++;
+	fake_send(edge, f);
+}
+
+static const struct hub_edge_ops remote_ops = { remote_fake_send, fake_close, NULL, NULL };
+
+static void test_remote_visitor_and_deliver(void **state)
+{
+	struct env *e = *state;
+	struct fake *s = login_available(e, 1000), *r = &e->socks[e->n_socks++], *v;
+	char hash[65], other[65];
+	json_t *w;
+
+	remote_sends = 0;
+	r->conn = hub_remote_visitor_open(e->h, &remote_ops, r, 1, 1000000001);
+	assert_non_null(r->conn);
+	input(r, "{\"type\":\"hello\",\"id\":\"h1\"}", 1000);
+	/* Without lang, the language it was opened with (ar) holds. */
+	w = last_of(r, "welcome");
+	assert_non_null(w);
+	assert_string_equal(json_string_value(json_object_get(w, "lang")), "ar");
+	assert_true(remote_sends >= 2);       /* welcome and queue, through its own ops */
+	assert_int_equal(count_type(s, "offer"), 1);
+	token_hash_hex(json_string_value(json_object_get(w, "session")), hash);
+	json_decref(w);
+	assert_true(hub_has_session_hash(e->h, hash));
+	token_hash_hex("not-a-token-of-anyone-here", other);
+	assert_false(hub_has_session_hash(e->h, other));
+	assert_false(hub_has_session_hash(e->h, "short"));
+
+	/* hub_deliver writes the bytes as given, once. */
+	v = open_visitor(e, 1000);
+	hub_deliver(v->conn, "{\"type\":\"queue\",\"position\":7}", 30);
+	assert_int_equal(v->n, 1);
+	assert_string_equal(v->frames[0], "{\"type\":\"queue\",\"position\":7}");
+	hub_kick(v->conn, 4003, "replaced");
+	assert_int_equal(v->close_code, 4003);
+	hub_deliver(v->conn, "{}", 2);        /* closing: nothing more */
+	assert_int_equal(v->n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +771,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dashboard_pushed_to_coordinators, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_transcript_paced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_biggest_transcript_paced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_visitor_and_deliver, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -1,0 +1,83 @@
+/* The cluster link (docs/cluster.md): this node's connection to NATS, its
+ * heartbeat and the membership list it keeps. libnats runs its own
+ * threads; everything here except the wake callback happens on the lws
+ * loop's thread, which drains what libnats delivered in cluster_poll(). */
+#ifndef BRUG_CLUSTER_H
+#define BRUG_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct cluster;
+
+/* Heartbeat period and how long a silent member stays in the list (three
+ * missed heartbeats and some slack; docs/cluster.md, section 2). */
+#define CLUSTER_HEARTBEAT_MS 1000
+#define CLUSTER_MEMBER_TIMEOUT_MS 3500
+
+/* Create the link for cfg's [cluster] (cfg borrowed, must outlive it).
+ * wake(ctx) is called on a libnats thread when there is work for
+ * cluster_poll(); it must be thread-safe (lws_cancel_service). Nothing
+ * connects yet. NULL on no memory, or when brugd was built without NATS. */
+struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), void *ctx, uint64_t now_ms);
+/* Start connecting to the servers of nats_url over TLS with the
+ * credentials; if none answers now, libnats keeps trying in the
+ * background, and a connection closed for good (say a certificate that
+ * does not verify) starts over every few seconds, while the node serves
+ * its own sockets. 0, or -EINVAL (bad CA or seed file, logged) or -ENOMEM. */
+int cluster_start(struct cluster *cl, uint64_t now_ms);
+/* Handle what libnats delivered since the last call (heartbeats,
+ * connection changes). Call when wake() asked for it; cluster_tick() does
+ * it too. Accepts NULL. */
+void cluster_poll(struct cluster *cl, uint64_t now_ms);
+/* Timers: send the heartbeat when due and drop silent members. Call every
+ * 250-1000 ms. Accepts NULL. */
+void cluster_tick(struct cluster *cl, uint64_t now_ms);
+/* Tell the others this node leaves (they drop it at once) and stop
+ * calling wake. Idempotent; accepts NULL. Call before the loop goes away. */
+void cluster_stop(struct cluster *cl);
+/* cluster_stop, then close and free everything. Accepts NULL. */
+void cluster_free(struct cluster *cl);
+
+/* Whether the link to NATS is up now. */
+bool cluster_connected(const struct cluster *cl);
+/* GET /api/health (docs/operations.md): this node, whether it is in a
+ * cluster and connected, the live members and each language's owner. cl
+ * may be NULL (no
+ * [cluster]). Sets *status to 200, or 503 when a cluster node has no NATS
+ * link (the load balancer then sends visitors elsewhere). Caller frees;
+ * NULL on no memory. */
+char *cluster_health_json(struct cluster *cl, const struct config *cfg, int *status);
+
+/* ---- frames of a visitor whose language another node owns (section 3) ---- */
+
+struct hub;
+struct hub_conn;
+struct cluster_fwd;
+
+/* Lend the cluster the hub (borrowed), for the sockets of other nodes
+ * that this node's hub serves. */
+void cluster_set_hub(struct cluster *cl, struct hub *h);
+/* The node that owns lang now (borrowed name), or NULL when alone. */
+const char *cluster_owner(struct cluster *cl, const char *lang);
+/* On the home: hand c (borrowed; it must call cluster_forward_close
+ * before it goes) to the owner of lang. NULL if this node owns lang, NATS
+ * is down, or no memory: then the home serves c itself. */
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no);
+/* On the home: c's hello resumes a token this node does not know: ask the
+ * other nodes who holds the session with this token hash (borrowed). The
+ * frames wait meanwhile; if nobody answers within a second, the hub gets
+ * c back (hub_serve_here) with the frames, and serves it as a new start.
+ * NULL when there is nobody to ask (alone, or NATS is down). */
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no);
+/* On a staff member's home: a frame (borrowed) of username's console that
+ * names an offer or chat id another node's router made; true if it went
+ * to that node. */
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len);
+/* One frame from c's socket (borrowed) for the owner. */
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
+/* c's socket is gone: tell the owner and free f. Accepts NULL. */
+void cluster_forward_close(struct cluster_fwd *f);
+
+#endif
