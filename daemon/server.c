@@ -18,6 +18,7 @@
 #include "certs.h"
 #include "config.h"
 #include "hub.h"
+#include "http_path.h"
 #include "notify.h"
 #include "proto.h"
 #include "reload.h"
@@ -568,6 +569,14 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (g.live_wsi > 0)
 			g.live_wsi--;
+		return 0;
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		/* Every request path is checked before a mount maps it onto
+		 * web_root: traversal and encoding tricks get a plain 404. */
+		if (!http_path_acceptable(in, len)) {
+			lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+			return 1;
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		if (g.shutting_down || !upgrade_allowed(wsi)) {
