@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Installs what building and running Brug needs on Debian 12, and with
-# --tests also what the whole test suite needs. Run as root. Installs only
-# what is missing, so a second run does nothing and takes well under a second.
+# Installs what building and running Brug needs on Debian 12, with --fuzz
+# also clang and its libFuzzer runtime (tests/fuzz), and with --tests what
+# the whole test suite needs, the fuzz packages included. Run as root.
+# Installs only what is missing, so a second run does nothing and takes well
+# under a second.
 #
-# usage: scripts/setup.sh [--tests]
+# usage: scripts/setup.sh [--tests] [--fuzz]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-	echo "usage: $0 [--tests]"
+	echo "usage: $0 [--tests] [--fuzz]"
 }
 
 tests=0
+fuzz=0
 for arg in "$@"; do
 	case $arg in
-	--tests) tests=1 ;;
+	--tests) tests=1; fuzz=1 ;;
+	--fuzz) fuzz=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -27,6 +31,10 @@ packages=(
 	libicu-dev icu-devtools libjansson-dev libsqlite3-dev sqlite3
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
+if ((fuzz)); then
+	# -fsanitize=fuzzer links libclang_rt.fuzzer from libclang-rt-14-dev.
+	packages+=(clang libclang-rt-14-dev)
+fi
 if ((tests)); then
 	# systemd: systemd-analyze checks the installed unit (17-install).
 	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind systemd)
