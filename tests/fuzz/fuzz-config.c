@@ -53,8 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	if (dir[0] == '\0') {
+		/* A file per input: in memory (/dev/shm) when there is one. */
 		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/brug-fuzz-config-XXXXXX", tmp != NULL && *tmp != '\0' && strlen(tmp) < 32 ? tmp : "/tmp");
+		if (tmp == NULL || *tmp == '\0' || strlen(tmp) >= 32)
+			tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+		snprintf(dir, sizeof dir, "%s/brug-fuzz-config-XXXXXX", tmp);
 		if (mkdtemp(dir) == NULL)
 			abort();
 		snprintf(path, sizeof path, "%s/brugd.conf", dir);
