@@ -20,7 +20,8 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
 	exit 2
 fi
 build=${BRUG_FUZZ_BUILD:-build-fuzz}
-artifacts=${BRUG_FUZZ_ARTIFACTS:-$repo/$build/fuzz-artifacts}
+[[ $build == /* ]] || build=$repo/$build
+artifacts=${BRUG_FUZZ_ARTIFACTS:-$build/fuzz-artifacts}
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz: clang is missing; run scripts/setup.sh --fuzz as root" >&2
@@ -72,7 +73,7 @@ for t in "${targets[@]}"; do
 	touch -- "$scratch/.start"
 	# -rss_limit_mb: the sanitizers need room; -timeout: one input that
 	# takes this long is a hang worth keeping.
-	(cd -- "$scratch" && "$repo/$bin" -max_total_time="$seconds" -jobs=1 -workers=1 \
+	(cd -- "$scratch" && "$bin" -max_total_time="$seconds" -jobs=1 -workers=1 \
 		-timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$artifacts/$t/" "$corpus") >"$log" 2>&1
 	rc=$?
