@@ -22,6 +22,7 @@
 #include "common.h"
 #include "config.h"
 #include "hub.h"
+#include "http_path.h"
 #include "notify.h"
 #include "proto.h"
 #include "reload.h"
@@ -533,7 +534,15 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
 		/* Every plain request (not the upgrades, see CONFIRM_UPGRADE);
-		 * in is the path. */
+		 * in is the path. It is checked before a mount maps it onto
+		 * web_root: traversal and encoding tricks get a plain 404. */
+		if (!http_path_acceptable(in, len)) {
+			char path[256];
+			bool head = false;
+			const char *pp = server_request_path(wsi, path, sizeof path, &head) >= 0 ? path : NULL;
+			server_http_short(wsi, HTTP_STATUS_NOT_FOUND, pp, head);
+			return 1;
+		}
 		if (in_staff_reserve() && in != NULL && !is_staff_path(in)) {
 			char path[256];
 			bool head = false;

@@ -93,8 +93,9 @@ int totp_hotp(enum totp_alg alg, const unsigned char *key, size_t key_len, uint6
 
 int64_t totp_step(int64_t t)
 {
-	/* Floor division, so that a time before 1970 does not share step 0. */
-	return t >= 0 ? t / TOTP_STEP_S : -((-t + TOTP_STEP_S - 1) / TOTP_STEP_S);
+	/* Floor division, so that a time before 1970 does not share step 0;
+	 * written without negating t, which overflows near INT64_MIN. */
+	return t / TOTP_STEP_S - (t % TOTP_STEP_S < 0);
 }
 
 int totp_at(enum totp_alg alg, const unsigned char *key, size_t key_len, int64_t t, unsigned digits,

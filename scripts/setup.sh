@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building and running Brug needs on Debian 12, with --tests
-# also what the whole test suite needs, and with --fuzz what the libFuzzer
-# targets need (clang and its runtimes, tests/fuzz/README.md). Run as root.
+# Installs what building and running Brug needs on Debian 12, with --fuzz
+# also clang and its libFuzzer runtime (tests/fuzz), and with --tests what
+# the whole test suite needs, the fuzz packages included. Run as root.
 # Installs only what is missing, so a second run does nothing and takes well
 # under a second.
 #
@@ -18,7 +18,7 @@ tests=0
 fuzz=0
 for arg in "$@"; do
 	case $arg in
-	--tests) tests=1 ;;
+	--tests) tests=1; fuzz=1 ;;
 	--fuzz) fuzz=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every suite in a normal build (build/), and
 # again under AddressSanitizer and UBSan (build-asan/), both with warnings as errors. Goes on after a failure so that both builds
-# report; the last line is "N passed, N failed" (", N skipped" if any), and
-# the exit status is non-zero if anything failed.
+# report; then every fuzz target for 60 s (tests/fuzz/run.sh, build-fuzz/),
+# which counts as one failure if any target crashes. The last line is
+# "N passed, N failed" (", N skipped" if any), and the exit status is
+# non-zero if anything failed. BRUG_FUZZ_SECONDS changes the 60 s.
 #
 # usage: scripts/test.sh        (from any directory; installs what is missing)
 set -uo pipefail
@@ -63,6 +65,11 @@ if configure_and_build build-asan -Dwerror=true \
 		meson test -C build-asan --print-errorlogs || true
 else
 	step_failed "configuring or building build-asan/ failed"
+fi
+
+echo "== build-fuzz: every fuzz target for ${BRUG_FUZZ_SECONDS:-60} s"
+if ! bash "$repo/tests/fuzz/run.sh" "${BRUG_FUZZ_SECONDS:-60}"; then
+	step_failed "tests/fuzz/run.sh failed (a crash, or the fuzz build)"
 fi
 
 # Count the results meson wrote, one JSON object per test and line.

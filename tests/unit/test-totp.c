@@ -69,6 +69,12 @@ static void test_totp_rfc6238(void **state)
 	assert_int_equal(totp_step(1111111109), 37037036);
 	assert_int_equal(totp_step(1111111111), 37037037);
 	assert_int_equal(totp_step(-1), -1);
+	assert_int_equal(totp_step(-30), -1);
+	assert_int_equal(totp_step(-31), -2);
+	/* The ends of the range (fuzz-totp found the overflow at INT64_MIN + 1). */
+	assert_true(totp_step(INT64_MIN + 1) == -307445734561825861LL);
+	assert_true(totp_step(INT64_MIN) == -307445734561825861LL);
+	assert_true(totp_step(INT64_MAX) == 307445734561825860LL);
 }
 
 /* RFC 4648 section 10 vectors, both ways, and what decode refuses. */
