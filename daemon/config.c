@@ -50,6 +50,7 @@ enum key_id {
 	KEY_MAX_CONNS_PER_SOURCE,
 	KEY_STAFF_RESERVE,
 	KEY_MAX_WAITING_PER_SOURCE,
+	KEY_BLOCK_HOURS,
 	KEY__COUNT
 };
 
@@ -124,6 +125,7 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	/* At most half of max_connections in effect (server.c). */
 	[KEY_STAFF_RESERVE] = { "server", "staff_reserve_connections", TYPE_UINT, "100", 0, 1000000, NULL },
 	[KEY_MAX_WAITING_PER_SOURCE] = { "chat", "max_waiting_per_source", TYPE_UINT, "30", 1, 1000000, NULL },
+	[KEY_BLOCK_HOURS] = { "chat", "block_hours", TYPE_UINT, "24", 1, 8760, "hours" },
 };
 
 static const char *const log_levels[] = { "err", "warn", "notice", "info", "debug" };
@@ -377,6 +379,7 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_MAX_CONNS_PER_SOURCE: cfg->max_conns_per_source = (unsigned)v; break;
 	case KEY_STAFF_RESERVE: cfg->staff_reserve = (unsigned)v; break;
 	case KEY_MAX_WAITING_PER_SOURCE: cfg->max_waiting_per_source = (unsigned)v; break;
+	case KEY_BLOCK_HOURS: cfg->block_hours = (unsigned)v; break;
 	default: break;
 	}
 }

@@ -19,6 +19,7 @@
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
+#include "blocklist.h"
 #include "coord.h"
 #include "shifts.h"
 #include "source_limit.h"
@@ -250,11 +251,22 @@ void hub_roster_changed(struct hub *h)
 #define SIDE_V (1u << PROTO_SIDE_VISITOR)
 #define SIDE_S (1u << PROTO_SIDE_STAFF)
 
+/* How a type counts against the flood windows (protocol section 5). Every
+ * message counts in its session's window; past its first limit a message
+ * is refused as rate_limited unless it is LIMIT_NONE. */
+enum limit {
+	LIMIT_SESSION,  /* the session's window only */
+	LIMIT_OTHER,    /* staff: also the window of all but chat messages */
+	LIMIT_CHAT,     /* staff: also the window of its chat (hub_staff_chat_rate) */
+	LIMIT_NONE,     /* never refused: leaving a chat must always work */
+};
+
 struct handler {
 	enum proto_type type;
 	unsigned sides;
 	bool login;      /* staff: needs a logged-in session */
 	uint32_t roles;  /* staff roles allowed; 0 = any */
+	enum limit limit;
 	int (*fn)(struct hub_conn *c, struct proto_in *in, uint64_t now);
 };
 
@@ -263,39 +275,40 @@ struct handler {
 #define CHAT_ROLES (BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON | BRUG_ROLE_PROFESSIONAL)
 
 static const struct handler handlers[] = {
-	{ PROTO_HELLO, SIDE_V, false, 0, vsession_on_hello },
-	{ PROTO_MSG, SIDE_V, false, 0, vsession_on_msg },
-	{ PROTO_TYPING, SIDE_V, false, 0, vsession_on_typing },
-	{ PROTO_END, SIDE_V, false, 0, vsession_on_end },
-	{ PROTO_MSG, SIDE_S, true, CHAT_ROLES, staff_chat_on_msg },
-	{ PROTO_TYPING, SIDE_S, true, CHAT_ROLES, staff_chat_on_typing },
-	{ PROTO_LOGIN, SIDE_S, false, 0, ssession_on_login },
-	{ PROTO_STATUS, SIDE_S, true, CHAT_ROLES, staff_chat_on_status },
-	{ PROTO_ACCEPT, SIDE_S, true, CHAT_ROLES, staff_chat_on_accept },
-	{ PROTO_DECLINE, SIDE_S, true, CHAT_ROLES, staff_chat_on_decline },
-	{ PROTO_TRANSFER, SIDE_S, true, CHAT_ROLES, staff_chat_on_transfer },
-	{ PROTO_INVITE, SIDE_S, true, CHAT_ROLES, staff_chat_on_invite },
-	{ PROTO_END, SIDE_S, true, CHAT_ROLES, staff_chat_on_end },
-	{ PROTO_LOGOUT, SIDE_S, true, 0, ssession_on_logout },
-	{ PROTO_STAFF_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_list },
-	{ PROTO_STAFF_CREATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_create },
-	{ PROTO_STAFF_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_update },
-	{ PROTO_STAFF_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_reset },
-	{ PROTO_TOTP_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_totp_reset },
-	{ PROTO_AUDIT_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_audit_list },
-	{ PROTO_ROSTER_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_roster_get },
-	{ PROTO_PATTERN_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_add },
-	{ PROTO_PATTERN_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_update },
-	{ PROTO_PATTERN_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_delete },
-	{ PROTO_EXCEPTION_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_add },
-	{ PROTO_EXCEPTION_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_delete },
-	{ PROTO_CLOSURE_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_add },
-	{ PROTO_CLOSURE_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_delete },
-	{ PROTO_STATS_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_get },
-	{ PROTO_STATS_CSV, SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_csv },
-	{ PROTO_MY_SHIFTS, SIDE_S, true, 0, coord_my_shifts },
-	{ PROTO_HANDOVER_SET, SIDE_S, true, 0, handover_on_set },
-	{ PROTO_ICAL_FEED, SIDE_S, true, 0, coord_ical_feed },
+	{ PROTO_HELLO, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_hello },
+	{ PROTO_MSG, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_msg },
+	{ PROTO_TYPING, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_typing },
+	{ PROTO_END, SIDE_V, false, 0, LIMIT_NONE, vsession_on_end },
+	{ PROTO_MSG, SIDE_S, true, CHAT_ROLES, LIMIT_CHAT, staff_chat_on_msg },
+	{ PROTO_TYPING, SIDE_S, true, CHAT_ROLES, LIMIT_CHAT, staff_chat_on_typing },
+	{ PROTO_LOGIN, SIDE_S, false, 0, LIMIT_SESSION, ssession_on_login },
+	{ PROTO_STATUS, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_status },
+	{ PROTO_ACCEPT, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_accept },
+	{ PROTO_DECLINE, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_decline },
+	{ PROTO_TRANSFER, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_transfer },
+	{ PROTO_INVITE, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_invite },
+	{ PROTO_END, SIDE_S, true, CHAT_ROLES, LIMIT_NONE, staff_chat_on_end },
+	{ PROTO_BLOCK, SIDE_S, true, CHAT_ROLES, LIMIT_NONE, staff_chat_on_block },
+	{ PROTO_LOGOUT, SIDE_S, true, 0, LIMIT_NONE, ssession_on_logout },
+	{ PROTO_STAFF_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_list },
+	{ PROTO_STAFF_CREATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_create },
+	{ PROTO_STAFF_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_update },
+	{ PROTO_STAFF_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_reset },
+	{ PROTO_TOTP_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_totp_reset },
+	{ PROTO_AUDIT_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_audit_list },
+	{ PROTO_ROSTER_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_roster_get },
+	{ PROTO_PATTERN_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_add },
+	{ PROTO_PATTERN_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_update },
+	{ PROTO_PATTERN_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_delete },
+	{ PROTO_EXCEPTION_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_exception_add },
+	{ PROTO_EXCEPTION_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_exception_delete },
+	{ PROTO_CLOSURE_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_closure_add },
+	{ PROTO_CLOSURE_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_closure_delete },
+	{ PROTO_STATS_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_stats_get },
+	{ PROTO_STATS_CSV, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_stats_csv },
+	{ PROTO_MY_SHIFTS, SIDE_S, true, 0, LIMIT_OTHER, coord_my_shifts },
+	{ PROTO_HANDOVER_SET, SIDE_S, true, 0, LIMIT_OTHER, handover_on_set },
+	{ PROTO_ICAL_FEED, SIDE_S, true, 0, LIMIT_OTHER, coord_ical_feed },
 };
 
 /* The entry for type on side, or NULL (forbidden there). The table is
@@ -344,7 +357,19 @@ struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_
 	list_add_tail(&h->visitors, &c->link);
 	h->n_visitors++;
 	log_info("c%llu visitor open", (unsigned long long)conn_no);
+	if (hub_source_blocked(h, c->src_key)) {
+		/* A blocked source (staff_chat_on_block): told only that the chat
+		 * is not available, in the visitor's language, and closed. */
+		log_info("c%llu visitor refused", (unsigned long long)conn_no);
+		hub_send_error(c, BRUG_E_NOT_AVAILABLE, NULL);
+		hub_close_conn(c, CLOSE_TRY_AGAIN, "not available");
+	}
 	return c;
+}
+
+bool hub_source_blocked(struct hub *h, const char *key)
+{
+	return blocklist_has(h->blocks, key, h->now_ms);
 }
 
 struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no)
@@ -385,6 +410,42 @@ unsigned hub_rate_soft(const struct hub *h)
 	return h->cfg->rate_msgs ? h->cfg->rate_msgs : RATE_SOFT;
 }
 
+/* The first limit of c's session window: a staff session's is
+ * RATE_STAFF_FACTOR times a visitor's, as its chat messages are limited
+ * per chat (hub_staff_chat_rate) and its other messages together; this
+ * only stops a runaway console. */
+static unsigned session_soft(const struct hub_conn *c)
+{
+	return hub_rate_soft(c->hub) * (c->side == PROTO_SIDE_STAFF ? RATE_STAFF_FACTOR : 1);
+}
+
+int hub_staff_chat_rate(struct hub_conn *c, uint64_t chat_id, bool typing, uint64_t now)
+{
+	struct chat_rate *slot = NULL, *spare = &c->srate.chats[0];
+
+	for (unsigned i = 0; i < HUB_CHAT_RATES && slot == NULL; i++) {
+		struct chat_rate *cr = &c->srate.chats[i];
+		uint64_t last = cr->msg_start_ms > cr->typing_start_ms ? cr->msg_start_ms : cr->typing_start_ms;
+		uint64_t spare_last = spare->msg_start_ms > spare->typing_start_ms
+			? spare->msg_start_ms : spare->typing_start_ms;
+
+		if (cr->chat_id == chat_id)
+			slot = cr;
+		else if (spare->chat_id != 0 && (cr->chat_id == 0 || last < spare_last))
+			spare = cr;
+	}
+	if (slot == NULL) {
+		slot = spare;
+		memset(slot, 0, sizeof *slot);
+		slot->chat_id = chat_id;
+	}
+	if (typing)
+		return hub_rate_exceeded(now, RATE_WINDOW_MS, &slot->typing_start_ms, &slot->typing_count,
+					 hub_rate_soft(c->hub)) ? BRUG_E_RATE_LIMITED : 0;
+	return hub_rate_exceeded(now, RATE_WINDOW_MS, &slot->msg_start_ms, &slot->msg_count, hub_rate_soft(c->hub))
+		? BRUG_E_RATE_LIMITED : 0;
+}
+
 void hub_reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
 {
 	struct rate *r = conn_rate(c);
@@ -404,7 +465,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
-	if (hub_rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, hub_rate_soft(c->hub) * RATE_HARD_FACTOR)) {
+	if (hub_rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, session_soft(c) * RATE_HARD_FACTOR)) {
 		hub_close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
 	}
@@ -419,11 +480,11 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		hub_reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (r->count > hub_rate_soft(c->hub) && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
+	hd = handler_find(in.type, c->side);
+	if (r->count > session_soft(c) && (hd == NULL || hd->limit != LIMIT_NONE)) {
 		hub_reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
 	}
-	hd = handler_find(in.type, c->side);
 	if (hd == NULL) {
 		hub_reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
 		goto out;
@@ -435,6 +496,11 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 			hub_reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
 			goto out;
 		}
+	}
+	if (hd->limit == LIMIT_OTHER && hub_rate_exceeded(now, RATE_WINDOW_MS, &c->srate.other_start_ms,
+							  &c->srate.other_count, hub_rate_soft(c->hub))) {
+		hub_reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
+		goto out;
 	}
 	rc = hd->fn(c, &in, now);
 	if (rc > 0)
@@ -511,6 +577,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	h->now_ms = now;
 	router_tick(h->router, now);
 	ssession_expire_away(h, now);
+	blocklist_expire(h->blocks, now);
 	hub_events_flush_queue(h);
 	stats_flush(h->svc.stats, (int64_t)hub_wall_now(h));
 	pump_replays(h);
@@ -560,10 +627,12 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	h->svc.router = h->router;
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
 	h->sources = source_limit_new();
-	if (h->router == NULL || h->worker == NULL || h->sources == NULL) {
+	h->blocks = blocklist_new();
+	if (h->router == NULL || h->worker == NULL || h->sources == NULL || h->blocks == NULL) {
 		router_free(h->router, 0);
 		worker_free(h->worker);
 		source_limit_free(h->sources);
+		blocklist_free(h->blocks);
 		free(h);
 		return NULL;
 	}
@@ -615,6 +684,7 @@ void hub_free(struct hub *h, uint64_t now)
 	for (unsigned i = 0; i < h->n_notes; i++)
 		handover_wipe(&h->notes[i]);
 	source_limit_free(h->sources);
+	blocklist_free(h->blocks);
 	free(h->dashboard_last);
 	free(h->on_shift);
 	free(h->map);

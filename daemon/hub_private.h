@@ -20,6 +20,7 @@
 #include "util/list.h"
 #include "util/token.h"
 
+struct blocklist;
 struct worker;
 struct staff_login_job;
 
@@ -38,6 +39,10 @@ struct staff_login_job;
 #define RATE_WINDOW_MS 10000
 #define RATE_SOFT 20
 #define RATE_HARD_FACTOR 3
+/* A staff session's own window is this many times larger: its `msg` and
+ * `typing` are limited per chat and the rest together (struct staff_rate),
+ * and the session's window only stops a runaway console (issue 10). */
+#define RATE_STAFF_FACTOR 8
 #define ERROR_WINDOW_MS 60000
 #define ERROR_MAX 20
 #define SESSION_CHECK_MS 15000
@@ -57,6 +62,23 @@ struct staff_login_job;
 struct rate {
 	uint64_t start_ms, err_start_ms;
 	unsigned count, err_count;
+};
+
+/* A staff session's windows next to struct rate (issue 10: a volunteer
+ * with three chats and typing on must never be limited): `msg` and
+ * `typing` counted per chat, everything else together. Moved along with
+ * the session's struct rate. A chat beyond HUB_CHAT_RATES takes the slot
+ * used longest ago. */
+#define HUB_CHAT_RATES 24
+struct chat_rate {
+	uint64_t chat_id;              /* 0: slot unused */
+	uint64_t msg_start_ms, typing_start_ms;
+	unsigned msg_count, typing_count;
+};
+struct staff_rate {
+	uint64_t other_start_ms;
+	unsigned other_count;
+	struct chat_rate chats[HUB_CHAT_RATES];
 };
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
@@ -86,6 +108,7 @@ struct hub_conn {
 	int lang;                      /* language of error texts */
 	struct list link;              /* in hub.visitors or hub.staff */
 	struct rate rate;              /* before a visitor's hello; a staff session's, moved along */
+	struct staff_rate srate;       /* staff: per chat and the rest, moved along with rate */
 	/* visitor */
 	struct vsession *vs;
 	/* staff */
@@ -183,6 +206,7 @@ struct hub {
 	struct list staff_away;            /* struct staff_away.link, in drop order */
 	struct list logins;                /* struct pending_login.link, in the worker */
 	struct source_limit *sources;      /* visitor sessions per client source */
+	struct blocklist *blocks;          /* blocked client sources (hashed), RAM only */
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -193,6 +217,7 @@ struct staff_away {
 	uint64_t deadline_ms;
 	bool was_available;
 	struct rate rate;            /* the session's flood windows, for its next socket */
+	struct staff_rate srate;     /* and its windows per chat */
 	char token[TOKEN_STR_LEN];   /* of that session: only a login with it carries them; wiped */
 	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
 	unsigned n_missed;
@@ -246,6 +271,12 @@ char *hub_text_num(struct hub *h, int lang, enum i18n_key key, double a0, double
 bool hub_rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max);
 /* [chat] rate_limit_messages, or its default. */
 unsigned hub_rate_soft(const struct hub *h);
+/* Count a staff `msg` (typing false) or `typing` of c for chat_id in its
+ * window of that chat: 0, or BRUG_E_RATE_LIMITED past rate_limit_messages
+ * in RATE_WINDOW_MS (protocol section 5). */
+int hub_staff_chat_rate(struct hub_conn *c, uint64_t chat_id, bool typing, uint64_t now);
+/* Whether a visitor from source key (borrowed; "" never) is blocked now. */
+bool hub_source_blocked(struct hub *h, const char *key);
 /* Intake of a message's text: *out (caller wipes and frees) or BRUG_E_*. */
 int hub_take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len);
 /* Append text (borrowed, copied) to chat and send it to everyone in it;
@@ -331,6 +362,7 @@ int staff_chat_on_typing(struct hub_conn *c, struct proto_in *in, uint64_t now);
 int staff_chat_on_transfer(struct hub_conn *c, struct proto_in *in, uint64_t now);
 int staff_chat_on_invite(struct hub_conn *c, struct proto_in *in, uint64_t now);
 int staff_chat_on_end(struct hub_conn *c, struct proto_in *in, uint64_t now);
+int staff_chat_on_block(struct hub_conn *c, struct proto_in *in, uint64_t now);
 
 /* ---- handover.c ---- */
 

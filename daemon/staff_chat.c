@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocklist.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -64,6 +65,9 @@ int staff_chat_on_msg(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	rc = staff_chat(c, in->chat, &chat);
 	if (rc != 0)
 		return rc;
+	rc = hub_staff_chat_rate(c, chat->id, false, now);
+	if (rc != 0)
+		return rc;
 	rc = hub_take_text(c->hub, in, &text, &len);
 	if (rc != 0)
 		return rc;
@@ -77,6 +81,8 @@ int staff_chat_on_typing(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	struct router_chat *chat;
 	int rc = staff_chat(c, in->chat, &chat);
 
+	if (rc == 0)
+		rc = hub_staff_chat_rate(c, chat->id, true, now);
 	if (rc != 0)
 		return rc;
 	hub_send_json(hub_visitor_conn(chat->visitor), json_pack("{s:s, s:b}", "type", "typing", "on", in->on), NULL);
@@ -159,4 +165,37 @@ int staff_chat_on_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	c->hub->end_tags = NULL;
 	c->hub->n_end_tags = 0;
 	return rc;
+}
+
+/* {"type":"block","chat":CHAT}: a member in the chat ends it because its
+ * visitor abuses the line, and that visitor's client source (the edge's
+ * keyed hash of its address, never the address) gets no new visitor
+ * socket for [chat] block_hours (docs/privacy.md). Everyone in the chat
+ * sees it end as after a staff `end`; the member also gets `blocked`. */
+int staff_chat_on_block(struct hub_conn *c, struct proto_in *in, uint64_t now)
+{
+	struct hub *h = c->hub;
+	struct router_chat *chat;
+	struct vsession *vs;
+	const char *key = NULL;
+	bool kept = false;
+	int rc = staff_chat(c, in->chat, &chat);
+
+	if (rc != 0)
+		return rc;
+	vs = chat->visitor != NULL ? chat->visitor->owner : NULL;
+	if (vs != NULL)
+		key = vs->src != NULL ? vs->src->key : vs->conn != NULL ? vs->conn->src_key : NULL;
+	if (key != NULL && key[0] != '\0') {
+		if (blocklist_add(h->blocks, key, now + (uint64_t)h->cfg->block_hours * 3600000) != 0)
+			return BRUG_E_INTERNAL;
+		kept = true;
+	}
+	rc = router_chat_end(h->router, c->rs, in->chat, now);
+	if (rc != 0)
+		return rc;
+	log_notice("c%llu ended a chat and blocked its visitor%s (%u blocks)", (unsigned long long)c->no,
+		   kept ? "" : " (source unknown: nothing kept)", blocklist_count(h->blocks));
+	hub_send_json(c, json_pack("{s:s, s:o}", "type", "blocked", "chat", hub_id_json(in->chat)), in->id);
+	return 0;
 }

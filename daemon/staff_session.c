@@ -170,6 +170,7 @@ void ssession_dropped(struct hub *h, struct router_staff *rs, const struct hub_c
 	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
 	a->was_available = rs->available;
 	a->rate = from->rate;
+	a->srate = from->srate;
 	memcpy(a->token, from->token, sizeof a->token);
 	/* No new offers while nobody can answer them. */
 	if (rs->available)
@@ -187,8 +188,10 @@ static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staf
 		return;
 	list_remove(&a->link);
 	/* Back with the same session (a reload): its flood windows go on. */
-	if (token_equal(a->token, c->token))
+	if (token_equal(a->token, c->token)) {
 		c->rate = a->rate;
+		c->srate = a->srate;
+	}
 	for (unsigned i = 0; i < a->n_missed; i++)
 		hub_send_frame(c, a->missed[i]);
 	if (a->was_available)
@@ -319,8 +322,10 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 			/* The flood windows are the session's, not the socket's:
 			 * a login with its token carries them on; a new login by
 			 * password is a new session. */
-			if (token_equal(old->token, c->token))
+			if (token_equal(old->token, c->token)) {
 				c->rate = old->rate;
+				c->srate = old->srate;
+			}
 			old->rs = NULL;
 			hub_close_conn(old, CLOSE_REPLACED, "replaced");
 		}

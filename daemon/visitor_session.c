@@ -287,6 +287,12 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	}
 	if (vs != NULL && (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING))
 		return BRUG_E_CONFLICT;
+	/* A socket that was open before its source was blocked starts nothing
+	 * new either (the same neutral answer as at the socket's open). */
+	if (hub_source_blocked(h, vs != NULL && vs->src != NULL ? vs->src->key : c->src_key)) {
+		log_info("c%llu hello refused", (unsigned long long)c->no);
+		return BRUG_E_NOT_AVAILABLE;
+	}
 	if ((rc = source_admit(h, vs != NULL && vs->src != NULL ? vs->src->key : c->src_key, vs, now)) != 0) {
 		log_info("c%llu hello refused: its source has too many waiting", (unsigned long long)c->no);
 		return rc;
