@@ -1,11 +1,13 @@
 // Browser test: the console's Block action. It asks first (Cancel keeps the
 // chat), then ends the chat and says the visitor is blocked; the next
 // visitor socket from that address gets the neutral not_available; the
-// dialog has no accessibility violations.
+// dialog has no accessibility violations. And the widget of a blocked
+// visitor shows the neutral text and does not keep reconnecting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectVisitor } from '../lib/brugd.mjs';
-import { startEnv, loginConsole, becomeAvailable, assertText, axe, shot, STEP_MS } from './staff-harness.mjs';
+import { connectVisitor, availableStaff } from '../lib/brugd.mjs';
+import { startEnv, loginConsole, becomeAvailable, assertText, axe, shot, until, STEP_MS } from './staff-harness.mjs';
+import { startAs } from './visitor-lib.mjs';
 
 const vera = {
   user: 'vera', alias: 'Vera', roles: ['volunteer'], langs: ['nl'], maxChats: 2, password: 'a long test password 9',
@@ -74,6 +76,50 @@ test('Block asks, ends the chat and refuses the address', async () => {
     throw e;
   } finally {
     if (v) v.close();
+    await ctx.close();
+  }
+});
+
+// Last: it blocks the browser's own address (127.0.0.1) for visitor sockets.
+test('the widget of a blocked visitor shows the neutral text and stops', async () => {
+  const ctx = await env.browser.newContext({ viewport: { width: 400, height: 800 }, locale: 'nl-NL' });
+  const page = await ctx.newPage();
+  env.watch(page, 'visitor');
+  const sockets = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  const staff = await availableStaff(env.brug, vera.user, vera.password);
+  try {
+    await page.goto(`${env.brug.origin}/`);
+    await page.locator('body[data-labels]:not([data-labels="loading"])').waitFor({ timeout: STEP_MS });
+    await startAs(page, 'nl');
+    const offer = await staff.next('offer', STEP_MS);
+    staff.send({ type: 'accept', offer: offer.offer });
+    const { chat } = await staff.next('chat', STEP_MS);
+    staff.send({ type: 'block', chat, id: 'b' });
+    await staff.waitFor({ type: 'blocked', id: 'b' });
+    await page.getByTestId('new-chat').waitFor({ state: 'visible', timeout: STEP_MS });
+
+    // A new chat from the same address: the daemon's neutral text, in
+    // Dutch, and the ended screen; no retries.
+    await page.getByTestId('new-chat').click();
+    await startAs(page, 'nl');
+    await until(async () => /niet beschikbaar/.test(await page.getByTestId('messages').textContent()),
+      async () => `no refusal shown: ${await page.getByTestId('messages').textContent()}`);
+    const text = await page.getByTestId('messages').textContent();
+    assert.match(text, /112/);
+    assert.doesNotMatch(text, /blokk/i);
+    await page.getByTestId('new-chat').waitFor({ state: 'visible', timeout: STEP_MS });
+    const opened = sockets.length;
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(sockets.length, opened, `the widget reconnected: ${sockets.length - opened} more sockets`);
+    await shot(page, 'visitor-blocked');
+    assert.deepEqual(env.problems, []);
+  } catch (e) {
+    failed = true;
+    await shot(page, 'visitor-blocked-failed').catch(() => {});
+    throw e;
+  } finally {
+    staff.close();
     await ctx.close();
   }
 });
