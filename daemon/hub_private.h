@@ -80,6 +80,7 @@ struct staff_rate {
 	unsigned other_count;
 	struct chat_rate chats[HUB_CHAT_RATES];
 };
+_Static_assert(HUB_CHAT_RATES > STAFF_MAX_CHATS_MAX, "every chat a member may hold needs its own window");
 
 /* A visitor's session: lives from `hello` until the visitor ends or its
  * grace period runs out, across reconnections. */
