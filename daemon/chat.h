@@ -15,7 +15,7 @@
 #define CHAT_LOG_MAX_BYTES (1024 * 1024)
 /* Longest message text in bytes of UTF-8 (after intake), whatever
  * max_text_graphemes allows: longer is refused as too_long. Keeps every
- * message frame within a socket's outbound queue (hub.c). */
+ * message frame within a socket's outbound queue (hub_private.h). */
 #define CHAT_MSG_MAX_BYTES (64 * 1024)
 
 struct chat_msg {

@@ -17,6 +17,7 @@ static const char *const error_codes[BRUG_E__COUNT] = {
 	[BRUG_E_INTERNAL] = "internal",
 	[BRUG_E_UNAVAILABLE] = "unavailable",
 	[BRUG_E_BUSY] = "busy",
+	[BRUG_E_NOT_AVAILABLE] = "not_available",
 };
 
 const char *brug_error_code(int e)

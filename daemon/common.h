@@ -25,6 +25,7 @@ enum brug_error {
 	BRUG_E_INTERNAL,     /* our fault: out of memory, a broken database */
 	BRUG_E_UNAVAILABLE,  /* the database is busy or cannot be written now; try again */
 	BRUG_E_BUSY,         /* too many at once from one source; try again later */
+	BRUG_E_NOT_AVAILABLE,/* a visitor socket refused; neutral on purpose (blocked source) */
 	BRUG_E__COUNT
 };
 

@@ -60,6 +60,7 @@ enum key_id {
 	KEY_NATS_NKEY,
 	KEY_NATS_NKEY_SEED,
 	KEY_NATS_CA,
+	KEY_BLOCK_HOURS,
 	KEY__COUNT
 };
 
@@ -148,6 +149,7 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_NATS_NKEY] = { "cluster", "nats_nkey", TYPE_WORD, NULL, 0, 0, NULL },
 	[KEY_NATS_NKEY_SEED] = { "cluster", "nats_nkey_seed", TYPE_PATH, NULL, 0, 0, NULL },
 	[KEY_NATS_CA] = { "cluster", "nats_ca", TYPE_PATH, NULL, 0, 0, NULL },
+	[KEY_BLOCK_HOURS] = { "chat", "block_hours", TYPE_UINT, "24", 1, 8760, "hours" },
 };
 
 static const char *const log_levels[] = { "err", "warn", "notice", "info", "debug" };
@@ -402,6 +404,7 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_MAX_CONNS_PER_SOURCE: cfg->max_conns_per_source = (unsigned)v; break;
 	case KEY_STAFF_RESERVE: cfg->staff_reserve = (unsigned)v; break;
 	case KEY_MAX_WAITING_PER_SOURCE: cfg->max_waiting_per_source = (unsigned)v; break;
+	case KEY_BLOCK_HOURS: cfg->block_hours = (unsigned)v; break;
 	default: break;
 	}
 }

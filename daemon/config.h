@@ -50,6 +50,7 @@ struct config {
 	unsigned n_alternatives;
 	unsigned max_waiting_per_source; /* waiting sessions from one address, default 30;
 				  * one whose socket is gone counts half */
+	unsigned block_hours;    /* a staff block refuses the visitor's source this long, default 24 */
 	/* [staff] */
 	unsigned session_idle_s; /* default 3600 */
 	unsigned session_max_s;  /* default 43200 */

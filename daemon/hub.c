@@ -1,333 +1,45 @@
-/* The hub: sessions behind the visitor and staff sockets, the message table
- * with the roles allowed for each type, and the translation of router events
- * into protocol frames (docs/protocol.md). */
+/* The hub: the connections behind the visitor and staff sockets, the one
+ * message table with the side and roles allowed for each type, the rate
+ * limits, sending, and the hub's life (hub_new, hub_tick, hub_free). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "cluster.h"
 #include "common.h"
 #include "config.h"
-#include "coord.h"
 #include "hub.h"
 #include "hub_internal.h"
+#include "hub_private.h"
 #include "i18n.h"
 #include "proto.h"
 #include "router.h"
-#include "shifts.h"
-#include "source_limit.h"
-#include "stats.h"
 #include "staff.h"
 #include "util/clock.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
+#include "blocklist.h"
+#include "coord.h"
+#include "shifts.h"
+#include "source_limit.h"
+#include "stats.h"
 #include "util/token.h"
 #include "util/worker.h"
 
-/* Close codes (protocol doc, "Errors"). */
-#define CLOSE_GOING_AWAY 1001
-#define CLOSE_POLICY 1008
-#define CLOSE_NOT_AUTHENTICATED 4001
-#define CLOSE_SESSION_EXPIRED 4002
-#define CLOSE_REPLACED 4003
-#define CLOSE_FLOOD 4029
-#define CLOSE_TRY_AGAIN 1013
-
-/* Flood control per session: a 10 s window of messages and a 60 s window
- * of errors (docs/protocol.md, "Rate limits"). RATE_SOFT is the default of
- * [chat] rate_limit_messages; the hard limit is RATE_HARD_FACTOR times it. */
-#define RATE_WINDOW_MS 10000
-#define RATE_SOFT 20
-#define RATE_HARD_FACTOR 3
-#define ERROR_WINDOW_MS 60000
-#define ERROR_MAX 20
-#define SESSION_CHECK_MS 15000
-/* A visitor hears about a new queue place at most this often: serving the
- * head of a long queue changes every place behind it, and several chats
- * starting in a row would otherwise send each waiting visitor a burst. */
-#define QUEUE_UPDATE_MIN_MS 2000
-/* Password checks queued at once; beyond, logins are refused as rate
- * limited (each check takes ~60 ms and 64 MiB on the worker thread). */
-#define LOGINS_IN_FLIGHT 32
-/* Password checks one source (hashed address) may have queued at once, so
- * that one source cannot fill the queue and make everyone else wait. */
-#define LOGINS_PER_SOURCE 2
-
-/* The flood windows of one session (issue 12: counted per socket, a
- * resume on a new socket started them afresh). */
-struct rate {
-	uint64_t start_ms, err_start_ms;
-	unsigned count, err_count;
-};
-
-/* A visitor's session: lives from `hello` until the visitor ends or its
- * grace period runs out, across reconnections. */
-struct vsession {
-	struct hub *hub;
-	struct router_visitor *rv;     /* owned by the router */
-	struct hub_conn *conn;         /* NULL while disconnected */
-	char token[TOKEN_STR_LEN];     /* resume token; "" when none; wiped */
-	struct vsession *map_next;     /* token map chain */
-	struct list link;              /* in hub.sessions */
-	struct list dirty_link;        /* in hub.queue_dirty while an update waits */
-	uint64_t queue_sent_ms;        /* when the last queue frame went out */
-	bool counted;                  /* this contact is in the statistics */
-	int lang;
-	struct source_entry *src;      /* its client source (one count), or NULL */
-	struct list src_link;          /* in src->users, oldest first */
-	struct rate rate;              /* flood windows of the session, across its sockets */
-};
-
-struct hub_conn {
-	struct hub *hub;
-	void *edge;
-	const struct hub_edge_ops *ops; /* the edge's operations: the hub's, or the
-					 * cluster's for a socket on another node */
-	struct cluster_fwd *fwd;       /* this socket's session lives on another node */
-	bool serve_here;               /* the cluster found no other node for it */
-	uint64_t no;                   /* per-boot number, the only name in logs */
-	enum proto_side side;
-	bool dead;                     /* socket gone or closing: send nothing more */
-	int lang;                      /* language of error texts */
-	struct list link;              /* in hub.visitors or hub.staff */
-	struct rate rate;              /* before a visitor's hello; a staff session's, moved along */
-	/* visitor */
-	struct vsession *vs;
-	/* staff */
-	struct router_staff *rs;       /* NULL until logged in */
-	struct pending_login *login;   /* a password check in flight */
-	char *addr_key;                /* hashed client address, for back-off */
-	char src_key[SOURCE_KEY_MAX];  /* visitor: hashed client source; "" if unknown */
-	char token[TOKEN_STR_LEN];     /* staff session token; wiped */
-	int64_t staff_id;
-	uint32_t roles;
-	char username[65];
-	uint64_t session_checked_ms;
-	int64_t expires_ms;            /* the session's end as last read (wall ms) */
-	bool db_unavailable;           /* the last session check found the database busy */
-	/* transcripts still going out (struct replay.link), oldest first */
-	struct list replays;
-	struct list replay_link;       /* in hub.replaying while replays is not empty */
-};
-
-/* A transcript still going out to one socket (issue 12: a long chat is
- * more than a socket's outbound queue holds). Its messages are sent while
- * the queue has room (ops.room), and the rest as the queue drains
- * (hub_writable) or at the next tick. Until it has caught up, the chat's
- * new messages to that socket go out through it too, so that the socket
- * sees every `seq` in order: the clients drop a `seq` they have passed. */
-struct replay {
-	struct list link;              /* in hub_conn.replays */
-	uint64_t chat_id;
-	uint32_t sent_seq;             /* every kept message up to this one went out */
-	bool for_staff;
-	uint32_t echo_seq;             /* the socket's own message, sent with echo_id; 0: none */
-	char echo_id[PROTO_ID_MAX + 1];
-};
-
-/* The largest `msg` frame: text and alias JSON-escaped (text at most two
- * bytes per byte, as intake removes the controls that take six; the alias
- * and the request id counted at six), the other fields, and FRAME_PRE. */
-#define MSG_FRAME_MAX (FRAME_PRE + 2 * CHAT_MSG_MAX_BYTES + 6 * (STAFF_ALIAS_MAX + PROTO_ID_MAX) + 256)
-/* A transcript may take the outbound queue up to HUB_OUTQ_REPLAY_*: the
- * quarter it leaves holds any live message, so neither a long chat nor a
- * message sent meanwhile closes the socket 1008. */
-_Static_assert(MSG_FRAME_MAX <= HUB_OUTQ_MAX_BYTES - HUB_OUTQ_REPLAY_BYTES,
-	       "a message frame must fit next to a transcript in the outbound queue");
-_Static_assert(CHAT_MSG_MAX_BYTES <= CHAT_LOG_MAX_BYTES, "a message must fit in the transcript");
-
-/* A staff member on shift now, from the roster and the accounts. */
-struct on_shift {
-	int64_t staff_id;
-	int64_t end_ms;          /* wall clock */
-	char user[65], alias[65], langs[64];
-};
-#define ON_SHIFT_REFRESH_MS 30000
-
-/* A handover note for the next shift: staff only, memory only. */
-#define HANDOVER_MAX 20
-#define HANDOVER_TEXT_MAX 1000
-
-struct handover {
-	char alias[65];
-	uint64_t ts_ms;
-	char *text;            /* owned, wiped */
-};
-
-struct hub {
-	struct hub_services svc;
-	struct handover notes[HANDOVER_MAX]; /* oldest first */
-	unsigned n_notes;
-	const struct config *cfg;
-	struct i18n *i18n;
-	struct staff *staff;
-	struct hub_edge_ops ops;
-	void *ops_ctx;
-	struct router *router;
-	struct worker *worker;             /* password checks off the loop */
-	struct list visitors, staff_conns;  /* struct hub_conn.link */
-	struct list sessions;              /* struct vsession.link */
-	struct list queue_dirty;           /* struct vsession.dirty_link */
-	struct list replaying;             /* struct hub_conn.replay_link */
-	uint64_t now_ms;                   /* time of the call being handled */
-	unsigned n_visitors, n_staff;
-	struct vsession **map;             /* token -> session, chained */
-	size_t map_size, map_count;
-	bool shutting_down;
-	bool colleagues_dirty;             /* who is online changed: tell staff at the next tick */
-	char *dashboard_last;              /* the dashboard last pushed, to push changes only */
-	uint64_t dashboard_ms;
-	struct on_shift *on_shift;         /* who the roster has on shift now (cached) */
-	size_t n_on_shift;
-	uint64_t on_shift_ms;              /* when it was read; 0: read again */
-	int64_t next_open_at[CONFIG_MAX_LANGS];    /* cached roster answer, -1: none */
-	int64_t next_open_until[CONFIG_MAX_LANGS]; /* wall ms the cache holds until */
-	const char *const *end_tags;       /* tags of the staff `end` being handled */
-	unsigned n_end_tags;
-	uint64_t last_session_sweep_ms;
-	struct list staff_away;            /* struct staff_away.link, in drop order */
-	struct list logins;                /* struct pending_login.link, in the worker */
-	struct source_limit *sources;      /* visitor sessions per client source */
-	struct cluster *cluster;           /* NULL: a single node */
-	uint64_t id_base;                  /* the router's offer and chat ids start after it */
-};
-
-/* A staff member whose console dropped: kept (unavailable, with its chats)
- * for the reconnect grace, so a reload or a network hiccup loses nothing. */
-struct staff_away {
-	struct list link;
-	struct router_staff *rs;
-	uint64_t deadline_ms;
-	bool was_available;
-	struct rate rate;            /* the session's flood windows, for its next socket */
-	char token[TOKEN_STR_LEN];   /* of that session: only a login with it carries them; wiped */
-	struct frame *missed[8];     /* `ended` of its chats meanwhile, in order */
-	unsigned n_missed;
-};
-
-/* ---- token map ---- */
-
-/* FNV-1a of a token, reduced to a table of size buckets (a power of two);
- * tokens are random, so a simple hash spreads them well. */
-static size_t token_bucket(const char *token, size_t size)
-{
-	uint64_t x = 1469598103934665603ull;
-
-	for (const unsigned char *p = (const unsigned char *)token; *p; p++)
-		x = (x ^ *p) * 1099511628211ull;
-	return (size_t)(x & (size - 1));
-}
-
-static size_t map_slot(const struct hub *h, const char *token)
-{
-	return token_bucket(token, h->map_size);
-}
-
-static int map_grow(struct hub *h)
-{
-	size_t nsize = h->map_size ? h->map_size * 2 : 256;
-	struct vsession **nmap = calloc(nsize, sizeof *nmap);
-
-	if (nmap == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < h->map_size; i++) {
-		struct vsession *vs = h->map[i], *next;
-		for (; vs != NULL; vs = next) {
-			size_t slot = token_bucket(vs->token, nsize);
-			next = vs->map_next;
-			vs->map_next = nmap[slot];
-			nmap[slot] = vs;
-		}
-	}
-	free(h->map);
-	h->map = nmap;
-	h->map_size = nsize;
-	return 0;
-}
-
-static int map_add(struct hub *h, struct vsession *vs)
-{
-	size_t slot;
-
-	if ((h->map_count + 1) * 2 > h->map_size && map_grow(h) < 0)
-		return -ENOMEM;
-	slot = map_slot(h, vs->token);
-	vs->map_next = h->map[slot];
-	h->map[slot] = vs;
-	h->map_count++;
-	return 0;
-}
-
-static void map_remove(struct hub *h, struct vsession *vs)
-{
-	struct vsession **pp;
-
-	if (vs->token[0] == '\0' || h->map_size == 0)
-		return;
-	for (pp = &h->map[map_slot(h, vs->token)]; *pp != NULL; pp = &(*pp)->map_next) {
-		if (*pp == vs) {
-			*pp = vs->map_next;
-			vs->map_next = NULL;
-			h->map_count--;
-			return;
-		}
-	}
-}
-
-static struct vsession *map_find(struct hub *h, const char *token)
-{
-	if (h->map_size == 0 || strlen(token) != TOKEN_STR_LEN - 1)
-		return NULL;
-	for (struct vsession *vs = h->map[map_slot(h, token)]; vs != NULL; vs = vs->map_next)
-		if (token_equal(vs->token, token))
-			return vs;
-	return NULL;
-}
-
-/* Drop the resume token: it stops working and its bytes are wiped. */
-static void vsession_forget_token(struct vsession *vs)
-{
-	map_remove(vs->hub, vs);
-	secmem_wipe(vs->token, sizeof vs->token);
-}
-
-static int vsession_new_token(struct vsession *vs)
-{
-	vsession_forget_token(vs);
-	if (token_new(vs->token) < 0)
-		return -EIO;
-	return map_add(vs->hub, vs);
-}
-
-static void vsession_free(struct vsession *vs)
-{
-	if (vs == NULL)
-		return;
-	vsession_forget_token(vs);
-	list_remove(&vs->link);
-	list_remove(&vs->dirty_link);
-	list_remove(&vs->src_link);
-	source_limit_put(vs->hub->sources, vs->src, 1);
-	if (vs->conn != NULL)
-		vs->conn->vs = NULL;
-	secmem_free(vs, sizeof *vs);
-}
-
 /* ---- sending ---- */
 
-static void send_frame(struct hub_conn *c, struct frame *f)
+void hub_send_frame(struct hub_conn *c, struct frame *f)
 {
 	if (c != NULL && !c->dead && f != NULL)
 		c->ops->send(c->edge, f);
 }
 
 /* Serialize msg (taking ownership) and send it to c with the request id. */
-static void send_json(struct hub_conn *c, json_t *msg, const char *id)
+void hub_send_json(struct hub_conn *c, json_t *msg, const char *id)
 {
 	struct frame *f;
 
@@ -338,13 +50,12 @@ static void send_json(struct hub_conn *c, json_t *msg, const char *id)
 		return;
 	}
 	f = proto_frame_take(msg, id);
-	send_frame(c, f);
+	hub_send_frame(c, f);
 	frame_unref(f);
 }
 
-static void visitor_detach(struct hub_conn *c);
 
-static void close_conn(struct hub_conn *c, int code, const char *reason)
+void hub_close_conn(struct hub_conn *c, int code, const char *reason)
 {
 	if (c == NULL || c->dead)
 		return;
@@ -353,37 +64,37 @@ static void close_conn(struct hub_conn *c, int code, const char *reason)
 	c->dead = true;
 	/* A closing socket sends nothing more: its session's grace starts now,
 	 * not when the edge reports the close (issue 12). */
-	visitor_detach(c);
+	vsession_detach(c);
 }
 
-static void send_error(struct hub_conn *c, int err, const char *id)
+void hub_send_error(struct hub_conn *c, int err, const char *id)
 {
 	char *text = i18n_error(c->hub->i18n, c->lang, err);
 	struct frame *f = proto_error_frame(err, text != NULL ? text : brug_error_code(err), id);
 
 	free(text);
-	send_frame(c, f);
+	hub_send_frame(c, f);
 	frame_unref(f);
 }
 
-static uint64_t wall_now(const struct hub *h)
+uint64_t hub_wall_now(const struct hub *h)
 {
 	return h->ops.wall_ms(h->ops_ctx);
 }
 
-static struct hub_conn *visitor_conn(struct router_visitor *v)
+struct hub_conn *hub_visitor_conn(struct router_visitor *v)
 {
 	struct vsession *vs = v != NULL ? v->owner : NULL;
 
 	return vs != NULL ? vs->conn : NULL;
 }
 
-static struct hub_conn *staff_conn(struct router_staff *s)
+struct hub_conn *hub_staff_conn(struct router_staff *s)
 {
 	return s != NULL ? s->owner : NULL;
 }
 
-static json_t *id_json(uint64_t id)
+json_t *hub_id_json(uint64_t id)
 {
 	char buf[21];
 
@@ -398,12 +109,12 @@ static const char *role_name(uint32_t roles)
 	return n != NULL ? n : "volunteer";
 }
 
-static json_t *staff_json(const struct router_staff *s)
+json_t *hub_staff_json(const struct router_staff *s)
 {
 	return json_pack("{s:s, s:s}", "alias", s->alias, "role", role_name(s->roles));
 }
 
-static json_t *topic_json(const struct hub *h, int topic)
+json_t *hub_topic_json(const struct hub *h, int topic)
 {
 	if (topic < 0 || (unsigned)topic >= h->cfg->n_topics)
 		return json_null();
@@ -411,727 +122,15 @@ static json_t *topic_json(const struct hub *h, int topic)
 }
 
 /* A localized text with numeric arguments; caller frees. */
-static char *text_num(struct hub *h, int lang, enum i18n_key key, double a0, double a1)
+char *hub_text_num(struct hub *h, int lang, enum i18n_key key, double a0, double a1)
 {
 	double args[2] = { a0, a1 };
 
 	return i18n_format(h->i18n, lang, key, 2, args, NULL);
 }
 
-/* ---- visitor frames ---- */
-
-static void send_queue(struct hub *h, struct router_visitor *v)
-{
-	struct hub_conn *c = visitor_conn(v);
-	struct vsession *vs = v->owner;
-	char *text;
-	json_t *msg;
-
-	if (c == NULL)
-		return;
-	text = text_num(h, vs->lang, I18N_QUEUE, v->position,
-			v->wait_s < 0 ? -1.0 : (double)((v->wait_s + 59) / 60));
-	msg = json_pack("{s:s, s:i, s:o, s:s}", "type", "queue", "position", (json_int_t)v->position,
-			"wait_s", v->wait_s < 0 ? json_null() : json_integer(v->wait_s),
-			"text", text != NULL ? text : "");
-	free(text);
-	send_json(c, msg, NULL);
-}
-
-/* When lang next opens according to the roster: 0 with *at_ms, or -1.
- * The answer is kept for up to a minute (never past the opening itself, and
- * dropped when the roster changes): the widget's status page asks for every
- * language of every visitor on the start screen, and each roster read
- * expands two months of shifts from the database. */
-#define NEXT_OPEN_CACHE_MS 60000
-
-static int next_open(struct hub *h, int lang, int64_t *at_ms)
-{
-	int64_t now = (int64_t)wall_now(h), at;
-	int rc;
-
-	if (h->svc.roster == NULL)
-		return -1;
-	if (now < h->next_open_until[lang]) {
-		*at_ms = h->next_open_at[lang];
-		return *at_ms >= 0 ? 0 : -1;
-	}
-	rc = roster_next_open(h->svc.roster, h->cfg->langs[lang], now, &at) == 0 ? 0 : -1;
-	h->next_open_at[lang] = rc == 0 ? at : -1;
-	h->next_open_until[lang] = now + NEXT_OPEN_CACHE_MS;
-	if (rc == 0 && at > now && at < h->next_open_until[lang])
-		h->next_open_until[lang] = at;
-	if (rc == 0)
-		*at_ms = at;
-	return rc;
-}
-
-static void send_closed(struct hub *h, struct router_visitor *v)
-{
-	struct hub_conn *c = visitor_conn(v);
-	struct vsession *vs = v->owner;
-	char *closed, *text, *when = NULL, iso[32];
-	const char *arg;
-	int64_t at = 0;
-	bool known;
-	size_t len;
-
-	if (c == NULL)
-		return;
-	/* Issue 5: the next opening comes from the roster, in the visitor's
-	 * language and the helpline's time zone. */
-	known = next_open(h, v->lang, &at) == 0;
-	if (known)
-		when = i18n_format_time(h->i18n, vs->lang, at, h->cfg->timezone);
-	arg = when != NULL ? when : "";
-	/* The localized text already names 112 and Veilig Thuis; the
-	 * helpline's own alternatives from the config follow, a line each. */
-	closed = i18n_format(h->i18n, vs->lang, I18N_CLOSED, 1, NULL, &arg);
-	len = (closed ? strlen(closed) : 0) + 1;
-	for (unsigned i = 0; i < h->cfg->n_alternatives; i++)
-		len += strlen(h->cfg->alternatives[i]) + 1;
-	text = malloc(len);
-	if (text != NULL) {
-		snprintf(text, len, "%s", closed ? closed : "");
-		for (unsigned i = 0; i < h->cfg->n_alternatives; i++) {
-			strcat(text, "\n");
-			strcat(text, h->cfg->alternatives[i]);
-		}
-	}
-	if (known)
-		clock_iso8601((int64_t)at, iso);
-	send_json(c, json_pack("{s:s, s:s, s:o}", "type", "closed", "text", text ? text : "",
-			       "next_open", known ? json_string(iso) : json_null()), NULL);
-	free(closed);
-	free(text);
-	free(when);
-}
-
-static json_t *msg_json(const struct router_chat *chat, const struct chat_msg *m, bool for_staff)
-{
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", "msg",
-			      "from", m->from_visitor ? "visitor" : "staff", "text", m->text,
-			      "ts", (json_int_t)m->ts_ms, "seq", (json_int_t)m->seq);
-
-	if (j == NULL)
-		return NULL;
-	if (!m->from_visitor)
-		json_object_set_new(j, "alias", json_string(m->alias ? m->alias : ""));
-	if (for_staff)
-		json_object_set_new(j, "chat", id_json(chat->id));
-	return j;
-}
-
-static struct replay *replay_find(struct hub_conn *c, uint64_t chat_id)
-{
-	struct list *it;
-
-	list_for_each(it, &c->replays) {
-		struct replay *r = list_entry(it, struct replay, link);
-		if (r->chat_id == chat_id)
-			return r;
-	}
-	return NULL;
-}
-
-static void replay_free(struct replay *r)
-{
-	list_remove(&r->link);
-	secmem_free(r, sizeof *r);
-}
-
-static void replays_free(struct hub_conn *c)
-{
-	while (!list_empty(&c->replays))
-		replay_free(list_entry(c->replays.next, struct replay, link));
-	list_remove(&c->replay_link);
-}
-
-/* Whether a frame of len bytes may go out to c now (see struct replay). */
-static bool conn_has_room(const struct hub_conn *c, size_t len)
-{
-	return c->ops->room == NULL || c->ops->room(c->edge, len);
-}
-
-/* Whether c is (still) in chat: a staff member who handed it on, or a
- * visitor who ended it, gets nothing more of it. */
-static bool replay_member(const struct hub_conn *c, const struct router_chat *chat)
-{
-	if (c->side == PROTO_SIDE_STAFF)
-		return c->rs != NULL && router_chat_has_staff(chat, c->rs);
-	return c->vs != NULL && c->vs->rv != NULL && c->vs->rv->chat == chat;
-}
-
-/* Send as much of c's transcripts as its queue has room for, one chat
- * after the other; a finished one is dropped, and so is one whose chat
- * has ended (its `ended` went out already) or that c has left. */
-static void replay_pump(struct hub_conn *c)
-{
-	struct hub *h = c->hub;
-
-	while (!list_empty(&c->replays)) {
-		struct replay *r = list_entry(c->replays.next, struct replay, link);
-		struct router_chat *chat = c->dead ? NULL : router_chat_find(h->router, r->chat_id);
-		struct chat_msg *m;
-		bool blocked = false;
-
-		if (chat != NULL && replay_member(c, chat)) {
-			chat_log_for_each_since(m, &chat->log, r->sent_seq) {
-				struct frame *f = proto_frame_take(msg_json(chat, m, r->for_staff),
-								   m->seq == r->echo_seq ? r->echo_id : NULL);
-				/* No memory is like no room: try again later. */
-				if (f == NULL || !conn_has_room(c, f->len)) {
-					frame_unref(f);
-					blocked = true;
-					break;
-				}
-				send_frame(c, f);
-				frame_unref(f);
-				r->sent_seq = m->seq;
-			}
-		}
-		if (blocked)
-			return;
-		replay_free(r);
-	}
-	list_remove(&c->replay_link);
-}
-
-/* Send the chat's kept messages with seq > after to a visitor or staff
- * conn: what fits now, the rest as its queue drains (struct replay). */
-static void send_transcript(struct hub_conn *c, const struct router_chat *chat, uint64_t after, bool for_staff)
-{
-	struct replay *r;
-
-	if (c == NULL || c->dead)
-		return;
-	if (replay_find(c, chat->id) != NULL)
-		return;   /* one under way already sends every message still to come */
-	r = calloc(1, sizeof *r);
-	if (r == NULL)
-		return;
-	r->chat_id = chat->id;
-	r->sent_seq = after > UINT32_MAX ? UINT32_MAX : (uint32_t)after;
-	r->for_staff = for_staff;
-	list_add_tail(&c->replays, &r->link);
-	if (!list_linked(&c->replay_link))
-		list_add_tail(&c->hub->replaying, &c->replay_link);
-	replay_pump(c);
-}
-
-/* A new message m of chat for c: true if a transcript of chat is still
- * going out to c, which then sends m in its turn (with the request id if
- * c sent it; an earlier message of c's still waiting then goes without). */
-static bool replay_takes(struct hub_conn *c, const struct router_chat *chat, const struct chat_msg *m,
-			 const char *id)
-{
-	struct replay *r = c != NULL ? replay_find(c, chat->id) : NULL;
-
-	if (r == NULL)
-		return false;
-	if (id != NULL && id[0] != '\0') {
-		r->echo_seq = m->seq;
-		snprintf(r->echo_id, sizeof r->echo_id, "%s", id);
-	}
-	replay_pump(c);
-	return true;
-}
-
-static void send_chat_to_staff(struct hub *h, struct router_chat *chat, struct router_staff *s)
-{
-	struct hub_conn *c = staff_conn(s);
-	char label[32];
-
-	snprintf(label, sizeof label, "Visitor %u", chat->visitor_no);
-	/* visitor_no (extension) lets a console say "Visitor N" in its own
-	 * language; `visitor` keeps the protocol's label. */
-	send_json(c, json_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:i, s:b}", "type", "chat",
-			       "chat", id_json(chat->id), "lang", h->cfg->langs[chat->lang],
-			       "dir", i18n_dir(h->i18n, chat->lang), "topic", topic_json(h, chat->topic),
-			       "visitor", label, "visitor_no", (json_int_t)chat->visitor_no, "visitor_connected",
-			       chat->visitor != NULL && chat->visitor->connected), NULL);
-	send_transcript(c, chat, 0, true);
-}
-
-/* ---- anonymous statistics: one count per contact, at its end ---- */
-
-/* Count vs's contact once (design: counters per day, language, topic and
- * outcome; nothing per chat is kept). Tags are the staff's end tags, else
- * the topic the visitor chose. */
-static void count_contact(struct hub *h, struct vsession *vs, enum stats_outcome outcome,
-			  const char *const *tags, unsigned n_tags, int64_t wait_s, int64_t duration_s)
-{
-	const char *topic;
-
-	if (vs == NULL || vs->counted || h->svc.stats == NULL || vs->rv == NULL)
-		return;
-	vs->counted = true;
-	if (n_tags == 0 && vs->rv->topic >= 0 && (unsigned)vs->rv->topic < h->cfg->n_topics) {
-		topic = h->cfg->topics[vs->rv->topic];
-		tags = &topic;
-		n_tags = 1;
-	}
-	stats_record_chat(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], tags, n_tags, outcome,
-			  wait_s, duration_s);
-}
-
-/* A contact that ends without a chat: it left the queue, found the
- * language closed, or left through the quick exit. */
-static void count_no_chat(struct hub *h, struct vsession *vs, enum router_visitor_state state, bool quick_exit)
-{
-	int64_t wait_s = -1;
-
-	if (state == ROUTER_V_WAITING && vs->rv != NULL && h->now_ms > vs->rv->enqueued_ms)
-		wait_s = (int64_t)((h->now_ms - vs->rv->enqueued_ms) / 1000);
-	if (quick_exit)
-		count_contact(h, vs, STATS_QUICK_EXIT, NULL, 0, wait_s, -1);
-	else if (state == ROUTER_V_PARKED)
-		count_contact(h, vs, STATS_ARRIVED_CLOSED, NULL, 0, -1, -1);
-	else if (state == ROUTER_V_WAITING)
-		count_contact(h, vs, STATS_LEFT_QUEUE, NULL, 0, wait_s, -1);
-}
-
-/* ---- router events ---- */
-
-static void away_keep(struct hub *h, struct router_staff *rs, struct frame *f);
-
-static void ev_queue(void *ctx, struct router_visitor *v)
-{
-	struct hub *h = ctx;
-	struct vsession *vs = v->owner;
-
-	if (vs == NULL || vs->conn == NULL || list_linked(&vs->dirty_link))
-		return;   /* a resume sends the state afresh; a pending update will */
-	if (vs->queue_sent_ms == 0 || h->now_ms - vs->queue_sent_ms >= QUEUE_UPDATE_MIN_MS) {
-		send_queue(h, v);
-		vs->queue_sent_ms = h->now_ms ? h->now_ms : 1;
-		return;
-	}
-	list_add_tail(&h->queue_dirty, &vs->dirty_link);
-}
-
-/* Send the queue updates that waited for QUEUE_UPDATE_MIN_MS; those whose
- * visitor has left the queue meanwhile are dropped. */
-static void flush_queue_updates(struct hub *h)
-{
-	struct list *it, *tmp;
-
-	list_for_each_safe(it, tmp, &h->queue_dirty) {
-		struct vsession *vs = list_entry(it, struct vsession, dirty_link);
-		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING &&
-		    h->now_ms - vs->queue_sent_ms < QUEUE_UPDATE_MIN_MS)
-			continue;
-		list_remove(&vs->dirty_link);
-		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING) {
-			send_queue(h, vs->rv);
-			vs->queue_sent_ms = h->now_ms;
-		}
-	}
-}
-
-static void ev_closed(void *ctx, struct router_visitor *v)
-{
-	send_closed(ctx, v);
-}
-
-static const char *offer_kind_name(enum router_offer_kind k)
-{
-	switch (k) {
-	case ROUTER_OFFER_TRANSFER: return "transfer";
-	case ROUTER_OFFER_INVITE: return "invite";
-	default: return "chat";
-	}
-}
-
-static const char *offer_end_name(enum router_offer_end why)
-{
-	switch (why) {
-	case ROUTER_OFFER_DECLINED: return "declined";
-	case ROUTER_OFFER_LAPSED: return "lapsed";
-	case ROUTER_OFFER_NOBODY: return "nobody";
-	default: return "withdrawn";
-	}
-}
-
-static void ev_offer(void *ctx, struct router_offer *o)
-{
-	struct hub *h = ctx;
-	struct router_visitor *v = o->visitor;
-	int lang = o->chat ? o->chat->lang : v->lang;
-	int topic = o->chat ? o->chat->topic : v->topic;
-	json_t *msg;
-
-	msg = json_pack("{s:s, s:o, s:s, s:s, s:o, s:I, s:I}", "type", "offer", "offer", id_json(o->id),
-			"kind", offer_kind_name(o->kind), "lang", h->cfg->langs[lang],
-			"topic", topic_json(h, topic),
-			"waited_s", (json_int_t)(v && o->created_ms > v->enqueued_ms
-						 ? (o->created_ms - v->enqueued_ms) / 1000 : 0),
-			"expires_s", (json_int_t)((o->expires_ms - o->created_ms + 999) / 1000));
-	if (msg != NULL && o->chat != NULL)
-		json_object_set_new(msg, "chat", id_json(o->chat->id));
-	if (msg != NULL && o->from != NULL)
-		json_object_set_new(msg, "from", json_string(o->from->alias));
-	send_json(staff_conn(o->to), msg, NULL);
-}
-
-static void ev_offer_gone(void *ctx, struct router_offer *o, enum router_offer_end why)
-{
-	send_json(staff_conn(o->to), json_pack("{s:s, s:o, s:s}", "type", "offer_gone", "offer", id_json(o->id),
-					       "reason", offer_end_name(why)), NULL);
-}
-
-static void ev_joined(void *ctx, struct router_chat *c, struct router_staff *s)
-{
-	struct hub *h = ctx;
-
-	send_json(visitor_conn(c->visitor), json_pack("{s:s, s:o, s:o}", "type", "joined", "chat", id_json(c->id),
-						      "staff", staff_json(s)), NULL);
-	for (unsigned i = 0; i < c->n_staff; i++) {
-		if (c->staff[i] == s)
-			continue;
-		send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:o}", "type", "joined",
-							     "chat", id_json(c->id), "staff", staff_json(s)), NULL);
-	}
-	send_chat_to_staff(h, c, s);
-	log_info("c%llu joined a chat", staff_conn(s) ? (unsigned long long)staff_conn(s)->no : 0ull);
-}
-
-static void ev_left(void *ctx, struct router_chat *c, struct router_staff *s, enum router_leave why)
-{
-	const char *reason = why == ROUTER_LEAVE_TRANSFERRED ? "transferred" : "dropped";
-
-	send_json(visitor_conn(c->visitor), json_pack("{s:s, s:o}", "type", "left", "staff", staff_json(s)), NULL);
-	for (unsigned i = 0; i < c->n_staff; i++)
-		if (c->staff[i] != s)
-			send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:o, s:s}", "type", "left",
-				  "chat", id_json(c->id), "staff", staff_json(s), "reason", reason), NULL);
-	send_json(staff_conn(s), json_pack("{s:s, s:o, s:o, s:s, s:b}", "type", "left", "chat", id_json(c->id),
-					   "staff", staff_json(s), "reason", reason, "you", 1), NULL);
-}
-
-static void ev_requeued(void *ctx, struct router_visitor *v)
-{
-	struct hub *h = ctx;
-	struct vsession *vs = v->owner;
-	char *text;
-
-	if (visitor_conn(v) == NULL)
-		return;
-	text = i18n_text(h->i18n, vs->lang, I18N_REQUEUED);
-	send_json(visitor_conn(v), json_pack("{s:s, s:s, s:s}", "type", "notice", "code", "requeued",
-					     "text", text ? text : ""), NULL);
-	free(text);
-}
-
-static const char *end_name(enum router_end by, bool for_staff)
-{
-	switch (by) {
-	case ROUTER_END_VISITOR: return "visitor";
-	case ROUTER_END_QUICK_EXIT: return for_staff ? "quick_exit" : "visitor";
-	case ROUTER_END_STAFF: return "staff";
-	case ROUTER_END_TIMEOUT: return "timeout";
-	default: return "shutdown";
-	}
-}
-
-static enum i18n_key end_text(enum router_end by)
-{
-	switch (by) {
-	case ROUTER_END_VISITOR:
-	case ROUTER_END_QUICK_EXIT: return I18N_ENDED_VISITOR;
-	case ROUTER_END_STAFF: return I18N_ENDED_STAFF;
-	case ROUTER_END_TIMEOUT: return I18N_ENDED_TIMEOUT;
-	default: return I18N_ENDED_SHUTDOWN;
-	}
-}
-
-static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
-{
-	struct hub *h = ctx;
-	struct hub_conn *vc = visitor_conn(c->visitor);
-	struct frame *f;
-
-	if (vc != NULL) {
-		char *text = i18n_text(h->i18n, vc->vs->lang, end_text(by));
-		send_json(vc, json_pack("{s:s, s:s, s:s}", "type", "ended", "by", end_name(by, false),
-					"text", text ? text : ""), NULL);
-		free(text);
-	}
-	f = proto_frame_take(json_pack("{s:s, s:o, s:s}", "type", "ended", "chat", id_json(c->id),
-				       "by", end_name(by, true)), NULL);
-	for (unsigned i = 0; i < c->n_staff; i++) {
-		if (staff_conn(c->staff[i]) != NULL)
-			send_frame(staff_conn(c->staff[i]), f);
-		else
-			away_keep(h, c->staff[i], f);
-	}
-	frame_unref(f);
-	if (c->visitor != NULL && c->visitor->owner != NULL) {
-		struct vsession *vs = c->visitor->owner;
-		int64_t wait_s = c->started_ms > c->visitor->enqueued_ms
-			? (int64_t)((c->started_ms - c->visitor->enqueued_ms) / 1000) : 0;
-		int64_t dur_s = h->now_ms > c->started_ms ? (int64_t)((h->now_ms - c->started_ms) / 1000) : 0;
-		count_contact(h, vs, by == ROUTER_END_QUICK_EXIT ? STATS_QUICK_EXIT : STATS_ANSWERED,
-			      by == ROUTER_END_STAFF ? h->end_tags : NULL, by == ROUTER_END_STAFF ? h->n_end_tags : 0,
-			      wait_s, dur_s);
-		/* Once the chat is over the resume token has nothing to resume. */
-		vsession_forget_token(vs);
-	}
-	log_info("chat ended by %s", end_name(by, true));
-}
-
-static void ev_availability(void *ctx, struct router_staff *s)
-{
-	((struct hub *)ctx)->colleagues_dirty = true;
-	send_json(staff_conn(s), json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
-}
-
-static void ev_request_failed(void *ctx, struct router_staff *s, struct router_chat *c,
-			      enum router_offer_kind kind, enum router_offer_end why)
-{
-	send_json(staff_conn(s), json_pack("{s:s, s:o, s:s, s:s}", "type", "request_failed",
-					   "chat", id_json(c->id), "kind", offer_kind_name(kind),
-					   "reason", offer_end_name(why)), NULL);
-}
-
-static void ev_visitor_gone(void *ctx, struct router_visitor *v)
-{
-	struct vsession *vs = v->owner;
-
-	/* A chat that timed out was counted when it ended; a place in the
-	 * queue that ran out is a visitor who left it. */
-	count_no_chat(ctx, vs, v->state, false);
-	v->owner = NULL;
-	vsession_free(vs);
-}
-
-static const struct router_events hub_router_events = {
-	.queue = ev_queue,
-	.closed = ev_closed,
-	.offer = ev_offer,
-	.offer_gone = ev_offer_gone,
-	.joined = ev_joined,
-	.left = ev_left,
-	.requeued = ev_requeued,
-	.ended = ev_ended,
-	.availability = ev_availability,
-	.request_failed = ev_request_failed,
-	.visitor_gone = ev_visitor_gone,
-};
-
-/* ---- presence (visitor away/back), told to the staff of its chat ---- */
-
-static void send_presence(struct router_visitor *v, bool back)
-{
-	struct router_chat *c = v->chat;
-
-	if (c == NULL || v->state != ROUTER_V_CHATTING)
-		return;
-	for (unsigned i = 0; i < c->n_staff; i++)
-		send_json(staff_conn(c->staff[i]), json_pack("{s:s, s:o, s:s}", "type", "presence",
-				"chat", id_json(c->id), "visitor", back ? "back" : "away"), NULL);
-}
-
-/* ---- visitor handlers ---- */
-
-static int send_welcome(struct hub_conn *c, struct vsession *vs, bool open, bool resumed, const char *id)
-{
-	struct hub *h = c->hub;
-	json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "welcome", "session", vs->token,
-				"lang", h->cfg->langs[vs->lang], "dir", i18n_dir(h->i18n, vs->lang),
-				"open", open);
-
-	if (msg == NULL)
-		return BRUG_E_INTERNAL;
-	if (resumed)
-		json_object_set_new(msg, "resumed", json_true());
-	send_json(c, msg, id);
-	return 0;
-}
-
-/* Resume an earlier session on this socket (protocol "hello.resume"). */
-static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct proto_in *in, uint64_t now)
-{
-	struct hub *h = c->hub;
-	struct router_visitor *v = vs->rv;
-
-	/* A socket that has a session of its own may not take another: refused
-	 * before anything changes, so the other socket keeps its session (issue
-	 * 12: closing it here left that session attached to nothing, queued
-	 * for ever). */
-	if (c->vs != NULL && c->vs != vs)
-		return BRUG_E_CONFLICT;
-	if (vs->conn != NULL && vs->conn != c) {
-		/* The same session on two sockets: the newer one wins. The old
-		 * socket lets go of it first, so that its close does not start
-		 * the grace of a session that lives on here. */
-		struct hub_conn *old = vs->conn;
-		old->vs = NULL;
-		vs->conn = NULL;
-		close_conn(old, CLOSE_REPLACED, "replaced");
-	}
-	vs->conn = c;
-	c->vs = vs;
-	c->lang = vs->lang;
-	/* A fresh token each time: a token seen on a dropped network is spent. */
-	if (vsession_new_token(vs) < 0)
-		return BRUG_E_INTERNAL;
-	router_visitor_attach(h->router, v, now);
-	send_welcome(c, vs, router_lang_open(h->router, v->lang), true, in->id);
-	if (v->state == ROUTER_V_WAITING) {
-		list_remove(&vs->dirty_link);
-		send_queue(h, v);
-		vs->queue_sent_ms = now ? now : 1;
-	} else if (v->state == ROUTER_V_CHATTING && v->chat != NULL) {
-		for (unsigned i = 0; i < v->chat->n_staff; i++)
-			send_json(c, json_pack("{s:s, s:o, s:o}", "type", "joined", "chat", id_json(v->chat->id),
-					       "staff", staff_json(v->chat->staff[i])), NULL);
-		send_transcript(c, v->chat, (uint64_t)in->last_seq, false);
-		send_presence(v, true);
-	}
-	log_info("c%llu visitor resumed", (unsigned long long)c->no);
-	return 0;
-}
-
-/* How much a session takes of its source's waiting allowance, in halves:
- * a waiting visitor counts one, or half while its socket is gone. */
-static unsigned waiting_halves(const struct vsession *vs)
-{
-	if (vs->rv == NULL || (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_PARKED))
-		return 0;
-	return vs->conn != NULL ? 2 : 1;
-}
-
-/* A queued session without a socket and without a chat: it may give its
- * place to a new visitor from the same source. Ended as if its grace had
- * run out. */
-static void evict_ghost(struct hub *h, struct vsession *vs, uint64_t now)
-{
-	struct router_visitor *v = vs->rv;
-
-	count_no_chat(h, vs, v->state, false);
-	router_visitor_free(h->router, v, now);
-	vs->rv = NULL;
-	vsession_free(vs);
-}
-
-/* May a visitor from source key (self: its session, if it has one) start
- * waiting? At most [chat] max_waiting_per_source waiting sessions per
- * source, those in their grace counting half; when that is full, the
- * oldest of those make room. 0 or BRUG_E_BUSY (protocol "Errors"). */
-static int source_admit(struct hub *h, const char *key, const struct vsession *self, uint64_t now)
-{
-	unsigned max = h->cfg->max_waiting_per_source * 2, halves = 0;
-	struct source_entry *e;
-	struct list *it, *tmp;
-	int rc = BRUG_E_BUSY;
-
-	if (key[0] == '\0' || max == 0)
-		return 0;
-	/* Our own count keeps e alive while ghosts are freed below. */
-	if (source_limit_take(h->sources, key, 1, 0, &e) != 0)
-		return 0;
-	list_for_each(it, &e->users) {
-		struct vsession *vs = list_entry(it, struct vsession, src_link);
-		if (vs != self)
-			halves += waiting_halves(vs);
-	}
-	list_for_each_safe(it, tmp, &e->users) {
-		struct vsession *vs = list_entry(it, struct vsession, src_link);
-		if (halves + 2 <= max)
-			break;
-		if (vs == self || vs->conn != NULL || vs->rv == NULL || vs->rv->state != ROUTER_V_WAITING ||
-		    vs->rv->chat != NULL)
-			continue;
-		halves -= 1;
-		evict_ghost(h, vs, now);
-	}
-	if (halves + 2 <= max)
-		rc = 0;
-	source_limit_put(h->sources, e, 1);
-	return rc;
-}
-static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max);
-static unsigned rate_soft(const struct hub *h);
-
-static int on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct hub *h = c->hub;
-	struct vsession *vs = c->vs;
-	int lang, topic = -1, rc;
-	bool open;
-
-	if (in->resume != NULL) {
-		struct vsession *old = map_find(h, in->resume);
-		if (old != NULL && old->rv != NULL &&
-		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING)) {
-			/* A resume counts against the session's window too: a storm
-			 * of resumes on fresh sockets must not relay more than one
-			 * socket could (issue 12). */
-			if (c->vs == NULL && (rate_exceeded(now, RATE_WINDOW_MS, &old->rate.start_ms, &old->rate.count,
-							    rate_soft(h) * RATE_HARD_FACTOR) ||
-					     old->rate.count > rate_soft(h)))
-				return BRUG_E_RATE_LIMITED;
-			return visitor_resume(c, old, in, now);
-		}
-		/* An unknown or spent token starts a new session, as if absent. */
-	}
-	if (in->lang != NULL) {
-		lang = config_lang_index(h->cfg, in->lang);
-		if (lang < 0)
-			return BRUG_E_BAD_FIELD;
-	} else {
-		lang = c->lang;
-	}
-	if (in->topic != NULL) {
-		topic = config_topic_index(h->cfg, in->topic);
-		if (topic < 0)
-			return BRUG_E_BAD_FIELD;
-	}
-	if (vs != NULL && (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING))
-		return BRUG_E_CONFLICT;
-	if ((rc = source_admit(h, vs != NULL && vs->src != NULL ? vs->src->key : c->src_key, vs, now)) != 0) {
-		log_info("c%llu hello refused: its source has too many waiting", (unsigned long long)c->no);
-		return rc;
-	}
-	if (vs != NULL) {
-		if (vs->rv->state == ROUTER_V_PARKED)
-			router_visitor_end(h->router, vs->rv, false, now);
-	} else {
-		vs = calloc(1, sizeof *vs);
-		if (vs == NULL)
-			return BRUG_E_INTERNAL;
-		vs->hub = h;
-		list_init(&vs->link);
-		list_init(&vs->dirty_link);
-		list_init(&vs->src_link);
-		vs->rv = router_visitor_new(h->router, vs);
-		if (vs->rv == NULL) {
-			free(vs);
-			return BRUG_E_INTERNAL;
-		}
-		if (c->src_key[0] != '\0' && source_limit_take(h->sources, c->src_key, 1, 0, &vs->src) == 0)
-			list_add_tail(&vs->src->users, &vs->src_link);
-		vs->conn = c;
-		c->vs = vs;
-		/* What the socket sent before counts for its session. */
-		vs->rate = c->rate;
-		list_add_tail(&h->sessions, &vs->link);
-	}
-	vs->lang = lang;
-	vs->counted = false;          /* a new contact */
-	c->lang = lang;
-	if (vsession_new_token(vs) < 0)
-		return BRUG_E_INTERNAL;
-	open = router_lang_open(h->router, lang);
-	send_welcome(c, vs, open, false, in->id);
-	rc = router_visitor_start(h->router, vs->rv, lang, topic, now);
-	log_info("c%llu hello lang=%s open=%d", (unsigned long long)c->no, h->cfg->langs[lang], open);
-	return rc;
-}
-
 /* Intake of a visitor's or staff member's text; *out is wiped by the caller. */
-static int take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len)
+int hub_take_text(struct hub *h, const struct proto_in *in, char **out, size_t *out_len)
 {
 	int rc = i18n_intake(in->text, in->text_len, h->cfg->max_text, out, out_len);
 
@@ -1148,800 +147,41 @@ static int take_text(struct hub *h, const struct proto_in *in, char **out, size_
 
 /* Append text to chat and send it to everyone in it; reply_to gets the
  * copy carrying the request id. */
-static int relay_msg(struct hub *h, struct router_chat *chat, struct router_staff *from, const char *text,
+int hub_relay_msg(struct hub *h, struct router_chat *chat, struct router_staff *from, const char *text,
 		     size_t len, struct hub_conn *reply_to, const char *id)
 {
 	const struct chat_msg *m;
 	struct frame *for_visitor, *for_staff;
 
-	m = chat_log_append(&chat->log, from == NULL, from ? from->alias : NULL, text, len, wall_now(h));
+	m = chat_log_append(&chat->log, from == NULL, from ? from->alias : NULL, text, len, hub_wall_now(h));
 	if (m == NULL)
 		return BRUG_E_INTERNAL;
-	for_visitor = proto_frame_take(msg_json(chat, m, false), NULL);
-	for_staff = proto_frame_take(msg_json(chat, m, true), NULL);
+	for_visitor = proto_frame_take(replay_msg_json(chat, m, false), NULL);
+	for_staff = proto_frame_take(replay_msg_json(chat, m, true), NULL);
 	if (for_visitor == NULL || for_staff == NULL) {
 		frame_unref(for_visitor);
 		frame_unref(for_staff);
 		return BRUG_E_INTERNAL;
 	}
-	struct hub_conn *vc = visitor_conn(chat->visitor);
+	struct hub_conn *vc = hub_visitor_conn(chat->visitor);
 	if (replay_takes(vc, chat, m, vc == reply_to ? id : NULL))
 		;   /* in order, after the transcript still going out */
 	else if (vc != NULL && vc == reply_to && id[0] != '\0')
-		send_json(vc, msg_json(chat, m, false), id);
+		hub_send_json(vc, replay_msg_json(chat, m, false), id);
 	else
-		send_frame(vc, for_visitor);
+		hub_send_frame(vc, for_visitor);
 	for (unsigned i = 0; i < chat->n_staff; i++) {
-		struct hub_conn *sc = staff_conn(chat->staff[i]);
+		struct hub_conn *sc = hub_staff_conn(chat->staff[i]);
 		if (replay_takes(sc, chat, m, sc == reply_to ? id : NULL))
 			continue;
 		if (sc != NULL && sc == reply_to && id[0] != '\0')
-			send_json(sc, msg_json(chat, m, true), id);
+			hub_send_json(sc, replay_msg_json(chat, m, true), id);
 		else
-			send_frame(sc, for_staff);
+			hub_send_frame(sc, for_staff);
 	}
 	frame_unref(for_visitor);
 	frame_unref(for_staff);
 	return 0;
-}
-
-static int on_visitor_msg(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	/* Protocol: msg before joined is a conflict; nothing is kept for later. */
-	if (v == NULL || v->state != ROUTER_V_CHATTING || v->chat == NULL)
-		return BRUG_E_CONFLICT;
-	rc = take_text(c->hub, in, &text, &len);
-	if (rc != 0)
-		return rc;
-	rc = relay_msg(c->hub, v->chat, NULL, text, len, c, in->id);
-	secmem_free(text, len);
-	return rc;
-}
-
-static int on_visitor_typing(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
-	struct frame *f;
-
-	if (v == NULL || v->state != ROUTER_V_CHATTING || v->chat == NULL)
-		return BRUG_E_CONFLICT;
-	f = proto_frame_take(json_pack("{s:s, s:o, s:s, s:b}", "type", "typing", "chat", id_json(v->chat->id),
-				       "from", "visitor", "on", in->on), NULL);
-	for (unsigned i = 0; i < v->chat->n_staff; i++)
-		send_frame(staff_conn(v->chat->staff[i]), f);
-	frame_unref(f);
-	return 0;
-}
-
-static int on_visitor_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_visitor *v = c->vs ? c->vs->rv : NULL;
-	enum router_visitor_state before;
-	int rc;
-
-	if (v == NULL)
-		return BRUG_E_CONFLICT;
-	before = v->state;
-	rc = router_visitor_end(c->hub->router, v, in->quick_exit, now);
-	if (rc != 0)
-		return rc;
-	count_no_chat(c->hub, c->vs, before, in->quick_exit);
-	if (before != ROUTER_V_CHATTING) {
-		/* Leaving the queue: no chat to announce, so answer directly. */
-		char *text = i18n_text(c->hub->i18n, c->lang, I18N_ENDED_VISITOR);
-		send_json(c, json_pack("{s:s, s:s, s:s}", "type", "ended", "by", "visitor", "text", text ? text : ""),
-			  in->id);
-		free(text);
-		vsession_forget_token(c->vs);
-	}
-	log_info("c%llu visitor ended%s", (unsigned long long)c->no, in->quick_exit ? " (quick exit)" : "");
-	return 0;
-}
-
-/* ---- staff handlers ---- */
-
-static uint32_t mask_of(const struct config *cfg, const char *list, bool langs)
-{
-	uint32_t mask = 0;
-	char buf[512], *save = NULL;
-
-	if (list == NULL)
-		return 0;
-	snprintf(buf, sizeof buf, "%s", list);
-	for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
-		int i = langs ? config_lang_index(cfg, tok) : config_topic_index(cfg, tok);
-		if (i >= 0)
-			mask |= 1u << i;
-	}
-	return mask;
-}
-
-static json_t *csv_array(const char *list)
-{
-	json_t *a = json_array();
-	char buf[512], *save = NULL;
-
-	if (a == NULL || list == NULL)
-		return a;
-	snprintf(buf, sizeof buf, "%s", list);
-	for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
-		json_array_append_new(a, json_string(tok));
-	return a;
-}
-
-static json_t *roles_array(uint32_t roles)
-{
-	json_t *a = json_array();
-
-	for (uint32_t bit = 1; bit <= BRUG_ROLE_COORDINATOR && a != NULL; bit <<= 1)
-		if ((roles & bit) && brug_role_name(bit) != NULL)
-			json_array_append_new(a, json_string(brug_role_name(bit)));
-	return a;
-}
-
-
-/* Re-send a staff member's offers and chats after it took over a session
- * on a new socket, so a reload loses nothing. */
-static void staff_resend_state(struct hub *h, struct hub_conn *c)
-{
-	struct router_staff *s = c->rs;
-	struct list *it;
-
-	json_t *ids = json_array();
-
-	/* Which chats it still has: a console closes the panels of chats that
-	 * ended while it was away. */
-	for (uint64_t id = 0; ids != NULL && (id = router_staff_next_chat(h->router, s, id)) != 0;)
-		json_array_append_new(ids, id_json(id));
-	send_json(c, json_pack("{s:s, s:o}", "type", "chats", "chats", ids), NULL);
-	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", s->available), NULL);
-	list_for_each(it, &s->offers)
-		ev_offer(h, list_entry(it, struct router_offer, staff_link));
-	for (uint64_t id = 0; (id = router_staff_next_chat(h->router, s, id)) != 0;)
-		send_chat_to_staff(h, router_chat_find(h->router, id), s);
-}
-
-/* ---- staff presence: colleagues and the reconnect grace ---- */
-
-static json_t *colleague_json(const struct hub *h, const struct router_staff *s)
-{
-	json_t *langs = json_array();
-
-	for (unsigned i = 0; i < h->cfg->n_langs && langs != NULL; i++)
-		if (s->langs & (1u << i))
-			json_array_append_new(langs, json_string(h->cfg->langs[i]));
-	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:i}", "user", s->username, "alias", s->alias,
-			 "roles", roles_array(s->roles), "langs", langs, "available", s->available,
-			 "chats", (json_int_t)s->open_chats);
-}
-
-/* Tell every logged-in console who else is online (extension `colleagues`),
- * for invite and transfer by person. Staff are few: O(staff^2) is fine. */
-static void send_colleagues(struct hub *h)
-{
-	struct list *it, *jt;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *to = list_entry(it, struct hub_conn, link);
-		json_t *arr;
-
-		if (to->dead || to->rs == NULL)
-			continue;
-		arr = json_array();
-		list_for_each(jt, &h->staff_conns) {
-			struct hub_conn *o = list_entry(jt, struct hub_conn, link);
-			if (o != to && !o->dead && o->rs != NULL && arr != NULL)
-				json_array_append_new(arr, colleague_json(h, o->rs));
-		}
-		send_json(to, json_pack("{s:s, s:o}", "type", "colleagues", "staff", arr), NULL);
-	}
-	h->colleagues_dirty = false;
-}
-
-static struct staff_away *away_find(struct hub *h, const struct router_staff *rs)
-{
-	struct list *it;
-
-	list_for_each(it, &h->staff_away) {
-		struct staff_away *a = list_entry(it, struct staff_away, link);
-		if (a->rs == rs)
-			return a;
-	}
-	return NULL;
-}
-
-/* Keep a chat's `ended` for a console in its reconnect grace, so that it
- * learns how the chat ended when it is back. */
-static void away_keep(struct hub *h, struct router_staff *rs, struct frame *f)
-{
-	struct staff_away *a = away_find(h, rs);
-
-	if (a != NULL && f != NULL && a->n_missed < sizeof a->missed / sizeof a->missed[0])
-		a->missed[a->n_missed++] = frame_ref(f);
-}
-
-static void away_free(struct staff_away *a)
-{
-	for (unsigned i = 0; i < a->n_missed; i++)
-		frame_unref(a->missed[i]);
-	secmem_wipe(a->token, sizeof a->token);
-	free(a);
-}
-
-/* The console of rs went away: keep rs for the grace, or remove it now
- * (its visitors go back to the head of their queues). */
-static void staff_dropped(struct hub *h, struct router_staff *rs, const struct hub_conn *from, uint64_t now)
-{
-	struct staff_away *a = NULL;
-
-	h->colleagues_dirty = true;
-	if (h->cfg->staff_grace_s > 0 && !h->shutting_down)
-		a = calloc(1, sizeof *a);
-	if (a == NULL) {
-		router_staff_remove(h->router, rs, now);
-		return;
-	}
-	rs->owner = NULL;
-	a->rs = rs;
-	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
-	a->was_available = rs->available;
-	a->rate = from->rate;
-	memcpy(a->token, from->token, sizeof a->token);
-	/* No new offers while nobody can answer them. */
-	if (rs->available)
-		router_staff_set_available(h->router, rs, false, now);
-	list_add_tail(&h->staff_away, &a->link);
-}
-
-/* The same account is back on c within the grace: tell it how chats ended
- * meanwhile (its chats and offers follow in staff_resend_state). */
-static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staff *rs, uint64_t now)
-{
-	struct staff_away *a = away_find(h, rs);
-
-	if (a == NULL)
-		return;
-	list_remove(&a->link);
-	/* Back with the same session (a reload): its flood windows go on. */
-	if (token_equal(a->token, c->token))
-		c->rate = a->rate;
-	for (unsigned i = 0; i < a->n_missed; i++)
-		send_frame(c, a->missed[i]);
-	if (a->was_available)
-		router_staff_set_available(h->router, rs, true, now);
-	away_free(a);
-}
-
-static void expire_staff_away(struct hub *h, uint64_t now)
-{
-	/* Drop order is deadline order: stop at the first that is not due. */
-	while (!list_empty(&h->staff_away)) {
-		struct staff_away *a = list_entry(h->staff_away.next, struct staff_away, link);
-		if (a->deadline_ms > now)
-			break;
-		list_remove(&a->link);
-		router_staff_remove(h->router, a->rs, now);
-		away_free(a);
-	}
-}
-
-static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now);
-static json_t *handover_json(const struct hub *h);
-
-/* A password login whose Argon2id check runs on the worker thread. */
-struct pending_login {
-	struct hub *hub;
-	struct hub_conn *conn;          /* NULL once the socket went away */
-	struct staff_login_job *job;
-	bool ran;                       /* the check happened */
-	char id[PROTO_ID_MAX + 1];
-	struct list link;               /* in hub.logins */
-	char addr[65];                  /* the hashed source address, "" if none */
-};
-
-/* The router's view of an account: what it matches offers by. */
-static struct router_staff_info staff_info(const struct hub *h, const struct staff_account *a)
-{
-	return (struct router_staff_info){
-		.id = (uint64_t)a->id,
-		.username = a->username,
-		.alias = a->alias,
-		.roles = a->roles,
-		.langs = mask_of(h->cfg, a->langs, true),
-		.topics = mask_of(h->cfg, a->topics, false),
-		.max_chats = a->max_chats ? a->max_chats : 1,
-	};
-}
-
-/* The `session` message: the token, its end and the account as it is. */
-static void send_session(struct hub_conn *c, const struct staff_account *acct, int64_t expires, const char *id)
-{
-	char when[32];
-	json_t *user;
-
-	clock_iso8601(expires, when);
-	user = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "user", acct->username, "alias", acct->alias,
-			 "roles", roles_array(acct->roles), "langs", csv_array(acct->langs),
-			 "topics", csv_array(acct->topics), "max_chats", (json_int_t)acct->max_chats);
-	send_json(c, json_pack("{s:s, s:s, s:s, s:o}", "type", "session", "token", c->token, "expires", when,
-			       "user", user), id);
-}
-
-/* Bring c's copy of its account (roles) and the router's (roles, languages,
- * topics, chats at once) up to a, as stored now, so a change made by a
- * coordinator or the CLI applies to an open console at once (issue 12): a
- * demoted coordinator loses its powers with its next message. The console
- * hears `session` again, and `status` if it can no longer be available. */
-static void staff_apply_account(struct hub *h, struct hub_conn *c, const struct staff_account *a)
-{
-	struct router_staff_info info = staff_info(h, a);
-	struct router_staff *rs = c->rs;
-	uint32_t was_roles = c->roles;
-
-	if (rs == NULL || c->dead)
-		return;
-	if (a->disabled) {
-		close_conn(c, CLOSE_SESSION_EXPIRED, "session ended");
-		return;
-	}
-	if (a->roles == c->roles && info.langs == rs->langs && info.topics == rs->topics &&
-	    info.max_chats == rs->max_chats)
-		return;
-	c->roles = a->roles;
-	router_staff_update(h->router, rs, &info, h->now_ms);
-	send_session(c, a, c->expires_ms, NULL);
-	/* Only the chat roles may take chats (the message table, CHAT_ROLES). */
-	if (rs->available && !(a->roles & (BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON | BRUG_ROLE_PROFESSIONAL))) {
-		router_staff_set_available(h->router, rs, false, h->now_ms);
-		send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", false), NULL);
-	}
-	h->colleagues_dirty = true;
-	if ((was_roles ^ a->roles) & BRUG_ROLE_COORDINATOR) {
-		free(h->dashboard_last);
-		h->dashboard_last = NULL;
-	}
-	log_notice("c%llu staff %lld account changed: roles and languages refreshed",
-		   (unsigned long long)c->no, (long long)a->id);
-}
-
-/* The end of every login, by password or by token: refuse, or take over an
- * existing session of the same account, or add the staff member. */
-static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct, int64_t expires,
-			  const char *id)
-{
-	struct hub *h = c->hub;
-	struct router_staff_info info;
-	struct router_staff *existing;
-
-	if (rc != 0) {
-		log_notice("c%llu staff login refused", (unsigned long long)c->no);
-		/* Protocol: a wrong login is answered, then the socket closes 4001. */
-		/* A new password (with a reset code) that breaks the rules is
-		 * told as bad_field: it says nothing about the account. */
-		/* A busy database is told as such, and the socket closes with
-		 * "try again later": the credentials may be right, and a
-		 * console resuming by token keeps it and reconnects. */
-		if (rc == BRUG_E_UNAVAILABLE) {
-			send_error(c, rc, id);
-			close_conn(c, CLOSE_TRY_AGAIN, "try again later");
-			secmem_wipe(c->token, sizeof c->token);
-			return -1;
-		}
-		send_error(c, rc == BRUG_E_RATE_LIMITED || rc == BRUG_E_BAD_FIELD ? rc : BRUG_E_UNAUTHORIZED,
-			   id);
-		close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
-		secmem_wipe(c->token, sizeof c->token);
-		return -1;
-	}
-	c->staff_id = acct->id;
-	c->roles = acct->roles;
-	c->expires_ms = expires;
-	snprintf(c->username, sizeof c->username, "%s", acct->username);
-	c->session_checked_ms = h->now_ms;
-	existing = router_staff_find_id(h->router, (uint64_t)acct->id);
-	if (existing != NULL) {
-		/* Same account on a new socket: move the live session over,
-		 * with the account as it is now. */
-		struct hub_conn *old = staff_conn(existing);
-		existing->owner = c;
-		c->rs = existing;
-		if (old != NULL) {
-			/* The flood windows are the session's, not the socket's:
-			 * a login with its token carries them on; a new login by
-			 * password is a new session. */
-			if (token_equal(old->token, c->token))
-				c->rate = old->rate;
-			old->rs = NULL;
-			close_conn(old, CLOSE_REPLACED, "replaced");
-		}
-		info = staff_info(h, acct);
-	} else {
-		info = staff_info(h, acct);
-		c->rs = router_staff_add(h->router, c, &info, h->now_ms);
-		if (c->rs == NULL)
-			return BRUG_E_INTERNAL;
-	}
-	send_session(c, acct, expires, id);
-	if (existing != NULL) {
-		/* After `session`, which must come first on the socket: the
-		 * update may withdraw offers and tell this console. */
-		router_staff_update(h->router, existing, &info, h->now_ms);
-		staff_returned(h, c, existing, h->now_ms);
-		staff_resend_state(h, c);
-	}
-	h->colleagues_dirty = true;
-	if (acct->roles & BRUG_ROLE_COORDINATOR) {
-		free(h->dashboard_last);
-		h->dashboard_last = NULL;
-	}
-	if (h->n_notes > 0)
-		send_json(c, handover_json(h), NULL);
-	log_notice("c%llu staff %lld logged in", (unsigned long long)c->no, (long long)acct->id);
-	return 0;
-}
-
-static void login_run(void *arg)
-{
-	struct pending_login *pl = arg;
-
-	staff_login_verify(pl->job);
-	pl->ran = true;
-}
-
-static void login_done(void *arg)
-{
-	struct pending_login *pl = arg;
-	struct hub *h = pl->hub;
-	struct staff_account acct = { 0 };
-	char token[TOKEN_STR_LEN];
-	int64_t expires = 0;
-	int rc;
-
-	list_remove(&pl->link);
-	if (!pl->ran) {
-		/* The worker stopped before the check: nothing to record. */
-		staff_login_job_free(pl->job);
-		goto out;
-	}
-	/* The outcome counts for the back-off even if the socket is gone, so
-	 * that hanging up early does not dodge the lockout. */
-	rc = staff_login_end(h->staff, pl->job, (int64_t)wall_now(h), &acct, token, &expires);
-	if (pl->conn == NULL) {
-		if (rc == 0)
-			staff_logout(h->staff, token);
-		goto out_acct;
-	}
-	pl->conn->login = NULL;
-	if (rc == 0)
-		memcpy(pl->conn->token, token, sizeof token);
-	rc = login_complete(pl->conn, rc, &acct, expires, pl->id);
-	if (rc > 0)
-		reply_error(pl->conn, rc, pl->id, h->now_ms);
-out_acct:
-	staff_account_fini(&acct);
-	secmem_wipe(token, sizeof token);
-out:
-	secmem_free(pl, sizeof *pl);
-}
-
-/* Password checks in flight from the source addr ("" counts as one). */
-static unsigned logins_from(const struct hub *h, const char *addr)
-{
-	const struct list *it;
-	unsigned n = 0;
-
-	list_for_each(it, &h->logins)
-		n += strcmp(list_entry(it, struct pending_login, link)->addr, addr) == 0;
-	return n;
-}
-
-static int on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct hub *h = c->hub;
-	struct staff_account acct = { 0 };
-	struct pending_login *pl;
-	int64_t expires = 0;
-	int rc;
-
-	if (c->rs != NULL || c->login != NULL)
-		return BRUG_E_CONFLICT;
-	if (in->lang != NULL) {
-		int lang = config_lang_index(h->cfg, in->lang);
-		if (lang < 0) {
-			/* Not a valid login: answer, then close as for any other. */
-			send_error(c, BRUG_E_BAD_FIELD, in->id);
-			close_conn(c, CLOSE_NOT_AUTHENTICATED, "not authenticated");
-			return -1;
-		}
-		c->lang = lang;
-	}
-	if (in->token != NULL) {
-		rc = staff_resume(h->staff, in->token, (int64_t)wall_now(h), &acct, &expires);
-		if (rc == 0)
-			snprintf(c->token, sizeof c->token, "%s", in->token);
-		rc = login_complete(c, rc, &acct, expires, in->id);
-		staff_account_fini(&acct);
-		return rc;
-	}
-	/* Password (or reset code and new password) and the TOTP code; the
-	 * code is checked after the password, in staff_login_end(). */
-	pl = calloc(1, sizeof *pl);
-	if (pl == NULL)
-		return BRUG_E_INTERNAL;
-	pl->hub = h;
-	pl->conn = c;
-	snprintf(pl->id, sizeof pl->id, "%s", in->id);
-	snprintf(pl->addr, sizeof pl->addr, "%s", c->addr_key != NULL ? c->addr_key : "");
-	/* One source gets a few checks at a time, counted whether or not its
-	 * sockets are still there, so the queue stays open to the others. */
-	if (logins_from(h, pl->addr) >= LOGINS_PER_SOURCE) {
-		free(pl);
-		return login_complete(c, BRUG_E_RATE_LIMITED, NULL, 0, in->id);
-	}
-	rc = staff_login_begin(h->staff, in->user, in->password, in->totp, in->reset_code, c->addr_key,
-			       (int64_t)wall_now(h), &pl->job);
-	if (rc == 0 && (h->worker == NULL || worker_submit(h->worker, login_run, login_done, pl) != 0)) {
-		/* Too many logins in flight: the same answer as a lockout. */
-		staff_login_job_free(pl->job);
-		rc = BRUG_E_RATE_LIMITED;
-	}
-	if (rc != 0) {
-		free(pl);
-		return login_complete(c, rc, NULL, 0, in->id);
-	}
-	list_add_tail(&h->logins, &pl->link);
-	c->login = pl;
-	return 0;
-}
-
-static void refresh_on_shift(struct hub *h, uint64_t now);
-static void apply_shift_quiet(struct hub *h);
-
-static int on_status(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	/* End-of-shift quiet applies from the first moment of availability,
-	 * with the roster as it is now (the read is cached between changes). */
-	refresh_on_shift(c->hub, now);
-	apply_shift_quiet(c->hub);
-	router_staff_set_available(c->hub->router, c->rs, in->available, now);
-	send_json(c, json_pack("{s:s, s:b}", "type", "status", "available", c->rs->available), in->id);
-	c->hub->colleagues_dirty = true;
-	return 0;
-}
-
-static int on_accept(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	return router_offer_accept(c->hub->router, c->rs, in->offer, now);
-}
-
-static int on_decline(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	return router_offer_decline(c->hub->router, c->rs, in->offer, now);
-}
-
-/* The chat a staff message names, checked for membership. */
-static int staff_chat(struct hub_conn *c, uint64_t id, struct router_chat **out)
-{
-	struct router_chat *chat = router_chat_find(c->hub->router, id);
-
-	if (chat == NULL)
-		return BRUG_E_NOT_FOUND;
-	if (!router_chat_has_staff(chat, c->rs))
-		return BRUG_E_FORBIDDEN;
-	*out = chat;
-	return 0;
-}
-
-static int on_staff_msg(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_chat *chat;
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = staff_chat(c, in->chat, &chat);
-	if (rc != 0)
-		return rc;
-	rc = take_text(c->hub, in, &text, &len);
-	if (rc != 0)
-		return rc;
-	rc = relay_msg(c->hub, chat, c->rs, text, len, c, in->id);
-	secmem_free(text, len);
-	return rc;
-}
-
-static int on_staff_typing(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_chat *chat;
-	int rc = staff_chat(c, in->chat, &chat);
-
-	if (rc != 0)
-		return rc;
-	send_json(visitor_conn(chat->visitor), json_pack("{s:s, s:b}", "type", "typing", "on", in->on), NULL);
-	for (unsigned i = 0; i < chat->n_staff; i++)
-		if (chat->staff[i] != c->rs)
-			send_json(staff_conn(chat->staff[i]), json_pack("{s:s, s:o, s:s, s:s, s:b}", "type",
-				  "typing", "chat", id_json(chat->id), "from", "staff", "alias", c->rs->alias,
-				  "on", in->on), NULL);
-	return 0;
-}
-
-static int target_of(const struct proto_in *in, struct router_target *t)
-{
-	memset(t, 0, sizeof *t);
-	if (in->to_user != NULL) {
-		t->user = in->to_user;
-		return 0;
-	}
-	t->roles = brug_role_parse(in->to_role);
-	return t->roles != 0 ? 0 : BRUG_E_BAD_FIELD;
-}
-
-/* A colleague asked for by name must have a console open right now (one
- * in its reconnect grace cannot answer an offer). */
-static bool named_colleague_online(struct hub *h, const char *name)
-{
-	struct list *it;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *o = list_entry(it, struct hub_conn, link);
-		if (!o->dead && o->rs != NULL &&
-		    (strcmp(o->rs->username, name) == 0 || strcmp(o->rs->alias, name) == 0))
-			return true;
-	}
-	return false;
-}
-
-/* The answer when the named colleague is not online: the same as the
- * router's for the chat itself first (no such chat, not yours), else
- * not_found for the person. */
-static int offline_target_error(struct hub_conn *c, uint64_t chat_id)
-{
-	struct router_chat *chat;
-	int rc = staff_chat(c, chat_id, &chat);
-
-	return rc != 0 ? rc : BRUG_E_NOT_FOUND;
-}
-
-static int on_transfer(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_target t;
-	int rc = target_of(in, &t);
-
-	if (rc == 0 && t.user != NULL && !named_colleague_online(c->hub, t.user))
-		rc = offline_target_error(c, in->chat);
-	return rc != 0 ? rc : router_transfer(c->hub->router, c->rs, in->chat, &t, now);
-}
-
-static int on_invite(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct router_target t;
-	int rc = target_of(in, &t);
-
-	if (rc == 0 && t.user != NULL && !named_colleague_online(c->hub, t.user))
-		rc = offline_target_error(c, in->chat);
-	return rc != 0 ? rc : router_invite(c->hub->router, c->rs, in->chat, &t, now);
-}
-
-static int on_staff_end(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	for (unsigned i = 0; i < in->n_tags; i++)
-		if (config_topic_index(c->hub->cfg, in->tags[i]) < 0)
-			return BRUG_E_BAD_FIELD;
-	/* Tags feed only the anonymous aggregate statistics (ev_ended). */
-	int rc;
-
-	c->hub->end_tags = in->tags;
-	c->hub->n_end_tags = in->n_tags;
-	rc = router_chat_end(c->hub->router, c->rs, in->chat, now);
-	c->hub->end_tags = NULL;
-	c->hub->n_end_tags = 0;
-	return rc;
-}
-
-static int on_logout(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	staff_logout(c->hub->staff, c->token);
-	secmem_wipe(c->token, sizeof c->token);
-	send_json(c, json_pack("{s:s}", "type", "logout"), in->id);
-	router_staff_remove(c->hub->router, c->rs, now);
-	c->rs = NULL;
-	c->hub->colleagues_dirty = true;
-	close_conn(c, 1000, "logged out");
-	return 0;
-}
-
-/* ---- handover notes: in memory, for staff only ---- */
-
-static json_t *handover_json(const struct hub *h)
-{
-	json_t *arr = json_array();
-
-	for (unsigned i = 0; i < h->n_notes && arr != NULL; i++) {
-		char when[32];
-		clock_iso8601((int64_t)h->notes[i].ts_ms, when);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "alias", h->notes[i].alias, "ts", when,
-						     "text", h->notes[i].text));
-	}
-	return json_pack("{s:s, s:o}", "type", "handover", "notes", arr);
-}
-
-static void handover_wipe(struct handover *n)
-{
-	secmem_free_str(n->text);
-	secmem_wipe(n, sizeof *n);
-}
-
-/* {"type":"handover_set","text":...}: a note for the next shift, shown to
- * every console now and at each login; the oldest go past HANDOVER_MAX.
- * An empty text removes the sender's notes. */
-static int on_handover_set(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	struct hub *h = c->hub;
-	json_t *jt = json_object_get(in->root, "text");
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (!json_is_string(jt) || json_object_size(in->root) > (in->id[0] ? 3u : 2u))
-		return BRUG_E_BAD_FIELD;
-	if (json_string_length(jt) == 0) {
-		unsigned kept = 0;
-		for (unsigned i = 0; i < h->n_notes; i++) {
-			if (strcmp(h->notes[i].alias, c->rs->alias) == 0)
-				handover_wipe(&h->notes[i]);
-			else
-				h->notes[kept++] = h->notes[i];
-		}
-		h->n_notes = kept;
-	} else {
-		rc = i18n_intake(json_string_value(jt), json_string_length(jt), HANDOVER_TEXT_MAX, &text, &len);
-		if (rc != 0)
-			return rc;
-		if (h->n_notes == HANDOVER_MAX) {
-			handover_wipe(&h->notes[0]);
-			memmove(&h->notes[0], &h->notes[1], (HANDOVER_MAX - 1) * sizeof h->notes[0]);
-			h->n_notes--;
-		}
-		snprintf(h->notes[h->n_notes].alias, sizeof h->notes[0].alias, "%s", c->rs->alias);
-		h->notes[h->n_notes].ts_ms = wall_now(h);
-		h->notes[h->n_notes].text = text;
-		h->n_notes++;
-	}
-	hub_broadcast(h, handover_json(h), 0);
-	return 0;
-}
-
-/* {"type":"ical_feed"}: a new private URL for the member's shifts as an
- * iCalendar feed (GET /api/ical/TOKEN.ics); an earlier URL stops working. */
-static int on_ical_feed(struct hub_conn *c, struct proto_in *in, uint64_t now)
-{
-	char token[TOKEN_STR_LEN], path[TOKEN_STR_LEN + 16];
-	int rc = staff_feed_new(c->hub->staff, c->staff_id, token);
-
-	if (rc != 0)
-		return rc;
-	snprintf(path, sizeof path, "/api/ical/%s.ics", token);
-	send_json(c, json_pack("{s:s, s:s}", "type", "ical_feed", "path", path), in->id);
-	secmem_wipe(token, sizeof token);
-	secmem_wipe(path, sizeof path);
-	return 0;
-}
-
-char *hub_ical_feed(struct hub *h, const char *token)
-{
-	int64_t id;
-	int64_t now = (int64_t)wall_now(h);
-
-	if (h->svc.roster == NULL || staff_feed_lookup(h->staff, token, &id) != 0)
-		return NULL;
-	/* A week back and two months ahead, as calendar apps expect. */
-	return roster_ical(h->svc.roster, id, now - 7LL * 86400000, now + 62LL * 86400000);
 }
 
 /* ---- what coord_*.c may use (hub_internal.h) ---- */
@@ -1953,7 +193,7 @@ const char *hub_conn_username(const struct hub_conn *c) { return c->username; }
 
 void hub_reply(struct hub_conn *c, json_t *msg, const char *id)
 {
-	send_json(c, msg, id);
+	hub_send_json(c, msg, id);
 }
 
 void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
@@ -1964,7 +204,7 @@ void hub_broadcast(struct hub *h, json_t *msg, uint32_t roles)
 	list_for_each(it, &h->staff_conns) {
 		struct hub_conn *o = list_entry(it, struct hub_conn, link);
 		if (o->rs != NULL && (roles == 0 || (o->roles & roles)))
-			send_frame(o, f);
+			hub_send_frame(o, f);
 	}
 	frame_unref(f);
 }
@@ -1976,7 +216,7 @@ void hub_end_sessions_of(struct hub *h, const char *username)
 	list_for_each(it, &h->staff_conns) {
 		struct hub_conn *o = list_entry(it, struct hub_conn, link);
 		if (!o->dead && o->rs != NULL && strcmp(o->username, username) == 0)
-			close_conn(o, CLOSE_SESSION_EXPIRED, "session ended");
+			hub_close_conn(o, CLOSE_SESSION_EXPIRED, "session ended");
 	}
 }
 
@@ -1990,7 +230,7 @@ void hub_staff_changed(struct hub *h, const char *username)
 	list_for_each_safe(it, tmp, &h->staff_conns) {
 		struct hub_conn *o = list_entry(it, struct hub_conn, link);
 		if (!o->dead && o->rs != NULL && o->staff_id == a.id)
-			staff_apply_account(h, o, &a);
+			ssession_apply_account(h, o, &a);
 	}
 	/* A console in its reconnect grace gets the account at its login. */
 	staff_account_fini(&a);
@@ -2005,235 +245,88 @@ void hub_roster_changed(struct hub *h)
 	h->dashboard_last = NULL;
 }
 
-/* ---- the coordinators' live dashboard ---- */
-
-#define DASHBOARD_EVERY_MS 1000
-
-struct shift_lookup {
-	struct on_shift *v;
-	size_t n;
-};
-
-static int fill_on_shift(const struct staff_account *a, void *ctx)
-{
-	struct shift_lookup *lk = ctx;
-
-	for (size_t i = 0; i < lk->n; i++) {
-		if (lk->v[i].staff_id != a->id)
-			continue;
-		snprintf(lk->v[i].user, sizeof lk->v[i].user, "%s", a->username);
-		snprintf(lk->v[i].alias, sizeof lk->v[i].alias, "%s", a->alias);
-		snprintf(lk->v[i].langs, sizeof lk->v[i].langs, "%s", a->langs);
-	}
-	return 0;
-}
-
-/* Read who is on shift from the roster, with names from the accounts, at
- * most every ON_SHIFT_REFRESH_MS (or after hub_roster_changed). */
-static void refresh_on_shift(struct hub *h, uint64_t now)
-{
-	struct roster_on_shift *rs = NULL;
-	struct shift_lookup lk = { 0 };
-	size_t n = 0;
-
-	if (h->svc.roster == NULL || (h->on_shift_ms != 0 && now - h->on_shift_ms < ON_SHIFT_REFRESH_MS))
-		return;
-	h->on_shift_ms = now ? now : 1;
-	if (roster_on_shift(h->svc.roster, (int64_t)wall_now(h), &rs, &n) != 0)
-		return;
-	lk.v = n ? calloc(n, sizeof *lk.v) : NULL;
-	lk.n = lk.v != NULL ? n : 0;
-	for (size_t i = 0; i < lk.n; i++) {
-		lk.v[i].staff_id = rs[i].staff_id;
-		lk.v[i].end_ms = rs[i].end_ms;
-	}
-	free(rs);
-	if (lk.n > 0)
-		staff_list(h->staff, fill_on_shift, &lk);
-	free(h->on_shift);
-	h->on_shift = lk.v;
-	h->n_on_shift = lk.n;
-	free(h->dashboard_last);
-	h->dashboard_last = NULL;
-}
-
-static struct hub_conn *conn_of_staff_id(struct hub *h, int64_t id)
-{
-	struct list *it;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *o = list_entry(it, struct hub_conn, link);
-		if (!o->dead && o->rs != NULL && o->staff_id == id)
-			return o;
-	}
-	return NULL;
-}
-
-/* Who is on shift now, and who of them has no console open. */
-static json_t *roster_on_shift_json(struct hub *h, uint64_t now)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < h->n_on_shift && arr != NULL; i++) {
-		const struct on_shift *o = &h->on_shift[i];
-		char until[32];
-		clock_iso8601((int64_t)o->end_ms, until);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:b, s:s}", "user", o->user, "alias", o->alias,
-			"langs", csv_array(o->langs), "online", conn_of_staff_id(h, o->staff_id) != NULL, "until", until));
-	}
-	return arr;
-}
-
-static json_t *roster_missing_json(struct hub *h, uint64_t now)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < h->n_on_shift && arr != NULL; i++)
-		if (conn_of_staff_id(h, h->on_shift[i].staff_id) == NULL)
-			json_array_append_new(arr, json_pack("{s:s, s:s}", "user", h->on_shift[i].user,
-							     "alias", h->on_shift[i].alias));
-	return arr;
-}
-
-/* Issue 5: rostered staff get no new offers in the last minutes of their
- * shift; everyone else (rostered or not) is as available as they say. */
-static void apply_shift_quiet(struct hub *h)
-{
-	int64_t wall = (int64_t)wall_now(h), quiet_ms = (int64_t)h->cfg->shift_end_quiet_min * 60000;
-	struct list *it;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *o = list_entry(it, struct hub_conn, link);
-		bool quiet = false;
-		if (o->dead || o->rs == NULL)
-			continue;
-		for (size_t i = 0; i < h->n_on_shift; i++)
-			if (h->on_shift[i].staff_id == o->staff_id)
-				quiet = quiet_ms > 0 && h->on_shift[i].end_ms - wall <= quiet_ms;
-		router_staff_set_quiet(h->router, o->rs, quiet, h->now_ms);
-	}
-}
-
-static json_t *dashboard_json(struct hub *h, uint64_t now)
-{
-	struct router_lang_stats st[ROUTER_MAX_LANGS];
-	json_t *langs = json_object();
-	struct list *it;
-	unsigned online[ROUTER_MAX_LANGS] = { 0 }, avail[ROUTER_MAX_LANGS] = { 0 }, busy[ROUTER_MAX_LANGS] = { 0 };
-
-	router_lang_stats(h->router, st, h->cfg->n_langs);
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *o = list_entry(it, struct hub_conn, link);
-		if (o->dead || o->rs == NULL)
-			continue;
-		for (unsigned l = 0; l < h->cfg->n_langs; l++) {
-			if (!(o->rs->langs & (1u << l)))
-				continue;
-			online[l]++;
-			avail[l] += o->rs->available;
-			busy[l] += o->rs->open_chats >= o->rs->max_chats;
-		}
-	}
-	for (unsigned l = 0; l < h->cfg->n_langs && langs != NULL; l++) {
-		/* Only "waiting N seconds": nothing else about any visitor. */
-		uint64_t wait = st[l].oldest_enqueued_ms && now > st[l].oldest_enqueued_ms
-			? (now - st[l].oldest_enqueued_ms) / 1000 : 0;
-		json_object_set_new(langs, h->cfg->langs[l],
-			json_pack("{s:i, s:I, s:i, s:i, s:i, s:i, s:i}", "waiting", (json_int_t)st[l].waiting,
-				  "longest_wait_s", (json_int_t)wait, "online", (json_int_t)online[l],
-				  "available", (json_int_t)avail[l], "busy", (json_int_t)busy[l],
-				  "chats", (json_int_t)st[l].chats, "offers", (json_int_t)st[l].offers));
-	}
-	return json_pack("{s:s, s:o, s:o, s:o}", "type", "dashboard", "languages", langs,
-			 "on_shift", roster_on_shift_json(h, now), "missing", roster_missing_json(h, now));
-}
-
-/* Push the dashboard to coordinators when it changed, at most once a second. */
-static void push_dashboard(struct hub *h, uint64_t now)
-{
-	json_t *d;
-	char *text;
-	struct list *it;
-	bool any = false;
-
-	if (now - h->dashboard_ms < DASHBOARD_EVERY_MS && h->dashboard_last != NULL)
-		return;
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *o = list_entry(it, struct hub_conn, link);
-		any |= o->rs != NULL && (o->roles & BRUG_ROLE_COORDINATOR);
-	}
-	if (!any)
-		return;
-	h->dashboard_ms = now;
-	d = dashboard_json(h, now);
-	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	if (text == NULL || (h->dashboard_last != NULL && strcmp(text, h->dashboard_last) == 0)) {
-		free(text);
-		json_decref(d);
-		return;
-	}
-	free(h->dashboard_last);
-	h->dashboard_last = text;
-	hub_broadcast(h, d, BRUG_ROLE_COORDINATOR);
-}
-
-/* The message table: who may send what (style: Redis's command table). */
+/* The message table: the one place that says which side may send each
+ * type, whether it needs a logged-in staff session and which staff roles
+ * may send it (style: Redis's command table). proto.c decodes the fields
+ * of each type; this table decides who may send it and who handles it.
+ * A type appears at most once per side; one missing for a side is
+ * forbidden there. */
 #define SIDE_V (1u << PROTO_SIDE_VISITOR)
 #define SIDE_S (1u << PROTO_SIDE_STAFF)
 
+/* How a type counts against the flood windows (protocol section 5). Every
+ * message counts in its session's window; past its first limit a message
+ * is refused as rate_limited unless it is LIMIT_NONE. */
+enum limit {
+	LIMIT_SESSION,  /* the session's window only */
+	LIMIT_OTHER,    /* staff: also the window of all but chat messages */
+	LIMIT_CHAT,     /* staff: also the window of its chat (hub_staff_chat_rate) */
+	LIMIT_NONE,     /* never refused: leaving a chat must always work */
+};
+
 struct handler {
+	enum proto_type type;
 	unsigned sides;
 	bool login;      /* staff: needs a logged-in session */
 	uint32_t roles;  /* staff roles allowed; 0 = any */
+	enum limit limit;
 	int (*fn)(struct hub_conn *c, struct proto_in *in, uint64_t now);
-};
-
-static const struct handler visitor_handlers[PROTO__COUNT] = {
-	[PROTO_HELLO] = { SIDE_V, false, 0, on_hello },
-	[PROTO_MSG] = { SIDE_V, false, 0, on_visitor_msg },
-	[PROTO_TYPING] = { SIDE_V, false, 0, on_visitor_typing },
-	[PROTO_END] = { SIDE_V, false, 0, on_visitor_end },
 };
 
 /* Every role that holds chats may chat; a coordinator-only account logs in
  * but is not offered chats (its pages come with a later issue). */
 #define CHAT_ROLES (BRUG_ROLE_VOLUNTEER | BRUG_ROLE_KEYPERSON | BRUG_ROLE_PROFESSIONAL)
 
-static const struct handler staff_handlers[PROTO__COUNT] = {
-	[PROTO_LOGIN] = { SIDE_S, false, 0, on_login },
-	[PROTO_STATUS] = { SIDE_S, true, CHAT_ROLES, on_status },
-	[PROTO_ACCEPT] = { SIDE_S, true, CHAT_ROLES, on_accept },
-	[PROTO_DECLINE] = { SIDE_S, true, CHAT_ROLES, on_decline },
-	[PROTO_MSG] = { SIDE_S, true, CHAT_ROLES, on_staff_msg },
-	[PROTO_TYPING] = { SIDE_S, true, CHAT_ROLES, on_staff_typing },
-	[PROTO_TRANSFER] = { SIDE_S, true, CHAT_ROLES, on_transfer },
-	[PROTO_INVITE] = { SIDE_S, true, CHAT_ROLES, on_invite },
-	[PROTO_END] = { SIDE_S, true, CHAT_ROLES, on_staff_end },
-	[PROTO_LOGOUT] = { SIDE_S, true, 0, on_logout },
-	[PROTO_STAFF_LIST] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_list },
-	[PROTO_STAFF_CREATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_create },
-	[PROTO_STAFF_UPDATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_update },
-	[PROTO_STAFF_RESET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_staff_reset },
-	[PROTO_TOTP_RESET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_totp_reset },
-	[PROTO_AUDIT_LIST] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_audit_list },
-	[PROTO_ROSTER_GET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_roster_get },
-	[PROTO_PATTERN_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_add },
-	[PROTO_PATTERN_UPDATE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_update },
-	[PROTO_PATTERN_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_pattern_delete },
-	[PROTO_EXCEPTION_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_add },
-	[PROTO_EXCEPTION_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_exception_delete },
-	[PROTO_CLOSURE_ADD] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_add },
-	[PROTO_CLOSURE_DELETE] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_closure_delete },
-	[PROTO_STATS_GET] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_get },
-	[PROTO_STATS_CSV] = { SIDE_S, true, BRUG_ROLE_COORDINATOR, coord_stats_csv },
-	[PROTO_MY_SHIFTS] = { SIDE_S, true, 0, coord_my_shifts },
-	[PROTO_HANDOVER_SET] = { SIDE_S, true, 0, on_handover_set },
-	[PROTO_ICAL_FEED] = { SIDE_S, true, 0, on_ical_feed },
+static const struct handler handlers[] = {
+	{ PROTO_HELLO, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_hello },
+	{ PROTO_MSG, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_msg },
+	{ PROTO_TYPING, SIDE_V, false, 0, LIMIT_SESSION, vsession_on_typing },
+	{ PROTO_END, SIDE_V, false, 0, LIMIT_NONE, vsession_on_end },
+	{ PROTO_MSG, SIDE_S, true, CHAT_ROLES, LIMIT_CHAT, staff_chat_on_msg },
+	{ PROTO_TYPING, SIDE_S, true, CHAT_ROLES, LIMIT_CHAT, staff_chat_on_typing },
+	{ PROTO_LOGIN, SIDE_S, false, 0, LIMIT_SESSION, ssession_on_login },
+	{ PROTO_STATUS, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_status },
+	{ PROTO_ACCEPT, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_accept },
+	{ PROTO_DECLINE, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_decline },
+	{ PROTO_TRANSFER, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_transfer },
+	{ PROTO_INVITE, SIDE_S, true, CHAT_ROLES, LIMIT_OTHER, staff_chat_on_invite },
+	{ PROTO_END, SIDE_S, true, CHAT_ROLES, LIMIT_NONE, staff_chat_on_end },
+	{ PROTO_BLOCK, SIDE_S, true, CHAT_ROLES, LIMIT_NONE, staff_chat_on_block },
+	{ PROTO_LOGOUT, SIDE_S, true, 0, LIMIT_NONE, ssession_on_logout },
+	{ PROTO_STAFF_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_list },
+	{ PROTO_STAFF_CREATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_create },
+	{ PROTO_STAFF_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_update },
+	{ PROTO_STAFF_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_staff_reset },
+	{ PROTO_TOTP_RESET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_totp_reset },
+	{ PROTO_AUDIT_LIST, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_audit_list },
+	{ PROTO_ROSTER_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_roster_get },
+	{ PROTO_PATTERN_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_add },
+	{ PROTO_PATTERN_UPDATE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_update },
+	{ PROTO_PATTERN_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_pattern_delete },
+	{ PROTO_EXCEPTION_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_exception_add },
+	{ PROTO_EXCEPTION_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_exception_delete },
+	{ PROTO_CLOSURE_ADD, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_closure_add },
+	{ PROTO_CLOSURE_DELETE, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_closure_delete },
+	{ PROTO_STATS_GET, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_stats_get },
+	{ PROTO_STATS_CSV, SIDE_S, true, BRUG_ROLE_COORDINATOR, LIMIT_OTHER, coord_stats_csv },
+	{ PROTO_MY_SHIFTS, SIDE_S, true, 0, LIMIT_OTHER, coord_my_shifts },
+	{ PROTO_HANDOVER_SET, SIDE_S, true, 0, LIMIT_OTHER, handover_on_set },
+	{ PROTO_ICAL_FEED, SIDE_S, true, 0, LIMIT_OTHER, coord_ical_feed },
 };
+
+/* The entry for type on side, or NULL (forbidden there). The table is
+ * short and the chat messages come first. */
+static const struct handler *handler_find(enum proto_type type, enum proto_side side)
+{
+	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+		if (handlers[i].type == type && (handlers[i].sides & (1u << side)))
+			return &handlers[i];
+	return NULL;
+}
 
 /* ---- connections ---- */
 
-static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side, uint64_t no)
+struct hub_conn *hub_conn_new(struct hub *h, void *edge, enum proto_side side, uint64_t no)
 {
 	struct hub_conn *c;
 
@@ -2258,7 +351,7 @@ static struct hub_conn *conn_new(struct hub *h, void *edge, enum proto_side side
 struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_language, const char *source_key,
 				  uint64_t conn_no)
 {
-	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
+	struct hub_conn *c = hub_conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
 
 	if (c == NULL)
 		return NULL;
@@ -2268,13 +361,25 @@ struct hub_conn *hub_visitor_open(struct hub *h, void *edge, const char *accept_
 	list_add_tail(&h->visitors, &c->link);
 	h->n_visitors++;
 	log_info("c%llu visitor open", (unsigned long long)conn_no);
+	if (hub_source_blocked(h, c->src_key)) {
+		/* A blocked source (staff_chat_on_block): told only that the chat
+		 * is not available, in the visitor's language, and closed. */
+		log_info("c%llu visitor refused", (unsigned long long)conn_no);
+		hub_send_error(c, BRUG_E_NOT_AVAILABLE, NULL);
+		hub_close_conn(c, CLOSE_TRY_AGAIN, "not available");
+	}
 	return c;
+}
+
+bool hub_source_blocked(struct hub *h, const char *key)
+{
+	return blocklist_has(h->blocks, key, h->now_ms);
 }
 
 struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
 					 uint64_t conn_no)
 {
-	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
+	struct hub_conn *c = hub_conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
 
 	if (c == NULL)
 		return NULL;
@@ -2300,121 +405,18 @@ void hub_deliver(struct hub_conn *c, const char *text, size_t len)
 	f->len = len;
 	memcpy(f->data + FRAME_PRE, text, len);
 	f->data[FRAME_PRE + len] = '\0';
-	send_frame(c, f);
+	hub_send_frame(c, f);
 	frame_unref(f);
 }
 
 void hub_kick(struct hub_conn *c, int code, const char *reason)
 {
-	close_conn(c, code, reason);
+	hub_close_conn(c, code, reason);
 }
-
-/* ---- staff of other nodes (docs/cluster.md, section 3) ---- */
 
 uint64_t hub_id_base(const struct hub *h)
 {
 	return h->id_base;
-}
-
-void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx)
-{
-	struct list *it;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *c = list_entry(it, struct hub_conn, link);
-		if (!c->dead && c->rs != NULL && c->ops == &h->ops)
-			fn(ctx, c->rs);
-	}
-}
-
-struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
-				       const struct router_staff_info *info, uint64_t conn_no)
-{
-	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
-	struct router_staff *existing;
-
-	if (c == NULL)
-		return NULL;
-	c->ops = ops;
-	c->staff_id = (int64_t)info->id;
-	c->roles = info->roles;
-	snprintf(c->username, sizeof c->username, "%s", info->username);
-	existing = router_staff_find_id(h->router, info->id);
-	if (existing != NULL && staff_conn(existing) == NULL) {
-		/* Back within the reconnect grace: it keeps its chats. */
-		existing->owner = c;
-		c->rs = existing;
-		list_add_tail(&h->staff_conns, &c->link);
-		h->n_staff++;
-		staff_returned(h, c, existing, h->now_ms);
-		staff_resend_state(h, c);
-		h->colleagues_dirty = true;
-		return c;
-	}
-	c->rs = router_staff_add(h->router, c, info, h->now_ms);
-	if (c->rs == NULL) {
-		free(c);
-		return NULL;
-	}
-	list_add_tail(&h->staff_conns, &c->link);
-	h->n_staff++;
-	h->colleagues_dirty = true;
-	log_info("c%llu staff open (from another node)", (unsigned long long)conn_no);
-	return c;
-}
-
-void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now)
-{
-	if (c == NULL || c->rs == NULL || c->rs->available == available)
-		return;
-	c->hub->now_ms = now;
-	router_staff_set_available(c->hub->router, c->rs, available, now);
-	c->hub->colleagues_dirty = true;
-}
-
-void hub_deliver_staff(struct hub *h, const char *username, const char *text, size_t len)
-{
-	struct list *it;
-
-	list_for_each(it, &h->staff_conns) {
-		struct hub_conn *c = list_entry(it, struct hub_conn, link);
-		if (!c->dead && c->rs != NULL && c->ops == &h->ops && strcmp(c->username, username) == 0)
-			hub_deliver(c, text, len);
-	}
-}
-
-/* A staff frame naming an offer or chat this router does not have: it may
- * be another node's (the id says which); true if it went there. */
-static bool route_staff_frame(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
-{
-	struct hub *h = c->hub;
-	uint64_t id;
-
-	if (h->cluster == NULL || c->side != PROTO_SIDE_STAFF || c->rs == NULL || c->ops != &h->ops)
-		return false;
-	switch (in->type) {
-	case PROTO_ACCEPT:
-	case PROTO_DECLINE: {
-		struct list *it;
-		list_for_each(it, &c->rs->offers)
-			if (list_entry(it, struct router_offer, staff_link)->id == in->offer)
-				return false;
-		id = in->offer;
-		break;
-	}
-	case PROTO_MSG:
-	case PROTO_TYPING:
-	case PROTO_TRANSFER:
-	case PROTO_INVITE:
-	case PROTO_END:
-		if (router_chat_find(h->router, in->chat) != NULL)
-			return false;
-		id = in->chat;
-		break;
-	default:
-		return false;
-	}
-	return cluster_staff_route(h->cluster, c->username, id, buf, len);
 }
 
 void hub_serve_here(struct hub_conn *c)
@@ -2423,76 +425,14 @@ void hub_serve_here(struct hub_conn *c)
 	c->serve_here = true;
 }
 
-bool hub_has_session_hash(struct hub *h, const char *hash)
-{
-	struct list *it;
-	char mine[65];
-	bool found = false;
-
-	/* One hash per session: fine for the occasional resume; a second map
-	 * keyed by hash would make it O(1) if resume storms after a node loss
-	 * turn out to need it. */
-	list_for_each(it, &h->sessions) {
-		struct vsession *vs = list_entry(it, struct vsession, link);
-		if (vs->token[0] == '\0' || vs->rv == NULL ||
-		    (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_CHATTING))
-			continue;
-		token_hash_hex(vs->token, mine);
-		if (strlen(hash) == 64 && token_equal(mine, hash)) {
-			found = true;
-			break;
-		}
-	}
-	secmem_wipe(mine, sizeof mine);
-	return found;
-}
-
 void hub_set_cluster(struct hub *h, struct cluster *cl)
 {
 	h->cluster = cl;
 }
 
-/* docs/cluster.md, section 3: a new visitor whose language another node
- * owns is served by that node's hub; this socket only carries its frames.
- * Returns true if c was handed over (buf goes along). */
-static bool hand_over_visitor(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
-{
-	struct hub *h = c->hub;
-	int lang;
-
-	if (h->cluster == NULL || c->serve_here || c->side != PROTO_SIDE_VISITOR || in->type != PROTO_HELLO ||
-	    c->vs != NULL)
-		return false;
-	if (in->resume != NULL) {
-		/* A token this hub does not know may be another node's
-		 * (section 6): the cluster asks, and hands the frame back
-		 * through hub_serve_here() if nobody has it. */
-		char hash[65];
-		if (map_find(h, in->resume) != NULL)
-			return false;
-		token_hash_hex(in->resume, hash);
-		c->fwd = cluster_forward_find(h->cluster, c, hash, c->no);
-		secmem_wipe(hash, sizeof hash);
-		if (c->fwd == NULL)
-			return false;
-		cluster_forward_input(c->fwd, buf, len);
-		return true;
-	}
-	/* Without "lang" the socket's negotiated language is the visitor's
-	 * (protocol 6.2); the owner's connection starts with the same. */
-	lang = in->lang != NULL ? config_lang_index(h->cfg, in->lang) : c->lang;
-	if (lang < 0)
-		return false;
-	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
-	if (c->fwd == NULL)
-		return false;   /* owned here, or the owner is unreachable: serve it here */
-	cluster_forward_input(c->fwd, buf, len);
-	return true;
-}
-
 struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key, uint64_t conn_no)
 {
-	struct hub_conn *c = conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
+	struct hub_conn *c = hub_conn_new(h, edge, PROTO_SIDE_STAFF, conn_no);
 
 	if (c == NULL)
 		return NULL;
@@ -2507,7 +447,7 @@ struct hub_conn *hub_staff_open(struct hub *h, void *edge, const char *addr_key,
 }
 
 /* Count a message or an error in c's windows; true if c must be closed. */
-static bool rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max)
+bool hub_rate_exceeded(uint64_t now, uint64_t window, uint64_t *start, unsigned *count, unsigned max)
 {
 	if (now - *start >= window) {
 		*start = now;
@@ -2523,66 +463,58 @@ static struct rate *conn_rate(struct hub_conn *c)
 	return c->side == PROTO_SIDE_VISITOR && c->vs != NULL ? &c->vs->rate : &c->rate;
 }
 
-static unsigned rate_soft(const struct hub *h)
+unsigned hub_rate_soft(const struct hub *h)
 {
 	return h->cfg->rate_msgs ? h->cfg->rate_msgs : RATE_SOFT;
 }
 
-static void reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
+/* The first limit of c's session window: a staff session's is
+ * RATE_STAFF_FACTOR times a visitor's, as its chat messages are limited
+ * per chat (hub_staff_chat_rate) and its other messages together; this
+ * only stops a runaway console. */
+static unsigned session_soft(const struct hub_conn *c)
+{
+	return hub_rate_soft(c->hub) * (c->side == PROTO_SIDE_STAFF ? RATE_STAFF_FACTOR : 1);
+}
+
+int hub_staff_chat_rate(struct hub_conn *c, uint64_t chat_id, bool typing, uint64_t now)
+{
+	struct chat_rate *slot = NULL, *spare = &c->srate.chats[0];
+
+	for (unsigned i = 0; i < HUB_CHAT_RATES && slot == NULL; i++) {
+		struct chat_rate *cr = &c->srate.chats[i];
+		uint64_t last = cr->msg_start_ms > cr->typing_start_ms ? cr->msg_start_ms : cr->typing_start_ms;
+		uint64_t spare_last = spare->msg_start_ms > spare->typing_start_ms
+			? spare->msg_start_ms : spare->typing_start_ms;
+
+		if (cr->chat_id == chat_id)
+			slot = cr;
+		else if (spare->chat_id != 0 && (cr->chat_id == 0 || last < spare_last))
+			spare = cr;
+	}
+	if (slot == NULL) {
+		slot = spare;
+		memset(slot, 0, sizeof *slot);
+		slot->chat_id = chat_id;
+	}
+	if (typing)
+		return hub_rate_exceeded(now, RATE_WINDOW_MS, &slot->typing_start_ms, &slot->typing_count,
+					 hub_rate_soft(c->hub)) ? BRUG_E_RATE_LIMITED : 0;
+	return hub_rate_exceeded(now, RATE_WINDOW_MS, &slot->msg_start_ms, &slot->msg_count, hub_rate_soft(c->hub))
+		? BRUG_E_RATE_LIMITED : 0;
+}
+
+void hub_reply_error(struct hub_conn *c, int err, const char *id, uint64_t now)
 {
 	struct rate *r = conn_rate(c);
 
-	send_error(c, err, id);
-	if (rate_exceeded(now, ERROR_WINDOW_MS, &r->err_start_ms, &r->err_count, ERROR_MAX))
-		close_conn(c, CLOSE_FLOOD, "too many errors");
-}
-
-/* Staff sessions expire while the socket is open too (idle or absolute).
- * A message counts as activity, but the database is asked at most once per
- * SESSION_CHECK_MS per console: a write per chat message would put I/O on
- * the hot path, and the periodic sweep catches expiry in between. The
- * check also brings the account up to date (a change from the CLI). Only a
- * session the database says is gone closes the console: a busy or
- * unwritable database (which never makes the loop wait) keeps it, and the
- * next check asks again. */
-static bool staff_session_alive(struct hub_conn *c, uint64_t now, bool touch)
-{
-	struct staff_account acct;
-	int64_t expires = 0;
-	int rc;
-
-	/* A console on another node: its home checks its session. */
-	if (c->rs == NULL || c->ops != &c->hub->ops)
-		return true;
-	if (touch) {
-		if (now - c->session_checked_ms < SESSION_CHECK_MS)
-			return true;
-		c->session_checked_ms = now;
-	}
-	rc = staff_session_account(c->hub->staff, c->token, (int64_t)wall_now(c->hub), touch, &acct, &expires);
-	if (rc == 0) {
-		if (c->db_unavailable)
-			log_notice("c%llu session check: database available again", (unsigned long long)c->no);
-		c->db_unavailable = false;
-		c->expires_ms = expires;
-		staff_apply_account(c->hub, c, &acct);
-		staff_account_fini(&acct);
-		return !c->dead;
-	}
-	if (rc != BRUG_E_UNAUTHORIZED) {
-		if (!c->db_unavailable)
-			log_warn("c%llu session check: database unavailable; the console stays logged in",
-				 (unsigned long long)c->no);
-		c->db_unavailable = true;
-		return true;
-	}
-	close_conn(c, CLOSE_SESSION_EXPIRED, "session expired");
-	return false;
+	hub_send_error(c, err, id);
+	if (hub_rate_exceeded(now, ERROR_WINDOW_MS, &r->err_start_ms, &r->err_count, ERROR_MAX))
+		hub_close_conn(c, CLOSE_FLOOD, "too many errors");
 }
 
 void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 {
-	const struct handler *table = c->side == PROTO_SIDE_VISITOR ? visitor_handlers : staff_handlers;
 	struct proto_in in = { 0 };
 	const struct handler *hd;
 	struct rate *r = conn_rate(c);
@@ -2596,75 +528,50 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		cluster_forward_input(c->fwd, buf, len);
 		return;
 	}
-	if (rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, rate_soft(c->hub) * RATE_HARD_FACTOR)) {
-		close_conn(c, CLOSE_FLOOD, "too many messages");
+	if (hub_rate_exceeded(now, RATE_WINDOW_MS, &r->start_ms, &r->count, session_soft(c) * RATE_HARD_FACTOR)) {
+		hub_close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
 	}
 	rc = proto_decode(buf, len, c->side, &in);
 	if (c->side == PROTO_SIDE_STAFF && c->rs == NULL && (rc != 0 || in.type != PROTO_LOGIN)) {
 		/* Protocol: the first staff message must be a valid login. */
-		send_error(c, BRUG_E_UNAUTHORIZED, in.id);
-		close_conn(c, CLOSE_NOT_AUTHENTICATED, "login required");
+		hub_send_error(c, BRUG_E_UNAUTHORIZED, in.id);
+		hub_close_conn(c, CLOSE_NOT_AUTHENTICATED, "login required");
 		goto out;
 	}
 	if (rc != 0) {
-		reply_error(c, rc, in.id, now);
+		hub_reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (hand_over_visitor(c, &in, buf, len) || route_staff_frame(c, &in, buf, len))
+	if (vsession_hand_over(c, &in, buf, len) || staff_chat_route_remote(c, &in, buf, len))
 		goto out;
-	if (r->count > rate_soft(c->hub) && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
-		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
+	hd = handler_find(in.type, c->side);
+	if (r->count > session_soft(c) && (hd == NULL || hd->limit != LIMIT_NONE)) {
+		hub_reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
 	}
-	hd = &table[in.type];
-	if (hd->fn == NULL) {
-		reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
+	if (hd == NULL) {
+		hub_reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
 		goto out;
 	}
 	if (c->side == PROTO_SIDE_STAFF && hd->login) {
-		if (!staff_session_alive(c, now, true))
+		if (!ssession_alive(c, now, true))
 			goto out;
 		if (hd->roles != 0 && (c->roles & hd->roles) == 0) {
-			reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
+			hub_reply_error(c, BRUG_E_FORBIDDEN, in.id, now);
 			goto out;
 		}
 	}
+	if (hd->limit == LIMIT_OTHER && hub_rate_exceeded(now, RATE_WINDOW_MS, &c->srate.other_start_ms,
+							  &c->srate.other_count, hub_rate_soft(c->hub))) {
+		hub_reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
+		goto out;
+	}
 	rc = hd->fn(c, &in, now);
 	if (rc > 0)
-		reply_error(c, rc, in.id, now);
+		hub_reply_error(c, rc, in.id, now);
 out:
 	proto_in_fini(&in);
-}
-
-/* Every way a visitor socket ends (closed by us, by the peer, replaced)
- * comes here: the session lets go of the socket, and a waiting or chatting
- * one starts its grace period; any other is over and freed. Idempotent. */
-static void visitor_detach(struct hub_conn *c)
-{
-	struct hub *h = c->hub;
-	struct vsession *vs = c->vs;
-	struct router_visitor *v;
-	enum router_visitor_state state;
-
-	if (c->side != PROTO_SIDE_VISITOR || vs == NULL)
-		return;
-	v = vs->rv;
-	state = v->state;
-	vs->conn = NULL;
-	c->vs = NULL;
-	if (router_visitor_detach(h->router, v, h->now_ms)) {
-		send_presence(v, false);
-		return;
-	}
-	/* Gone for good: found nobody and left (the router freed v). */
-	if (state == ROUTER_V_PARKED && !vs->counted && h->svc.stats != NULL) {
-		vs->rv = NULL;
-		vs->counted = true;
-		stats_record(h->svc.stats, (int64_t)wall_now(h), h->cfg->langs[vs->lang], NULL,
-			     STATS_ARRIVED_CLOSED, -1, -1);
-	}
-	vsession_free(vs);
 }
 
 void hub_closed(struct hub_conn *c, uint64_t now)
@@ -2683,7 +590,7 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 	}
 	if (c->side == PROTO_SIDE_VISITOR) {
 		h->n_visitors--;
-		visitor_detach(c);
+		vsession_detach(c);
 	} else {
 		h->n_staff--;
 		if (c->login != NULL) {
@@ -2691,12 +598,12 @@ void hub_closed(struct hub_conn *c, uint64_t now)
 			c->login = NULL;
 		}
 		if (c->rs != NULL) {
-			staff_dropped(h, c->rs, c, now);
+			ssession_dropped(h, c->rs, c, now);
 			c->rs = NULL;
 		}
 		free(c->addr_key);
 	}
-	replays_free(c);
+	replay_free_all(c);
 	log_info("c%llu closed", (unsigned long long)c->no);
 	secmem_free(c, sizeof *c);
 }
@@ -2738,23 +645,24 @@ void hub_tick(struct hub *h, uint64_t now)
 		worker_drain(h->worker);
 	h->now_ms = now;
 	router_tick(h->router, now);
-	expire_staff_away(h, now);
-	flush_queue_updates(h);
-	stats_flush(h->svc.stats, (int64_t)wall_now(h));
+	ssession_expire_away(h, now);
+	blocklist_expire(h->blocks, now);
+	hub_events_flush_queue(h);
+	stats_flush(h->svc.stats, (int64_t)hub_wall_now(h));
 	pump_replays(h);
-	staff_audit_maintain(h->staff, (int64_t)wall_now(h));
+	staff_audit_maintain(h->staff, (int64_t)hub_wall_now(h));
 	if (h->colleagues_dirty)
-		send_colleagues(h);
-	refresh_on_shift(h, now);
-	apply_shift_quiet(h);
-	push_dashboard(h, now);
+		ssession_send_colleagues(h);
+	coord_refresh_on_shift(h, now);
+	coord_apply_shift_quiet(h);
+	coord_push_dashboard(h, now);
 	if (now - h->last_session_sweep_ms >= SESSION_CHECK_MS) {
 		struct list *it, *tmp;
 		h->last_session_sweep_ms = now;
 		list_for_each_safe(it, tmp, &h->staff_conns) {
 			struct hub_conn *c = list_entry(it, struct hub_conn, link);
 			if (!c->dead)
-				staff_session_alive(c, now, false);
+				ssession_alive(c, now, false);
 		}
 	}
 }
@@ -2798,10 +706,12 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	h->svc.router = h->router;
 	h->worker = worker_new(LOGINS_IN_FLIGHT, ops->wake, ctx);
 	h->sources = source_limit_new();
-	if (h->router == NULL || h->worker == NULL || h->sources == NULL) {
+	h->blocks = blocklist_new();
+	if (h->router == NULL || h->worker == NULL || h->sources == NULL || h->blocks == NULL) {
 		router_free(h->router, 0);
 		worker_free(h->worker);
 		source_limit_free(h->sources);
+		blocklist_free(h->blocks);
 		free(h);
 		return NULL;
 	}
@@ -2818,9 +728,9 @@ void hub_shutdown(struct hub *h, uint64_t now)
 	h->now_ms = now;
 	router_end_all(h->router, now);
 	list_for_each_safe(it, tmp, &h->visitors)
-		close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
+		hub_close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
 	list_for_each_safe(it, tmp, &h->staff_conns)
-		close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
+		hub_close_conn(list_entry(it, struct hub_conn, link), CLOSE_GOING_AWAY, "shutting down");
 }
 
 void hub_free(struct hub *h, uint64_t now)
@@ -2840,7 +750,7 @@ void hub_free(struct hub *h, uint64_t now)
 	while (!list_empty(&h->staff_away)) {
 		struct staff_away *a = list_entry(h->staff_away.next, struct staff_away, link);
 		list_remove(&a->link);
-		away_free(a);
+		ssession_away_free(a);
 	}
 	router_free(h->router, now);
 	/* Sessions still in their grace period lost their router visitor
@@ -2853,6 +763,7 @@ void hub_free(struct hub *h, uint64_t now)
 	for (unsigned i = 0; i < h->n_notes; i++)
 		handover_wipe(&h->notes[i]);
 	source_limit_free(h->sources);
+	blocklist_free(h->blocks);
 	free(h->dashboard_last);
 	free(h->on_shift);
 	free(h->map);
@@ -2879,7 +790,7 @@ char *hub_status_json(struct hub *h, int lang)
 		json_t *entry = json_pack("{s:b}", "open", open);
 		int64_t at;
 
-		if (entry != NULL && !open && next_open(h, (int)i, &at) == 0) {
+		if (entry != NULL && !open && coord_next_open(h, (int)i, &at) == 0) {
 			char iso[32], *text = i18n_format_time(h->i18n, lang, at, h->cfg->timezone);
 			clock_iso8601((int64_t)at, iso);
 			json_object_set_new(entry, "next_open", json_string(iso));

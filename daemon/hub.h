@@ -20,7 +20,7 @@ struct hub_conn;
 /* A socket's outbound queue: the edge closes a reader 1008 that lets more
  * pile up. A transcript takes it at most to HUB_OUTQ_REPLAY_* and goes on
  * as it drains, so that the rest holds any live message (checked at
- * compile time in hub.c). */
+ * compile time in hub_private.h). */
 #define HUB_OUTQ_MAX_FRAMES 512
 #define HUB_OUTQ_MAX_BYTES (2u * 1024 * 1024)
 #define HUB_OUTQ_REPLAY_FRAMES (HUB_OUTQ_MAX_FRAMES / 4 * 3)

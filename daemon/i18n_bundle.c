@@ -53,12 +53,13 @@ const struct key_def i18n_keys[I18N__COUNT] = {
 	[I18N_ERR_INTERNAL] = { "err_internal", "" },
 	[I18N_ERR_UNAVAILABLE] = { "err_unavailable", "" },
 	[I18N_ERR_BUSY] = { "err_busy", "" },
+	[I18N_ERR_NOT_AVAILABLE] = { "err_not_available", "" },
 };
 
 /* i18n_error() maps codes to keys by offset, so both lists must line up. */
-_Static_assert(I18N_ERR_BUSY - I18N_ERR_BAD_JSON == BRUG_E_BUSY - BRUG_E_BAD_JSON,
+_Static_assert(I18N_ERR_NOT_AVAILABLE - I18N_ERR_BAD_JSON == BRUG_E_NOT_AVAILABLE - BRUG_E_BAD_JSON,
 	       "I18N_ERR_* must follow enum brug_error");
-_Static_assert(I18N_ERR_BUSY + 1 == I18N__COUNT && BRUG_E_BUSY + 1 == BRUG_E__COUNT,
+_Static_assert(I18N_ERR_NOT_AVAILABLE + 1 == I18N__COUNT && BRUG_E_NOT_AVAILABLE + 1 == BRUG_E__COUNT,
 	       "the error keys must be the last ones");
 
 /* The packages under locales_dir (locales/README.md). */

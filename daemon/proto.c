@@ -110,6 +110,10 @@ static const struct field staff_end_fields[] = {
 	FIELD_NONE("tags", FIELD_TAGS, false),
 	FIELDS_END,
 };
+static const struct field block_fields[] = {
+	FIELD("chat", FIELD_ID, true, chat),
+	FIELDS_END,
+};
 static const struct field no_fields[] = {
 	FIELDS_END,
 };
@@ -163,6 +167,7 @@ static const struct type_entry types[] = {
 	{ "my_shifts", PROTO_MY_SHIFTS, PROTO_SIDE_STAFF, NULL, NULL },
 	{ "handover_set", PROTO_HANDOVER_SET, PROTO_SIDE_STAFF, NULL, NULL },
 	{ "ical_feed", PROTO_ICAL_FEED, PROTO_SIDE_STAFF, no_fields, NULL },
+	{ "block", PROTO_BLOCK, PROTO_SIDE_STAFF, block_fields, NULL },
 };
 
 static const char *const type_names[PROTO__COUNT] = {

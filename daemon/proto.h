@@ -50,6 +50,7 @@ enum proto_type {
 	PROTO_MY_SHIFTS,       /* any staff */
 	PROTO_HANDOVER_SET,    /* any staff */
 	PROTO_ICAL_FEED,       /* any staff: a new iCalendar feed URL */
+	PROTO_BLOCK,           /* staff in the chat: end it and block its visitor's source */
 	PROTO__COUNT
 };
 

@@ -72,6 +72,7 @@ static const struct field fields[] = {
 	F("chat", "timezone", FIELD_STR, timezone, true),
 	L("chat", "alternative", alternatives, n_alternatives, false),
 	F("chat", "max_waiting_per_source", FIELD_UINT, max_waiting_per_source, false),
+	F("chat", "block_hours", FIELD_UINT, block_hours, false),
 	F("chat", "rate_limit_messages", FIELD_UINT, rate_msgs, false),
 	F("staff", "session_idle_seconds", FIELD_UINT, session_idle_s, true),
 	F("staff", "session_max_seconds", FIELD_UINT, session_max_s, true),

@@ -305,6 +305,13 @@ function onEnded(m) {
 
 function onError(m) {
   const message = typeof m.message === 'string' ? m.message : m.code || '';
+  if (m.code === 'not_available') {
+    // The daemon will not take a chat from this connection now: show its
+    // (neutral) text with the emergency numbers, and do not keep retrying.
+    addNotice(message, 'error');
+    finish('');
+    return;
+  }
   if (typeof m.id === 'string' && pending.has(m.id)) {
     // Give the visitor their words back instead of losing them.
     if (!el.composer.value) el.composer.value = pending.get(m.id);

@@ -164,28 +164,33 @@ function runStaffAdd(brugd, configPath, stateDir, s, env) {
 	return otpauthSecret(uri);
 }
 
-// opts: {config, staff, env, brugd (another binary, e.g. an installed one)}.
+// opts: {config, staff, env, brugd (another binary, e.g. an installed one),
+// restartOf (a stopped daemon started here: run again on its state
+// directory, config and accounts; config and staff are then ignored)}.
 export async function startBrugd(opts = {}) {
 	const brugd = opts.brugd || brugdPath();
 	if (!existsSync(brugd)) throw new Error(`brugd not found at ${brugd} (set BRUGD)`);
 	const env = { ...process.env, ...(opts.env || {}) };
-	const stateDir = mkdtempSync(path.join(tmpdir(), 'brug-test-'));
+	const prev = opts.restartOf;
+	const stateDir = prev ? prev.stateDir : mkdtempSync(path.join(tmpdir(), 'brug-test-'));
 
-	const cert = spawnSync('bash', [path.join(repoRoot, 'config', 'dev-cert.sh'), stateDir, 'localhost'],
-		{ encoding: 'utf8', env, timeout: 30000 });
-	if (cert.status !== 0) {
-		throw new Error(`dev-cert.sh failed (${cert.status}): ${cert.stdout}${cert.stderr}${cert.error ?? ''}`);
+	if (!prev) {
+		const cert = spawnSync('bash', [path.join(repoRoot, 'config', 'dev-cert.sh'), stateDir, 'localhost'],
+			{ encoding: 'utf8', env, timeout: 30000 });
+		if (cert.status !== 0) {
+			throw new Error(`dev-cert.sh failed (${cert.status}): ${cert.stdout}${cert.stderr}${cert.error ?? ''}`);
+		}
 	}
 	const caPath = path.join(stateDir, 'ca.pem');
 	if (!existsSync(caPath)) throw new Error(`dev-cert.sh made no ${caPath}`);
 
 	const configPath = path.join(stateDir, 'brug-test.conf');
-	writeFileSync(configPath, iniText(mergeConfig(defaultConfig(stateDir), opts.config)));
+	if (!prev) writeFileSync(configPath, iniText(mergeConfig(defaultConfig(stateDir), opts.config)));
 
 	// user -> {secret, lastStep}: the TOTP secret of each account made
 	// here and the last step a code was handed out for (a code works once).
-	const totp = new Map();
-	for (const s of opts.staff || []) {
+	const totp = prev ? prev.totp : new Map();
+	for (const s of prev ? [] : opts.staff || []) {
 		totp.set(s.user, { secret: runStaffAdd(brugd, configPath, stateDir, s, env), lastStep: 0 });
 	}
 

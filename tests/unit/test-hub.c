@@ -1,6 +1,7 @@
 /* Unit tests for the hub with a fake edge and a fake clock: queue updates
  * coalesced per visitor, the message table's refusals, a staff session
- * moving to a new socket, and transcripts paced to the outbound queue. Real router, proto, i18n (compiled bundles) and
+ * moving to a new socket, transcripts paced to the outbound queue, abuse
+ * blocks and the staff rate limits per chat. Real router, proto, i18n (compiled bundles) and
  * staff (a temporary database). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -759,6 +760,124 @@ static void test_remote_visitor_and_deliver(void **state)
 	assert_int_equal(v->n, 1);
 }
 
+/* The id of the nth `chat` frame k got (0-based), in buf. */
+static const char *chat_id_of(struct fake *k, unsigned nth, char *buf, size_t size)
+{
+	unsigned seen = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < k->n; i++) {
+		json_t *j = frame(k, i);
+		if (strcmp(json_string_value(json_object_get(j, "type")), "chat") == 0 && seen++ == nth)
+			snprintf(buf, size, "%s", json_string_value(json_object_get(j, "chat")));
+		json_decref(j);
+	}
+	assert_true(buf[0] != '\0');
+	return buf;
+}
+
+/* Issue 10: a staff block ends the chat and refuses new visitor sockets
+ * from the visitor's source (its hashed key) with a neutral error, for
+ * block_hours on the hub's clock; other sources are not touched. */
+static void test_block_refuses_source_until_it_expires(void **state)
+{
+	struct env *e = *state;
+	struct fake *s = login_available(e, 1000), *v, *again, *other;
+	uint64_t day = 24ull * 3600 * 1000;
+	char id[32], buf[160];
+	json_t *j;
+
+	e->cfg.block_hours = 24;
+	v = open_visitor_from(e, "source-a");
+	input(v, "{\"type\":\"hello\",\"lang\":\"nl\"}", 1000);
+	accept_offer_for_position(e, s, 0, 1100);
+	snprintf(buf, sizeof buf, "{\"type\":\"block\",\"chat\":\"%s\",\"id\":\"b1\"}", chat_id_of(s, 0, id, sizeof id));
+	input(s, buf, 2000);
+	j = last_of(s, "blocked");
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), "b1");
+	json_decref(j);
+	j = last_of(v, "ended");
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "by")), "staff");
+	json_decref(j);
+	/* The same socket cannot start anew, nor can a new one. */
+	input(v, "{\"type\":\"hello\",\"lang\":\"nl\"}", 2100);
+	assert_string_equal(last_error(v), "not_available");
+	again = open_visitor_from(e, "source-a");
+	assert_string_equal(last_error(again), "not_available");
+	assert_int_equal(again->close_code, 1013);
+	other = open_visitor_from(e, "source-b");
+	assert_int_equal(other->close_code, 0);
+	input(other, "{\"type\":\"hello\",\"lang\":\"nl\"}", 2200);
+	assert_int_equal(count_type(other, "welcome"), 1);
+	/* Still blocked just before block_hours, gone at it. */
+	hub_tick(e->h, 2000 + day - 1);
+	again = open_visitor_from(e, "source-a");
+	assert_int_equal(again->close_code, 1013);
+	hub_tick(e->h, 2000 + day);
+	again = open_visitor_from(e, "source-a");
+	assert_int_equal(again->close_code, 0);
+	input(again, "{\"type\":\"hello\",\"lang\":\"nl\"}", 2000 + day);
+	assert_int_equal(count_type(again, "welcome"), 1);
+	/* A chat that is not yours cannot be used to block. */
+	input(s, "{\"type\":\"block\",\"chat\":\"999\"}", 2000 + day);
+	assert_string_equal(last_error(s), "not_found");
+}
+
+/* Issue 10: staff `msg` and `typing` are limited per chat, not per
+ * console: three chats at a fast pace pass, one chat flooded is refused,
+ * and the console's other messages keep the old limit together. */
+static void test_staff_rate_per_chat(void **state)
+{
+	struct env *e = *state;
+	struct fake *s = login_available(e, 1000), *v[3];
+	char ids[3][32], buf[192];
+	unsigned errors;
+
+	for (int i = 0; i < 3; i++) {
+		v[i] = open_visitor(e, 1000);
+		input(v[i], "{\"type\":\"hello\",\"lang\":\"nl\"}", 1000);
+		accept_offer_for_position(e, s, (unsigned)i, 1100);
+		chat_id_of(s, (unsigned)i, ids[i], sizeof ids[i]);
+	}
+	errors = count_type(s, "error");
+	/* In one 10 s window: 20 messages and 20 typing in each chat, 120 in
+	 * all (a console limit of 20 or 60 refused or closed it before). */
+	for (int n = 0; n < 20; n++) {
+		for (int i = 0; i < 3; i++) {
+			snprintf(buf, sizeof buf, "{\"type\":\"msg\",\"chat\":\"%s\",\"text\":\"hallo %d\"}", ids[i], n);
+			input(s, buf, 2000 + (uint64_t)n * 100);
+			snprintf(buf, sizeof buf, "{\"type\":\"typing\",\"chat\":\"%s\",\"on\":true}", ids[i]);
+			input(s, buf, 2000 + (uint64_t)n * 100);
+		}
+	}
+	assert_int_equal(count_type(s, "error"), errors);
+	assert_int_equal(s->close_code, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(count_type(v[i], "msg"), 20);
+	/* One more in chat 0 is refused and not relayed; the others are full
+	 * too, and a new window lets them all go on. */
+	snprintf(buf, sizeof buf, "{\"type\":\"msg\",\"chat\":\"%s\",\"text\":\"te veel\"}", ids[0]);
+	input(s, buf, 4500);
+	assert_string_equal(last_error(s), "rate_limited");
+	assert_int_equal(count_type(v[0], "msg"), 20);
+	snprintf(buf, sizeof buf, "{\"type\":\"msg\",\"chat\":\"%s\",\"text\":\"later\"}", ids[1]);
+	input(s, buf, 12500);
+	assert_int_equal(count_type(v[1], "msg"), 21);
+	/* Other messages share one window of rate_limit_messages. */
+	errors = count_type(s, "error");
+	for (int n = 0; n < 20; n++)
+		input(s, "{\"type\":\"status\",\"available\":true}", 13000);
+	assert_int_equal(count_type(s, "error"), errors);
+	input(s, "{\"type\":\"status\",\"available\":true}", 13000);
+	assert_string_equal(last_error(s), "rate_limited");
+	/* Ending a chat always works. */
+	snprintf(buf, sizeof buf, "{\"type\":\"end\",\"chat\":\"%s\"}", ids[2]);
+	input(s, buf, 13000);
+	assert_int_equal(count_type(v[2], "ended"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +891,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_transcript_paced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_biggest_transcript_paced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_visitor_and_deliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_refuses_source_until_it_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staff_rate_per_chat, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -499,7 +499,7 @@ static void test_texts_are_the_bundles(void **state)
 		[I18N_ERR_FORBIDDEN] = "err_forbidden", [I18N_ERR_NOT_FOUND] = "err_not_found",
 		[I18N_ERR_CONFLICT] = "err_conflict", [I18N_ERR_CLOSED] = "err_closed",
 		[I18N_ERR_INTERNAL] = "err_internal", [I18N_ERR_UNAVAILABLE] = "err_unavailable",
-		[I18N_ERR_BUSY] = "err_busy",
+		[I18N_ERR_BUSY] = "err_busy", [I18N_ERR_NOT_AVAILABLE] = "err_not_available",
 	};
 	struct i18n *t = *state;
 	char *s;

@@ -93,6 +93,9 @@ const el = {
   endForm: $('end-form'),
   endTags: $('end-tags'),
   endCancel: $('end-cancel'),
+  blockDialog: $('block-dialog'),
+  blockForm: $('block-form'),
+  blockCancel: $('block-cancel'),
 };
 
 // sessionStorage may be unavailable (privacy settings); then everything
@@ -225,6 +228,7 @@ function handle(m) {
     case 'joined': onJoined(m); break;
     case 'left': onLeft(m); break;
     case 'ended': onEnded(m); break;
+    case 'blocked': onBlocked(m); break;
     case 'presence': onPresence(m); break;
     case 'request_failed': onRequestFailed(m); break;
     case 'notice': if (typeof m.text === 'string') setStatus(m.text); break;
@@ -626,6 +630,7 @@ function ensureChat(id) {
     invite: part('invite'),
     transfer: part('transfer'),
     end: part('end'),
+    block: part('block'),
   };
   panel.dataset.chat = id;
   panel.id = `chat-${n}`;
@@ -653,6 +658,7 @@ function ensureChat(id) {
   c.end.addEventListener('click', () => {
     if (c.ended) closeChat(c); else openEnd(c);
   });
+  c.block.addEventListener('click', () => { if (!c.ended) openBlock(c); });
   // Whatever someone does in a panel makes it the chat they are reading.
   panel.addEventListener('focusin', () => markRead(c));
   panel.addEventListener('pointerdown', () => markRead(c));
@@ -805,7 +811,7 @@ function markEnded(c, text) {
   hideTyping(c);
   c.panel.classList.add('chat-ended');
   c.state.textContent = text || '';
-  for (const node of [c.composer, c.sendBtn, c.invite, c.transfer]) node.disabled = true;
+  for (const node of [c.composer, c.sendBtn, c.invite, c.transfer, c.block]) node.disabled = true;
   c.cannedBox.open = false;
   c.hint.hidden = true;
   c.end.dataset.i18n = 'close';
@@ -814,6 +820,7 @@ function markEnded(c, text) {
   c.end.disabled = false;
   if (el.requestDialog.open && dialogChat === c) el.requestDialog.close();
   if (el.endDialog.open && dialogChat === c) el.endDialog.close();
+  if (el.blockDialog.open && dialogChat === c) el.blockDialog.close();
   renderTabs();
 }
 
@@ -822,7 +829,7 @@ function reopenChat(c) {
   c.ended = false;
   c.panel.classList.remove('chat-ended', 'chat-quick-exit');
   c.state.textContent = '';
-  for (const node of [c.composer, c.sendBtn, c.invite, c.transfer]) node.disabled = false;
+  for (const node of [c.composer, c.sendBtn, c.invite, c.transfer, c.block]) node.disabled = false;
   c.end.dataset.i18n = 'end';
   c.end.textContent = t('end');
   c.end.classList.add('danger');
@@ -1184,6 +1191,33 @@ el.endForm.addEventListener('submit', (ev) => {
   }
   el.endDialog.close();
 });
+
+// Block: the visitor abuses the line. Asked once more, as it cannot be
+// undone from the console and shuts out everyone on that connection.
+function openBlock(c) {
+  dialogChat = c;
+  dialogOpener = document.activeElement;
+  el.blockDialog.showModal();
+  el.blockCancel.focus();
+}
+
+el.blockCancel.addEventListener('click', () => el.blockDialog.close());
+el.blockDialog.addEventListener('close', () => {
+  const back = dialogOpener;
+  dialogOpener = null;
+  if (back && back.isConnected && !back.disabled && !userMovedOn(back)) back.focus();
+});
+el.blockForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const c = dialogChat;
+  if (c && !c.ended) track(send({ type: 'block', chat: c.id }), { chat: c.id, kind: 'block' });
+  el.blockDialog.close();
+});
+
+function onBlocked(m) {
+  const c = chatFor(m);
+  if (c) c.state.textContent = t('blocked');
+}
 
 // ---- helpers ---------------------------------------------------------------
 // A button labelled by key (relabelled when the console's language changes).
