@@ -1,5 +1,5 @@
 /* What staff.c and its parts (staff_lockout.c, staff_totp.c, staff_audit.c,
- * staff_session.c) share: the module's state and its internal helpers. Not
+ * staff_auth.c) share: the module's state and its internal helpers. Not
  * for use outside the staff module. */
 #ifndef BRUG_STAFF_PRIVATE_H
 #define BRUG_STAFF_PRIVATE_H
