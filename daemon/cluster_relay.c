@@ -1,0 +1,554 @@
+/* The sockets and consoles of other nodes (docs/cluster.md): remote visitor
+ * and staff edges for our hub, staff presence, forwarding our visitors to
+ * the owner of their language, resume questions and staff routing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "brug-build.h"
+#include "cluster.h"
+#include "config.h"
+#include "hub.h"
+#include "members.h"
+#include "proto.h"
+#include "router.h"
+#include "util/list.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#include "cluster_private.h"
+
+#if BRUG_HAVE_NATS
+
+/* The owner's hub sends a frame to a socket on another node. */
+static void remote_send(void *edge, struct frame *f)
+{
+	struct remote *r = edge;
+
+	cluster_send_to(r->cl, r->home, json_pack("{s:s, s:I, s:s%}", "t", "out", "id", (json_int_t)r->id,
+					  "f", (const char *)f->data + FRAME_PRE, f->len));
+}
+
+static void remote_close(void *edge, int code, const char *reason)
+{
+	struct remote *r = edge;
+
+	cluster_send_to(r->cl, r->home, json_pack("{s:s, s:I, s:i, s:s}", "t", "kick", "id", (json_int_t)r->id,
+					  "code", code, "reason", reason != NULL ? reason : ""));
+}
+
+static const struct hub_edge_ops remote_ops = {
+	.send = remote_send,
+	.close = remote_close,
+};
+
+void cluster_remote_free(struct remote *r, uint64_t now)
+{
+	list_remove(&r->link);
+	if (r->conn != NULL)
+		hub_closed(r->conn, now);
+	free(r);
+}
+
+/* The frames a console on another node gets from our hub: those about our
+ * offers and chats. Its list of chats, availability, colleagues and the
+ * dashboard come from its home. Frames start {"type":"...". */
+static bool staff_frame_wanted(const struct frame *f)
+{
+	static const char *const wanted[] = { "offer", "offer_gone", "chat", "msg", "typing", "joined", "left",
+					      "ended", "presence", "request_failed", "error", NULL };
+	const char *p = (const char *)f->data + FRAME_PRE, *end;
+	size_t n;
+
+	if (f->len < 10 || strncmp(p, "{\"type\":\"", 9) != 0)
+		return false;
+	p += 9;
+	end = memchr(p, '"', f->len - 9);
+	if (end == NULL)
+		return false;
+	n = (size_t)(end - p);
+	for (unsigned i = 0; wanted[i] != NULL; i++)
+		if (strlen(wanted[i]) == n && memcmp(wanted[i], p, n) == 0)
+			return true;
+	return false;
+}
+
+static void sproxy_send(void *edge, struct frame *f)
+{
+	struct sproxy *p = edge;
+
+	if (!p->closing && staff_frame_wanted(f))
+		cluster_send_to(p->cl, p->home, json_pack("{s:s, s:s, s:s%}", "t", "sout", "u", p->user,
+						  "f", (const char *)f->data + FRAME_PRE, f->len));
+}
+
+/* Our hub closes a proxy (replaced, session ended): the console at its
+ * home stays; the proxy is reported closed at the next poll. */
+static void sproxy_close(void *edge, int code, const char *reason)
+{
+	((struct sproxy *)edge)->closing = true;
+}
+
+static const struct hub_edge_ops sproxy_ops = {
+	.send = sproxy_send,
+	.close = sproxy_close,
+};
+
+void cluster_sproxy_free(struct sproxy *p, uint64_t now)
+{
+	list_remove(&p->link);
+	if (p->conn != NULL)
+		hub_closed(p->conn, now);
+	free(p);
+}
+
+static struct sproxy *find_sproxy(struct cluster *cl, const char *home, const char *user)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, home) == 0 && strcmp(p->user, user) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* Publish who is logged in here (every heartbeat), so that the owners of
+ * other languages can offer them chats (section 3). */
+struct presence_ctx {
+	const struct config *cfg;
+	json_t *list;
+};
+
+static void add_presence(void *ctx, const struct router_staff *rs)
+{
+	struct presence_ctx *pc = ctx;
+	char langs[CONFIG_MAX_LANGS * 4] = "";
+	size_t off = 0;
+
+	for (unsigned i = 0; i < pc->cfg->n_langs; i++)
+		if (rs->langs & (1u << i))
+			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off ? " " : "", pc->cfg->langs[i]);
+	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", rs->username,
+						  "a", rs->alias, "r", (json_int_t)rs->roles, "l", langs,
+						  "t", (json_int_t)rs->topics, "m", (json_int_t)rs->max_chats,
+						  "v", rs->available));
+}
+
+void cluster_publish_presence(struct cluster *cl)
+{
+	struct presence_ctx pc = { cl->cfg, json_array() };
+	json_t *msg;
+	char *text;
+
+	if (cl->hub == NULL || cl->nc == NULL || pc.list == NULL) {
+		json_decref(pc.list);
+		return;
+	}
+	hub_each_local_staff(cl->hub, add_presence, &pc);
+	msg = json_pack("{s:s, s:o}", "from", cl->cfg->node, "staff", pc.list);
+	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (text != NULL)
+		natsConnection_PublishString(cl->nc, SUBJ_STAFF, text);
+	free(text);
+}
+
+/* A home's presence list: proxies appear, follow its availability, and
+ * go (into the hub's reconnect grace) when they are no longer listed. */
+void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, uint64_t now)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr), *list = NULL, *e;
+	const char *from = NULL;
+	struct list *it, *tmp;
+	size_t i;
+
+	if (j == NULL || cl->hub == NULL || json_unpack(j, "{s:s, s:o}", "from", &from, "staff", &list) != 0 ||
+	    !json_is_array(list) || !members_name_valid(from) || strcmp(from, cl->cfg->node) == 0 ||
+	    !members_has(cl->members, from))
+		goto out;
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, from) == 0)
+			p->seen = false;
+	}
+	json_array_foreach(list, i, e) {
+		const char *u = NULL, *a = NULL, *l = NULL;
+		json_int_t r = 0, t = 0, m = 1;
+		int v = 0;
+		struct sproxy *p;
+		if (json_unpack(e, "{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", &u, "a", &a, "r", &r, "l", &l,
+				"t", &t, "m", &m, "v", &v) != 0 || strlen(u) > 64)
+			continue;
+		p = find_sproxy(cl, from, u);
+		if (p == NULL) {
+			unsigned char key[crypto_shorthash_KEYBYTES] = "brug-staff-id-v1", hash[8];
+			char who[MEMBERS_NAME_MAX + 70], lbuf[128], *save = NULL;
+			uint32_t langs = 0;
+			uint64_t id = 0;
+			snprintf(lbuf, sizeof lbuf, "%s", l);
+			for (char *tok = strtok_r(lbuf, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save))
+				for (unsigned k = 0; k < cl->cfg->n_langs; k++)
+					if (strcmp(cl->cfg->langs[k], tok) == 0)
+						langs |= 1u << k;
+			/* Account ids are per node's database: a proxy's id is made
+			 * from its home and user name, above any real account id. */
+			snprintf(who, sizeof who, "%s/%s", from, u);
+			crypto_shorthash(hash, (const unsigned char *)who, strlen(who), key);
+			memcpy(&id, hash, sizeof id);
+			id = (id >> 2) | (1ull << 62);
+			struct router_staff_info info = {
+				.id = id, .username = u, .alias = a, .roles = (uint32_t)r, .langs = langs,
+				.topics = (uint64_t)t, .max_chats = m > 0 ? (unsigned)m : 1,
+			};
+			p = calloc(1, sizeof *p);
+			if (p == NULL)
+				continue;
+			p->cl = cl;
+			snprintf(p->home, sizeof p->home, "%s", from);
+			snprintf(p->user, sizeof p->user, "%s", u);
+			p->conn = hub_remote_staff_open(cl->hub, &sproxy_ops, p, &info, REMOTE_CONN_BASE + ++cl->next_remote_no);
+			if (p->conn == NULL) {
+				free(p);
+				continue;
+			}
+			list_add_tail(&cl->sproxies, &p->link);
+		}
+		p->seen = true;
+		if (!p->closing)
+			hub_remote_staff_available(p->conn, v != 0, now);
+	}
+	list_for_each_safe(it, tmp, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, from) == 0 && !p->seen)
+			cluster_sproxy_free(p, now);
+	}
+out:
+	json_decref(j);
+}
+
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len)
+{
+	uint64_t base = id & ID_BASE_MASK;
+
+	if (cl == NULL || base == 0 || (cl->hub != NULL && base == hub_id_base(cl->hub)))
+		return false;
+	for (unsigned i = 0; i < cl->n_bases; i++) {
+		if (cl->bases[i].base == base && members_has(cl->members, cl->bases[i].node)) {
+			cluster_send_to(cl, cl->bases[i].node, json_pack("{s:s, s:s, s:s%}", "t", "sin", "u", username,
+								 "f", buf, len));
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct remote *find_remote(struct cluster *cl, const char *home, uint64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->remotes) {
+		struct remote *r = list_entry(it, struct remote, link);
+		if (r->id == id && strcmp(r->home, home) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static struct cluster_fwd *find_fwd(struct cluster *cl, const char *owner, uint64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		if (f->id == id && strcmp(f->owner, owner) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* A node is gone (silent, or said goodbye): the sockets it served for us
+ * reconnect elsewhere, and its sockets that we served are dropped, which
+ * starts their grace period here as for any dropped socket (section 6). */
+void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &cl->remotes) {
+		struct remote *r = list_entry(it, struct remote, link);
+		if (strcmp(r->home, name) == 0)
+			cluster_remote_free(r, now);
+	}
+	list_for_each_safe(it, tmp, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (strcmp(p->home, name) == 0)
+			cluster_sproxy_free(p, now);
+	}
+	list_for_each(it, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		if (strcmp(f->owner, name) == 0 && !f->lost) {
+			f->lost = true;
+			/* 1012: service restart; the client reconnects. */
+			hub_kick(f->conn, 1012, "node lost");
+		}
+	}
+}
+
+static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *from);
+
+/* A message on brug.v1.node.<us> (section 9): {"t","from","id",...}. */
+void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, uint64_t now)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL, *u = NULL;
+	size_t flen = 0;
+	json_int_t id = 0;
+	int code = 1011;
+
+	if (j == NULL || json_unpack(j, "{s:s, s:s, s?:I, s?:s%, s?:s, s?:i, s?:s, s?:s}", "t", &t, "from", &from,
+				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason,
+				     "u", &u) != 0 ||
+	    !members_name_valid(from) || cl->hub == NULL) {
+		log_warn("cluster: ignoring a malformed node message");
+		goto out;
+	}
+	if (strcmp(t, "sout") == 0 && u != NULL && f != NULL) {
+		hub_deliver_staff(cl->hub, u, f, flen);
+	} else if (strcmp(t, "sin") == 0 && u != NULL && f != NULL) {
+		struct sproxy *p = find_sproxy(cl, from, u);
+		if (p != NULL && !p->closing)
+			hub_input(p->conn, f, flen, now);
+	} else if (strcmp(t, "resume!") == 0) {
+		struct list *it;
+		list_for_each(it, &cl->fwds) {
+			struct cluster_fwd *fw = list_entry(it, struct cluster_fwd, link);
+			if (fw->pending && fw->id == (uint64_t)id) {
+				resume_found(cl, fw, from);
+				break;
+			}
+		}
+	} else if (strcmp(t, "open") == 0 && find_remote(cl, from, (uint64_t)id) == NULL) {
+		struct remote *r = calloc(1, sizeof *r);
+		int idx = -1;
+		for (unsigned i = 0; lang != NULL && i < cl->cfg->n_langs; i++)
+			if (strcmp(cl->cfg->langs[i], lang) == 0)
+				idx = (int)i;
+		if (r == NULL)
+			goto out;
+		r->cl = cl;
+		r->id = (uint64_t)id;
+		snprintf(r->home, sizeof r->home, "%s", from);
+		r->conn = hub_remote_visitor_open(cl->hub, &remote_ops, r, idx, REMOTE_CONN_BASE + ++cl->next_remote_no);
+		if (r->conn == NULL) {
+			remote_close(r, 1001, "going away");
+			free(r);
+			goto out;
+		}
+		list_add_tail(&cl->remotes, &r->link);
+	} else if (strcmp(t, "in") == 0 && f != NULL) {
+		struct remote *r = find_remote(cl, from, (uint64_t)id);
+		if (r != NULL && r->conn != NULL)
+			hub_input(r->conn, f, flen, now);
+	} else if (strcmp(t, "close") == 0) {
+		struct remote *r = find_remote(cl, from, (uint64_t)id);
+		if (r != NULL)
+			cluster_remote_free(r, now);
+	} else if (strcmp(t, "out") == 0 && f != NULL) {
+		struct cluster_fwd *fw = find_fwd(cl, from, (uint64_t)id);
+		if (fw != NULL && !fw->lost)
+			hub_deliver(fw->conn, f, flen);
+	} else if (strcmp(t, "kick") == 0) {
+		struct cluster_fwd *fw = find_fwd(cl, from, (uint64_t)id);
+		if (fw != NULL && !fw->lost)
+			hub_kick(fw->conn, code >= 1000 && code < 5000 ? code : 1011, reason != NULL ? reason : "");
+	}
+out:
+	json_decref(j);
+}
+
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+{
+	const char *owner = cluster_owner(cl, lang);
+	struct cluster_fwd *f;
+
+	if (owner == NULL || strcmp(owner, cl->cfg->node) == 0 || !cl->connected)
+		return NULL;
+	f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return NULL;
+	f->cl = cl;
+	f->conn = c;
+	f->id = ++cl->next_fwd_id;
+	list_init(&f->held);
+	snprintf(f->owner, sizeof f->owner, "%s", owner);
+	list_add_tail(&cl->fwds, &f->link);
+	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s}", "t", "open", "id", (json_int_t)f->id, "lang", lang));
+	log_info("c%llu served by node %s", (unsigned long long)conn_no, f->owner);
+	return f;
+}
+
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+{
+	struct cluster_fwd *f;
+
+	if (cl == NULL || !cl->connected || members_count(cl->members) < 2)
+		return NULL;
+	f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return NULL;
+	f->cl = cl;
+	f->conn = c;
+	f->id = ++cl->next_fwd_id;
+	f->pending = true;
+	f->deadline_ms = cl->now_ms + RESUME_WAIT_MS;
+	list_init(&f->held);
+	list_add_tail(&cl->fwds, &f->link);
+	/* Everyone hears the question; the node holding the session answers
+	 * on our subject. Only the token's hash travels (section 8). */
+	json_t *q = json_pack("{s:s, s:I, s:s, s:s}", "t", "resume?", "id", (json_int_t)f->id, "h", hash,
+			      "from", cl->cfg->node);
+	char *text = q != NULL ? json_dumps(q, JSON_COMPACT) : NULL;
+	json_decref(q);
+	if (text != NULL && cl->nc != NULL)
+		natsConnection_PublishString(cl->nc, SUBJ_RESUME, text);
+	if (text != NULL)
+		secmem_wipe(text, strlen(text));
+	free(text);
+	log_info("c%llu asks the cluster for its session", (unsigned long long)conn_no);
+	return f;
+}
+
+static void held_free(struct cluster_fwd *f)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &f->held) {
+		list_remove(it);
+		cluster_inmsg_free(list_entry(it, struct inmsg, link));
+	}
+	f->n_held = 0;
+}
+
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len)
+{
+	if (f == NULL || f->cl == NULL || f->lost)
+		return;
+	if (f->pending) {
+		struct inmsg *m = f->n_held < HELD_MAX && len <= MSG_MAX_BYTES ? malloc(sizeof *m + len + 1) : NULL;
+		if (m == NULL)
+			return;
+		m->kind = IN_NODE;
+		m->len = len;
+		memcpy(m->data, buf, len);
+		m->data[len] = '\0';
+		list_add_tail(&f->held, &m->link);
+		f->n_held++;
+		return;
+	}
+	cluster_send_to(f->cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id, "f", buf, len));
+}
+
+void cluster_forward_close(struct cluster_fwd *f)
+{
+	if (f == NULL)
+		return;
+	if (f->cl != NULL) {
+		if (!f->lost && !f->pending)
+			cluster_send_to(f->cl, f->owner, json_pack("{s:s, s:I}", "t", "close", "id", (json_int_t)f->id));
+		list_remove(&f->link);
+	}
+	held_free(f);
+	free(f);
+}
+
+/* The node `from` holds the session f asked for: f goes there, with the
+ * frames held meanwhile. */
+static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *from)
+{
+	struct list *it, *tmp;
+
+	f->pending = false;
+	snprintf(f->owner, sizeof f->owner, "%s", from);
+	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I}", "t", "open", "id", (json_int_t)f->id));
+	list_for_each_safe(it, tmp, &f->held) {
+		struct inmsg *m = list_entry(it, struct inmsg, link);
+		cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id,
+						"f", m->data, m->len));
+	}
+	held_free(f);
+	log_info("a resumed visitor is served by node %s", from);
+}
+
+/* Nobody answered for f in time: its hello is a new start here. */
+void cluster_expire_pending(struct cluster *cl, uint64_t now)
+{
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &cl->fwds) {
+		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
+		struct list held, *jt, *jtmp;
+		if (!f->pending || now < f->deadline_ms)
+			continue;
+		list_remove(&f->link);
+		hub_serve_here(f->conn);
+		/* Take the frames out first: hub_input may close the socket. */
+		list_init(&held);
+		if (!list_empty(&f->held)) {
+			held = f->held;
+			held.next->prev = &held;
+			held.prev->next = &held;
+		}
+		struct hub_conn *conn = f->conn;
+		free(f);
+		list_for_each_safe(jt, jtmp, &held) {
+			struct inmsg *m = list_entry(jt, struct inmsg, link);
+			list_remove(jt);
+			hub_input(conn, m->data, m->len, now);
+			cluster_inmsg_free(m);
+		}
+	}
+}
+
+/* Another node asks who holds the session of a token hash. */
+void cluster_handle_resume_question(struct cluster *cl, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	const char *from = NULL, *hash = NULL;
+	json_int_t id = 0;
+
+	if (j != NULL && cl->hub != NULL &&
+	    json_unpack(j, "{s:s, s:I, s:s}", "from", &from, "id", &id, "h", &hash) == 0 &&
+	    members_name_valid(from) && strcmp(from, cl->cfg->node) != 0 && hub_has_session_hash(cl->hub, hash))
+		cluster_send_to(cl, from, json_pack("{s:s, s:I}", "t", "resume!", "id", (json_int_t)id));
+	json_decref(j);
+}
+
+#else /* !BRUG_HAVE_NATS: see cluster.c. */
+
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+{
+	return NULL;
+}
+void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len) { }
+void cluster_forward_close(struct cluster_fwd *f) { }
+bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len)
+{
+	return false;
+}
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+{
+	return NULL;
+}
+
+#endif
