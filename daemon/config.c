@@ -23,6 +23,8 @@ enum key_id {
 	KEY_STATE_DIR,
 	KEY_MAX_FRAME,
 	KEY_MAX_CONNECTIONS,
+	KEY_RATE_SOFT,
+	KEY_RATE_HARD,
 	KEY_PING,
 	KEY_IDLE_TIMEOUT,
 	KEY_ORIGINS,
@@ -84,6 +86,9 @@ static const struct key_def key_defs[KEY__COUNT] = {
 	[KEY_STATE_DIR] = { "server", "state_dir", TYPE_PATH, "/var/lib/brug", 0, 0, NULL },
 	[KEY_MAX_FRAME] = { "server", "max_frame", TYPE_UINT, "16384", 1024, 1048576, "bytes" },
 	[KEY_MAX_CONNECTIONS] = { "server", "max_connections", TYPE_UINT, "20000", 16, 1000000, NULL },
+	/* Messages per connection in 10 s; raised only for benchmarks. */
+	[KEY_RATE_SOFT] = { "server", "rate_limit_messages", TYPE_UINT, "20", 1, 10000000, "messages" },
+	[KEY_RATE_HARD] = { "server", "rate_close_messages", TYPE_UINT, "60", 1, 10000000, "messages" },
 	/* idle_timeout_seconds must also be greater than ping_seconds (checked in config_load). */
 	[KEY_PING] = { "server", "ping_seconds", TYPE_UINT, "25", 1, 3600, "seconds" },
 	[KEY_IDLE_TIMEOUT] = { "server", "idle_timeout_seconds", TYPE_UINT, "60", 2, 7200, "seconds" },
@@ -350,6 +355,8 @@ static void store_uint(struct config *cfg, enum key_id id, unsigned long v)
 	case KEY_PORT: cfg->port = (int)v; break;
 	case KEY_MAX_FRAME: cfg->max_frame = (size_t)v; break;
 	case KEY_MAX_CONNECTIONS: cfg->max_connections = (unsigned)v; break;
+	case KEY_RATE_SOFT: cfg->rate_soft = (unsigned)v; break;
+	case KEY_RATE_HARD: cfg->rate_hard = (unsigned)v; break;
 	case KEY_PING: cfg->ping_s = (unsigned)v; break;
 	case KEY_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)v; break;
 	case KEY_GRACE: cfg->grace_s = (unsigned)v; break;

@@ -21,6 +21,8 @@ struct config {
 	char *state_dir;         /* absolute; database and dev certificate */
 	size_t max_frame;        /* bytes, default 16384; above: close 1009 */
 	unsigned max_connections;/* default 20000 */
+	unsigned rate_soft;      /* messages per connection in 10 s before rate_limited, default 20 */
+	unsigned rate_hard;      /* ... before close 4029, default 60; 0 in either: the built-in value */
 	unsigned ping_s;         /* ping a WebSocket silent this long, default 25 */
 	unsigned idle_timeout_s; /* close one silent this long, default 60; > ping_s */
 	char *origins[CONFIG_MAX_ORIGINS]; /* extra Origins allowed on the visitor socket */

@@ -1943,7 +1943,8 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	c->hub->now_ms = now;
 	if (c->dead)
 		return;
-	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count, RATE_HARD)) {
+	if (rate_exceeded(now, RATE_WINDOW_MS, &c->rate_start_ms, &c->rate_count,
+			  c->hub->cfg->rate_hard ? c->hub->cfg->rate_hard : RATE_HARD)) {
 		close_conn(c, CLOSE_FLOOD, "too many messages");
 		return;
 	}
@@ -1958,7 +1959,8 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		reply_error(c, rc, in.id, now);
 		goto out;
 	}
-	if (c->rate_count > RATE_SOFT && in.type != PROTO_END && in.type != PROTO_LOGOUT) {
+	if (c->rate_count > (c->hub->cfg->rate_soft ? c->hub->cfg->rate_soft : RATE_SOFT) &&
+	    in.type != PROTO_END && in.type != PROTO_LOGOUT) {
 		reply_error(c, BRUG_E_RATE_LIMITED, in.id, now);
 		goto out;
 	}

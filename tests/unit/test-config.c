@@ -144,6 +144,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->state_dir, "/var/lib/brug");
 	assert_int_equal(c->max_frame, 16384);
 	assert_int_equal(c->max_connections, 20000);
+	assert_int_equal(c->rate_soft, 20);
+	assert_int_equal(c->rate_hard, 60);
 	assert_int_equal(c->ping_s, 25);
 	assert_int_equal(c->idle_timeout_s, 60);
 	assert_int_equal(c->n_origins, 0);
@@ -195,6 +197,8 @@ static void test_every_key(void **state)
 		"state_dir = /srv/brug\n"
 		"max_frame = 1024\n"
 		"max_connections = 1000000\n"
+		"rate_limit_messages = 5000\n"
+		"rate_close_messages = 9000\n"
 		"ping_seconds = 20\n"
 		"idle_timeout_seconds = 45\n"
 		"origins = https://partner.example.org, https://other.example.net:8443 https://x.example\n"
@@ -228,6 +232,8 @@ static void test_every_key(void **state)
 	assert_string_equal(c->state_dir, "/srv/brug");
 	assert_int_equal(c->max_frame, 1024);
 	assert_int_equal(c->max_connections, 1000000);
+	assert_int_equal(c->rate_soft, 5000);
+	assert_int_equal(c->rate_hard, 9000);
 	assert_int_equal(c->ping_s, 20);
 	assert_int_equal(c->idle_timeout_s, 45);
 	assert_int_equal(c->n_origins, 3);
