@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 /* brugd refuses more than 20 messages per connection in a fixed 10 s window
  * (protocol.md section 5). The generator keeps every sliding window of
@@ -89,6 +91,7 @@ struct conn {
 
 	/* staff */
 	const char *user, *password;
+	const char *totp;          /* base32 TOTP secret, or NULL */
 	bool ready, available, off_sent;
 	unsigned max_chats, quota, accepting, chats;
 	char offers[MAX_OFFERS][24];
@@ -604,6 +607,39 @@ static void wrong(const struct conn *c, const char *what, const char *type)
 
 /* ---- staff ---- */
 
+/* The RFC 6238 code (SHA-1, 30 s, 6 digits) of base32 secret at now into
+ * out[7]; false if the secret is not base32. brugd takes a code once per
+ * step and account, so a login per account and server is what this allows. */
+static bool totp_code(const char *secret, time_t now, char out[7])
+{
+	unsigned char key[64], msg[8], mac[EVP_MAX_MD_SIZE];
+	unsigned klen = 0, mlen = 0, bits = 0, acc = 0, off;
+	uint64_t step = (uint64_t)now / 30;
+	uint32_t v;
+
+	for (const char *p = secret; *p != '\0' && *p != '='; p++) {
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", *q = strchr(a, *p);
+
+		if (q == NULL || klen == sizeof key)
+			return false;
+		acc = acc << 5 | (unsigned)(q - a);
+		bits += 5;
+		if (bits >= 8) {
+			key[klen++] = (unsigned char)(acc >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	for (int i = 7; i >= 0; i--, step >>= 8)
+		msg[i] = (unsigned char)step;
+	if (HMAC(EVP_sha1(), key, (int)klen, msg, sizeof msg, mac, &mlen) == NULL || mlen < 20)
+		return false;
+	off = mac[mlen - 1] & 0x0f;
+	v = ((uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 | (uint32_t)mac[off + 2] << 8 |
+	     mac[off + 3]) % 1000000u;
+	snprintf(out, 7, "%06u", (unsigned)v);
+	return true;
+}
+
 static void staff_pump(struct conn *c)
 {
 	if (g.phase != PHASE_CHATS || c->gone || !c->ready)
@@ -948,8 +984,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			samples_add(&g.lat_connect, mono_us() - c->t_start);
 			send_json(c, json_pack("{s:s, s:s}", "type", "hello", "lang", g.lang), NULL);
 		} else {
-			send_json(c, json_pack("{s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
-					       "password", c->password, "id", "login"), NULL);
+			char code[7];
+
+			if (c->totp != NULL && totp_code(c->totp, time(NULL), code))
+				send_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
+						       "password", c->password, "totp", code, "id", "login"), NULL);
+			else
+				send_json(c, json_pack("{s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
+						       "password", c->password, "id", "login"), NULL);
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -1314,6 +1356,7 @@ static void usage(FILE *f)
 		"  --staff-prefix P      user name prefix for --staff (default bench)\n"
 		"  --staff-user U,U,...  explicit staff user names instead of --staff\n"
 		"  --staff-password P    password of every staff account, or P,P,... one each\n"
+		"  --staff-totp S,S,...  base32 TOTP secret of each staff account (or one for all)\n"
 		"  --chats M             visitor<->staff chats that exchange messages (default 100)\n"
 		"  --messages K          round trips visitor->staff->visitor per chat (default 10)\n"
 		"  --duration-s S        stop after S seconds whatever happens (default 120)\n"
@@ -1368,7 +1411,7 @@ static unsigned raise_nofile(unsigned want)
 enum {
 	OPT_PORT = 256, OPT_CA, OPT_VISITORS, OPT_STAFF, OPT_STAFF_PREFIX, OPT_STAFF_USER,
 	OPT_STAFF_PASSWORD, OPT_CHATS, OPT_MESSAGES, OPT_DURATION, OPT_IDLE, OPT_BATCH, OPT_BATCH_MS,
-	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP, OPT_NO_PACE, OPT_RATE,
+	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP, OPT_NO_PACE, OPT_RATE, OPT_STAFF_TOTP,
 };
 
 int main(int argc, char **argv)
@@ -1391,14 +1434,15 @@ int main(int argc, char **argv)
 		{ "server-pid", required_argument, NULL, OPT_PID },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "no-pace", no_argument, NULL, OPT_NO_PACE },
+		{ "staff-totp", required_argument, NULL, OPT_STAFF_TOTP },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lws_context_creation_info info;
-	char *users_arg = NULL, *pw_arg = NULL, *users[1024], *pws[1024];
+	char *users_arg = NULL, *pw_arg = NULL, *totp_arg = NULL, *users[1024], *pws[1024], *totps[1024];
 	const char *prefix = "bench";
-	unsigned n_users = 0, n_pws = 0, port = 0, pid = 0, limit;
+	unsigned n_users = 0, n_pws = 0, n_totps = 0, port = 0, pid = 0, limit;
 	char **user_names = NULL;
 	int opt, status = 0;
 
@@ -1431,6 +1475,7 @@ int main(int argc, char **argv)
 		case OPT_PID: ok = parse_uint(optarg, 1, INT_MAX, &pid); break;
 		case OPT_VERBOSE: g.verbose = true; break;
 		case OPT_NO_PACE: g.no_pace = true; break;
+		case OPT_STAFF_TOTP: totp_arg = optarg; break;
 		case OPT_RATE: ok = parse_uint(optarg, 1, 10000000, &g.rate); g.no_pace = true; break;
 		case OPT_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -1454,6 +1499,12 @@ int main(int argc, char **argv)
 	}
 	if (pw_arg != NULL)
 		n_pws = split_list(pw_arg, pws, 1024);
+	if (totp_arg != NULL)
+		n_totps = split_list(totp_arg, totps, 1024);
+	if (n_totps > 1 && n_totps < g.n_staff) {
+		fprintf(stderr, "loadgen: give --staff-totp, one for all or one per user\n");
+		return 2;
+	}
 	if (g.n_staff > 0 && (n_pws == 0 || (n_pws > 1 && n_pws != g.n_staff))) {
 		fprintf(stderr, "loadgen: give --staff-password, one for all or one per user\n");
 		return 2;
@@ -1504,6 +1555,7 @@ int main(int argc, char **argv)
 			c->user = user_names[i];
 		}
 		c->password = n_pws == 1 ? pws[0] : pws[i];
+		c->totp = n_totps == 0 ? NULL : n_totps == 1 ? totps[0] : totps[i];
 	}
 
 	snprintf(g.origin, sizeof g.origin, "https://localhost:%d", g.port);
