@@ -725,7 +725,7 @@ static const lws_retry_bo_t keepalive_off = {
 	.secs_since_valid_hangup = 0,
 };
 
-/* lws' own log lines, kept to err|warn|notice; any address in them is
+/* lws' own log lines, kept to err|warn; any address in them is
  * masked so that no client address reaches the log. */
 static void lws_log_emit(int level, const char *line)
 {
@@ -799,7 +799,11 @@ int server_run(const struct config *cfg, struct i18n *t, struct staff *st, struc
 	g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
 	g.ka_idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 	raise_fd_limit(cfg->max_connections);
-	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
+	/* Not LLL_NOTICE: lws formats a line before it calls lws_log_emit,
+	 * and the libev plugin's notices (several per message relayed) cost
+	 * about a tenth of brugd's instructions per message
+	 * (tests/bench/README.md). */
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
 	/* The JSON documents come from callback_http; files from web_root. */
 	memset(&api_mount, 0, sizeof api_mount);

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Installs what building and running Brug needs on Debian 12, and with
-# --tests also what the whole test suite needs. Run as root. Installs only
+# --tests also what the whole test suite needs, and with --bench (implies
+# --tests) what tests/bench/compare.sh uses for profiles. Run as root. Installs only
 # what is missing, so a second run does nothing and takes well under a second.
 #
-# usage: scripts/setup.sh [--tests]
+# usage: scripts/setup.sh [--tests] [--bench]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-	echo "usage: $0 [--tests]"
+	echo "usage: $0 [--tests] [--bench]"
 }
 
 tests=0
+bench=0
 for arg in "$@"; do
 	case $arg in
 	--tests) tests=1 ;;
+	--bench) tests=1; bench=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -27,6 +30,10 @@ packages=(
 	libicu-dev icu-devtools libjansson-dev libsqlite3-dev sqlite3
 	libsodium-dev libinih-dev libcmocka-dev libqrencode-dev libical-dev
 )
+if ((bench)); then
+	# callgrind counts instructions; perf samples where the time goes.
+	packages+=(valgrind linux-perf)
+fi
 if ((tests)); then
 	packages+=(chromium fonts-noto-core fonts-sil-abyssinica valgrind)
 	# A nodejs package from NodeSource carries its own npm and conflicts

@@ -5,7 +5,7 @@
 # times each; prints medians and ratios. Nothing is asserted. See README.md.
 #
 # usage: tests/bench/compare.sh [--reps N] [--quick] [--build DIR]
-#            [--no-callgrind] [--callgrind-node] [--keep]
+#            [--no-callgrind] [--callgrind-node] [--only LIST] [--brugd PATH] [--keep]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,15 +15,19 @@ build=$repo/build-bench
 callgrind=1
 callgrind_node=0
 keep=0
+only=sat,rate,idle,queue,cg
+brugd=
 
 usage() {
 	cat >&2 <<'EOF'
 usage: tests/bench/compare.sh [--reps N] [--quick] [--build DIR]
-           [--no-callgrind] [--callgrind-node] [--keep]
+           [--no-callgrind] [--callgrind-node] [--only LIST] [--brugd PATH] [--keep]
   --reps N          rounds of every scenario per server (default 3)
   --quick           small sizes, to try the script (not for figures)
   --no-callgrind    skip the instruction counts (valgrind)
   --callgrind-node  count the Node relay's instructions too (slow; JIT)
+  --only LIST       only these of sat,rate,idle,queue,cg (default all)
+  --brugd PATH      measure this brugd binary (run from its build tree)
   --keep            keep the state dir with every log
 EOF
 	exit 2
@@ -40,6 +44,8 @@ while [[ $# -gt 0 ]]; do
 	--no-callgrind) callgrind=0; shift ;;
 	--callgrind-node) callgrind_node=1; shift ;;
 	--keep) keep=1; shift ;;
+	--only) [[ $# -ge 2 ]] || usage; only=$2; shift 2 ;;
+	--brugd) [[ $# -ge 2 ]] || usage; brugd=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -54,7 +60,7 @@ sat_chats=200 sat_msgs=150
 rate=1000 rate_chats=100 rate_msgs=60 rate_idle=5000
 idle_n=19000
 queue_n=10000 queue_chats=100 queue_msgs=30
-cg_chats=20 cg_small=10 cg_large=60
+cg_chats=10 cg_small=10 cg_large=60
 if ((quick)); then
 	sat_chats=40 sat_msgs=20
 	rate=200 rate_chats=20 rate_msgs=10 rate_idle=300
@@ -91,7 +97,7 @@ fi
 ninja -C "$build" daemon/brugd tests/bench/loadgen tests/bench/echo-server >/dev/null
 loadgen=$build/tests/bench/loadgen
 echo_server=$build/tests/bench/echo-server
-brugd=$build/daemon/brugd
+brugd=${brugd:-$build/daemon/brugd}
 for b in "$loadgen" "$echo_server" "$brugd"; do
 	[[ -x $b ]] || { echo "compare.sh: no $b after the build" >&2; exit 1; }
 done
@@ -221,14 +227,17 @@ started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq "$reps"); do
 	for scen in sat rate idle; do
+		[[ ,$only, == *,$scen,* ]] || continue
 		for name in brugd echo node; do
 			echo "compare.sh: round $rep, $scen, $name" >&2
 			scenario "$name" "$scen" "$rep"
 		done
 	done
 done
-echo "compare.sh: brugd with $queue_n waiting" >&2
-scenario brugd queue 1
+if [[ ,$only, == *,queue,* ]]; then
+	echo "compare.sh: brugd with $queue_n waiting" >&2
+	scenario brugd queue 1
+fi
 
 # Instructions per relayed message: under callgrind, one warm-up run, then
 # a small and a large one, with a dump after each; the difference of the
@@ -237,6 +246,9 @@ scenario brugd queue 1
 cg_names=(brugd echo)
 if ((callgrind_node)); then
 	cg_names+=(node)
+fi
+if [[ ,$only, != *,cg,* ]]; then
+	callgrind=0
 fi
 if ((callgrind)); then
 	for name in "${cg_names[@]}"; do
