@@ -56,8 +56,8 @@ done
 # idle: idle_n visitors connected and quiet. queue: brugd only, chats
 # starting while queue_n visitors wait.
 staff=10
-sat_chats=200 sat_msgs=150
-rate=1000 rate_chats=100 rate_msgs=60 rate_idle=5000
+sat_chats=200 sat_msgs=40
+rate=1000 rate_chats=100 rate_msgs=40 rate_idle=5000
 idle_n=19000
 queue_n=10000 queue_chats=100 queue_msgs=30
 cg_chats=10 cg_small=10 cg_large=60
@@ -169,6 +169,8 @@ start_server() {
 	local name=$1 log
 	shift
 	log=$state/$name-$((++server_runs)).log
+	# Made here: the background job opens it only once it runs.
+	: >"$log"
 	case $name in
 	brugd)
 		rm -rf -- "$state/run"

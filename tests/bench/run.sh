@@ -135,6 +135,7 @@ done
 totp=$(IFS=,; echo "${secrets[*]}")
 
 # ---- brugd -----------------------------------------------------------------
+: >"$state/brugd.log"   # the background job opens it only once it runs
 "$brugd" -f "$state/bench.conf" --state-dir "$state" --port 0 >"$state/brugd.log" 2>&1 &
 pid=$!
 port=
