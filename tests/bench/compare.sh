@@ -5,11 +5,13 @@
 # times each; prints medians and ratios. Nothing is asserted. See README.md.
 #
 # usage: tests/bench/compare.sh [--reps N] [--quick] [--build DIR]
-#            [--no-callgrind] [--callgrind-node] [--only LIST] [--brugd PATH] [--keep]
+#            [--idle-reps N] [--no-callgrind] [--callgrind-node] [--only LIST]
+#            [--brugd PATH] [--keep]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 reps=3
+idle_reps=1
 quick=0
 build=$repo/build-bench
 callgrind=1
@@ -21,8 +23,11 @@ brugd=
 usage() {
 	cat >&2 <<'EOF'
 usage: tests/bench/compare.sh [--reps N] [--quick] [--build DIR]
-           [--no-callgrind] [--callgrind-node] [--only LIST] [--brugd PATH] [--keep]
+           [--idle-reps N] [--no-callgrind] [--callgrind-node] [--only LIST]
+           [--brugd PATH] [--keep]
   --reps N          rounds of every scenario per server (default 3)
+  --idle-reps N     rounds of the 19,000-connection scenario (default 1: it
+                    takes minutes per server on a shared 2-core machine)
   --quick           small sizes, to try the script (not for figures)
   --no-callgrind    skip the instruction counts (valgrind)
   --callgrind-node  count the Node relay's instructions too (slow; JIT)
@@ -40,6 +45,10 @@ while [[ $# -gt 0 ]]; do
 		reps=$2
 		shift 2 ;;
 	--quick) quick=1; shift ;;
+	--idle-reps)
+		[[ $# -ge 2 && $2 =~ ^[1-9][0-9]?$ ]] || usage
+		idle_reps=$2
+		shift 2 ;;
 	--build) [[ $# -ge 2 ]] || usage; build=$2; shift 2 ;;
 	--no-callgrind) callgrind=0; shift ;;
 	--callgrind-node) callgrind_node=1; shift ;;
@@ -218,9 +227,9 @@ scenario() {
 	rate) run_loadgen "$name" rate "$rep" --staff "$staff" --visitors $((rate_idle + rate_chats)) \
 		--chats "$rate_chats" --messages "$rate_msgs" --rate "$rate" --duration-s 150 ;;
 	# One staff member, available: with nobody, brugd tells visitors it is closed.
-	idle) run_loadgen "$name" idle "$rep" --staff 1 --visitors "$idle_n" --chats 0 --duration-s 150 ;;
+	idle) run_loadgen "$name" idle "$rep" --staff 1 --visitors "$idle_n" --chats 0 --duration-s 400 ;;
 	queue) run_loadgen "$name" queue "$rep" --staff "$staff" --visitors $((queue_n + queue_chats)) \
-		--chats "$queue_chats" --messages "$queue_msgs" --rate "$rate" --duration-s 150 ;;
+		--chats "$queue_chats" --messages "$queue_msgs" --rate "$rate" --duration-s 300 ;;
 	esac
 	stop_server
 }
@@ -230,6 +239,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq "$reps"); do
 	for scen in sat rate idle; do
 		[[ ,$only, == *,$scen,* ]] || continue
+		if [[ $scen == idle ]] && ((rep > idle_reps)); then
+			continue
+		fi
 		for name in brugd echo node; do
 			echo "compare.sh: round $rep, $scen, $name" >&2
 			scenario "$name" "$scen" "$rep"
@@ -370,7 +382,7 @@ EOF
 		"load average $load_before before, $load_after after"
 	echo "versions: lws $(pkg-config --modversion libwebsockets), $(openssl version | cut -d' ' -f1-2)," \
 		"node $(node --version), ws $(node -p "require('$repo/node_modules/ws/package.json').version")"
-	echo "rounds: $reps, interleaved brugd, echo, node; $elapsed s in all"
+	echo "rounds: $reps ($idle_reps of the idle scenario), interleaved brugd, echo, node; $elapsed s in all"
 	echo "scenarios: saturation $sat_chats chats x $sat_msgs round trips, unpaced;" \
 		"fixed rate $rate msgs/s over $rate_chats chats with $rate_idle waiting;" \
 		"idle $idle_n connections; chat starts with $queue_n waiting (brugd)"
