@@ -491,7 +491,8 @@ struct frame *proto_frame(json_t *msg, const char *id)
 	json_t *with_id = NULL;
 	json_t *obj = msg;
 	struct frame *f = NULL;
-	size_t n;
+	char small[2048];
+	size_t n = 0;
 
 	if (!json_is_object(msg))
 		return NULL;
@@ -504,7 +505,10 @@ struct frame *proto_frame(json_t *msg, const char *id)
 			goto cleanup;
 		obj = with_id;
 	}
-	n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	/* Most frames fit the stack buffer, so they are serialized once, not
+	 * once to measure and again to write; it may hold chat text, so it is
+	 * wiped before it goes out of scope. */
+	n = json_dumpb(obj, small, sizeof small, JSON_COMPACT);
 	if (n == 0)
 		goto cleanup;
 	/* One spare byte keeps the payload NUL-terminated for debugging and
@@ -513,7 +517,9 @@ struct frame *proto_frame(json_t *msg, const char *id)
 	if (f == NULL)
 		goto cleanup;
 	memset(f->data, 0, FRAME_PRE);
-	if (json_dumpb(obj, (char *)f->data + FRAME_PRE, n, JSON_COMPACT) != n) {
+	if (n <= sizeof small)
+		memcpy(f->data + FRAME_PRE, small, n);
+	else if (json_dumpb(obj, (char *)f->data + FRAME_PRE, n, JSON_COMPACT) != n) {
 		secmem_free(f, sizeof *f + FRAME_PRE + n + 1);
 		f = NULL;
 		goto cleanup;
@@ -523,6 +529,7 @@ struct frame *proto_frame(json_t *msg, const char *id)
 	f->refs = 1;
 
 cleanup:
+	secmem_wipe(small, n < sizeof small ? n : sizeof small);
 	json_decref(with_id);
 	return f;
 }

@@ -73,7 +73,7 @@ struct pss {
 	struct list outq;
 	unsigned outq_len;
 	size_t outq_bytes;
-	unsigned char *rx;     /* max_frame bytes, wiped: it holds visitor text */
+	unsigned char *rx;     /* max_frame bytes while a message comes in pieces; wiped */
 	size_t rx_len;
 	struct list ka_link;   /* on server_g.ka_quiet or .ka_pinged while established */
 	uint64_t ka_heard_ms;  /* when the peer last sent a frame or a pong */
@@ -650,6 +650,14 @@ static int receive(struct lws *wsi, struct pss *p, void *in, size_t len)
 		secmem_wipe(in, len);
 		return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
 	}
+	/* A message that arrives whole, as nearly all do, is read where lws
+	 * put it: no copy, and an idle connection holds no buffer of its own
+	 * (it held max_frame bytes for its life: tests/bench/README.md). */
+	if (p->rx_len == 0 && lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+		hub_input(p->conn, (const char *)in, len, mono_ms());
+		secmem_wipe(in, len);
+		return 0;
+	}
 	if (p->rx == NULL && (p->rx = malloc(max)) == NULL)
 		return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no memory");
 	memcpy(p->rx + p->rx_len, in, len);
@@ -660,7 +668,8 @@ static int receive(struct lws *wsi, struct pss *p, void *in, size_t len)
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
 		return 0;
 	hub_input(p->conn, (const char *)p->rx, p->rx_len, mono_ms());
-	secmem_wipe(p->rx, p->rx_len);
+	secmem_free(p->rx, max);
+	p->rx = NULL;
 	p->rx_len = 0;
 	return 0;
 }
@@ -779,7 +788,7 @@ static const lws_retry_bo_t keepalive_off = {
 	.secs_since_valid_hangup = 0,
 };
 
-/* lws' own log lines, kept to err|warn|notice; any address in them is
+/* lws' own log lines, kept to err|warn; any address in them is
  * masked so that no client address reaches the log. */
 static void lws_log_emit(int level, const char *line)
 {
@@ -857,7 +866,11 @@ int server_run(struct config *cfg, const char *config_path, const char *state_di
 	server_g.ka_ping_ms = (uint64_t)cfg->ping_s * 1000;
 	server_g.ka_idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 	raise_fd_limit(cfg->max_connections);
-	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
+	/* Not LLL_NOTICE: lws formats a line before it calls lws_log_emit,
+	 * and the libev plugin's notices (several per message relayed) cost
+	 * about a tenth of brugd's instructions per message
+	 * (tests/bench/README.md). */
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
 	/* The JSON documents come from callback_http; files from web_root. */
 	memset(&api_mount, 0, sizeof api_mount);

@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Installs what building and running Brug needs on Debian 12, with --fuzz
-# also clang and its libFuzzer runtime (tests/fuzz), and with --tests what
-# the whole test suite needs, the fuzz packages included. Run as root.
-# Installs only what is missing, so a second run does nothing and takes well
-# under a second.
+# also clang and its libFuzzer runtime (tests/fuzz), with --tests what the
+# whole test suite needs, the fuzz packages included, and with --bench
+# (implies --tests) what tests/bench/compare.sh uses for profiles. Run as
+# root. Installs only what is missing, so a second run does nothing and
+# takes well under a second.
 #
-# usage: scripts/setup.sh [--tests] [--fuzz]
+# usage: scripts/setup.sh [--tests] [--fuzz] [--bench]
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-	echo "usage: $0 [--tests] [--fuzz]"
+	echo "usage: $0 [--tests] [--fuzz] [--bench]"
 }
 
 tests=0
 fuzz=0
+bench=0
 for arg in "$@"; do
 	case $arg in
 	--tests) tests=1; fuzz=1 ;;
 	--fuzz) fuzz=1 ;;
+	--bench) tests=1; fuzz=1; bench=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -33,6 +36,10 @@ packages=(
 	# Several nodes as one helpline (docs/cluster.md): the NATS server and C client.
 	nats-server libnats-dev
 )
+if ((bench)); then
+	# callgrind counts instructions; perf samples where the time goes.
+	packages+=(valgrind linux-perf)
+fi
 if ((tests)); then
 	# systemd: systemd-analyze checks the installed unit (17-install);
 	# testssl.sh and sslscan scan brugd's TLS (18-tls-scan).

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 /* brugd refuses more than 20 messages per connection in a fixed 10 s window
  * (protocol.md section 5). The generator keeps every sliding window of
@@ -89,6 +91,7 @@ struct conn {
 
 	/* staff */
 	const char *user, *password;
+	const char *totp;          /* base32 TOTP secret, or NULL */
 	bool ready, available, off_sent;
 	unsigned max_chats, quota, accepting, chats;
 	char offers[MAX_OFFERS][24];
@@ -103,6 +106,7 @@ struct chat {
 	unsigned k_s;              /* the staff's last reply; it lags k on the staff socket */
 	uint64_t v_sent, s_sent;   /* write times of the current messages */
 	bool ended_v, ended_s;
+	lws_sorted_usec_list_t next; /* --rate: the visitor's next message */
 };
 
 struct samples {
@@ -131,6 +135,9 @@ static struct {
 	const char *lang;
 	long server_pid;
 	bool verbose;
+	bool no_pace;              /* the daemon's rate limits are lifted: write at once */
+	unsigned rate;             /* --rate: relayed msgs/s over all chats, 0 = ping-pong */
+	uint64_t period_us;        /* --rate: one round trip per chat this often */
 
 	struct lws_context *ctx;
 	char origin[64];
@@ -162,6 +169,12 @@ static struct {
 	struct tally conn_errors, error_codes, close_codes, wrong_kinds, ended_early;
 
 	struct samples lat_login, lat_connect, lat_welcome, lat_v2s, lat_s2v, lat_echo;
+	/* The steady window: from the moment every chat has joined to the
+	 * first visitor's end, when all chats exchange messages. */
+	struct samples lat_steady;
+	struct proc_sample steady0, steady1;
+	uint64_t steady0_msgs, steady1_msgs, steady0_self_us, steady1_self_us;
+	bool in_steady, steady_done;
 	struct proc_sample srv_start, srv_staff, srv_held, srv_idle, srv_chats, srv_end;
 	uint64_t t_visitors_start, t_visitors_done;
 } g;
@@ -300,6 +313,44 @@ static void set_phase(enum phase p)
 	g.phase_t0 = mono_us();
 }
 
+/* This process's CPU time in µs. */
+static uint64_t self_cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static void steady_begin(void)
+{
+	if (g.in_steady || g.steady_done)
+		return;
+	g.steady0 = proc_sample(g.server_pid);
+	g.steady0.t_us = mono_us();
+	g.steady0_msgs = g.msgs_relayed;
+	g.steady0_self_us = self_cpu_us();
+	g.in_steady = true;
+	if (g.verbose)
+		say("steady window begins");
+}
+
+static void steady_end(void)
+{
+	if (!g.in_steady)
+		return;
+	g.steady1 = proc_sample(g.server_pid);
+	g.steady1.t_us = mono_us();
+	g.steady1_msgs = g.msgs_relayed;
+	g.steady1_self_us = self_cpu_us();
+	g.in_steady = false;
+	g.steady_done = true;
+	if (g.verbose)
+		say("steady window ends");
+}
+
 /* ---- chats by daemon id ---- */
 
 static bool parse_id(const char *s, uint64_t *out)
@@ -348,7 +399,7 @@ static bool rate_ok(const struct conn *c, uint64_t now, uint64_t *wait_us)
 {
 	uint64_t oldest;
 
-	if (c->n_sent < RATE_MAX)
+	if (g.no_pace || c->n_sent < RATE_MAX)
 		return true;
 	oldest = c->sent[c->next_sent];
 	if (now - oldest >= RATE_SPAN_US)
@@ -507,6 +558,24 @@ static void send_chat_msg(struct chat *ch, bool from_visitor)
 			  &ch->s_sent);
 }
 
+static void chat_next_cb(lws_sorted_usec_list_t *sul)
+{
+	struct chat *ch = lws_container_of(sul, struct chat, next);
+
+	if (ch->visitor != NULL && !ch->visitor->gone && g.phase == PHASE_CHATS)
+		send_chat_msg(ch, true);
+}
+
+/* The visitor's next message: at once, or with --rate at due (µs). */
+static void visitor_send_at(struct chat *ch, uint64_t now, uint64_t due)
+{
+	if (g.rate == 0 || due <= now) {
+		send_chat_msg(ch, true);
+		return;
+	}
+	lws_sul_schedule(g.ctx, 0, &ch->next, chat_next_cb, (lws_usec_t)(due - now));
+}
+
 /* Whether text is the marker of round trip k sent by the given side. */
 static bool marker_ok(const struct chat *ch, const char *text, bool from_visitor, unsigned k)
 {
@@ -537,6 +606,39 @@ static void wrong(const struct conn *c, const char *what, const char *type)
 }
 
 /* ---- staff ---- */
+
+/* The RFC 6238 code (SHA-1, 30 s, 6 digits) of base32 secret at now into
+ * out[7]; false if the secret is not base32. brugd takes a code once per
+ * step and account, so a login per account and server is what this allows. */
+static bool totp_code(const char *secret, time_t now, char out[7])
+{
+	unsigned char key[64], msg[8], mac[EVP_MAX_MD_SIZE];
+	unsigned klen = 0, mlen = 0, bits = 0, acc = 0, off;
+	uint64_t step = (uint64_t)now / 30;
+	uint32_t v;
+
+	for (const char *p = secret; *p != '\0' && *p != '='; p++) {
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", *q = strchr(a, *p);
+
+		if (q == NULL || klen == sizeof key)
+			return false;
+		acc = acc << 5 | (unsigned)(q - a);
+		bits += 5;
+		if (bits >= 8) {
+			key[klen++] = (unsigned char)(acc >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	for (int i = 7; i >= 0; i--, step >>= 8)
+		msg[i] = (unsigned char)step;
+	if (HMAC(EVP_sha1(), key, (int)klen, msg, sizeof msg, mac, &mlen) == NULL || mlen < 20)
+		return false;
+	off = mac[mlen - 1] & 0x0f;
+	v = ((uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 | (uint32_t)mac[off + 2] << 8 |
+	     mac[off + 3]) % 1000000u;
+	snprintf(out, 7, "%06u", (unsigned)v);
+	return true;
+}
 
 static void staff_pump(struct conn *c)
 {
@@ -633,6 +735,8 @@ static void staff_frame(struct conn *c, const char *type, json_t *f, uint64_t no
 				return;
 			}
 			samples_add(&g.lat_v2s, now - ch->v_sent);
+			if (g.in_steady)
+				samples_add(&g.lat_steady, now - ch->v_sent);
 			g.msgs_relayed++;
 			ch->k_s++;
 			send_chat_msg(ch, false);
@@ -711,7 +815,10 @@ static void visitor_frame(struct conn *c, const char *type, json_t *f, uint64_t 
 		c->position = 0;
 		g.joined++;
 		ch->k = 1;
-		send_chat_msg(ch, true);
+		/* With --rate, the chats' round trips are spread over the period. */
+		visitor_send_at(ch, now, now + (g.period_us ? (c->no * 2654435761ull) % g.period_us : 0));
+		if (g.joined == g.target_chats)
+			steady_begin();
 	} else if (strcmp(type, "msg") == 0) {
 		struct chat *ch = c->chat;
 		const char *from = json_string_value(json_object_get(f, "from"));
@@ -733,11 +840,14 @@ static void visitor_frame(struct conn *c, const char *type, json_t *f, uint64_t 
 				return;
 			}
 			samples_add(&g.lat_s2v, now - ch->s_sent);
+			if (g.in_steady)
+				samples_add(&g.lat_steady, now - ch->s_sent);
 			g.msgs_relayed++;
 			if (ch->k < g.messages) {
 				ch->k++;
-				send_chat_msg(ch, true);
+				visitor_send_at(ch, now, ch->v_sent + g.period_us);
 			} else {
+				steady_end();
 				send_json(c, json_pack("{s:s}", "type", "end"), NULL);
 			}
 		}
@@ -874,8 +984,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			samples_add(&g.lat_connect, mono_us() - c->t_start);
 			send_json(c, json_pack("{s:s, s:s}", "type", "hello", "lang", g.lang), NULL);
 		} else {
-			send_json(c, json_pack("{s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
-					       "password", c->password, "id", "login"), NULL);
+			char code[7];
+
+			if (c->totp != NULL && totp_code(c->totp, time(NULL), code))
+				send_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
+						       "password", c->password, "totp", code, "id", "login"), NULL);
+			else
+				send_json(c, json_pack("{s:s, s:s, s:s, s:s}", "type", "login", "user", c->user,
+						       "password", c->password, "id", "login"), NULL);
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -943,6 +1059,7 @@ static void finish(const char *why, bool complete)
 	g.stop_why = why;
 	g.stop_phase = g.phase;
 	g.complete = complete;
+	steady_end();
 	g.srv_end = proc_sample(g.server_pid);
 	set_phase(PHASE_DONE);
 	lws_sul_cancel(&g.tick_sul);
@@ -974,6 +1091,8 @@ static void start_chats(void)
 		g.target_chats = g.v_queued;
 	if (g.target_chats < g.chats)
 		say("only %u of %u chats possible (staff capacity or visitors)", g.target_chats, g.chats);
+	if (g.rate > 0 && g.target_chats > 0)
+		g.period_us = 2ull * g.target_chats * 1000000u / g.rate;
 	for (i = 0; i < g.n_staff; i++)
 		staff_pump(&g.staff[i]);
 }
@@ -1095,6 +1214,52 @@ static void print_mem(const char *label, const struct proc_sample *s)
 	       s->hwm_kb / 1024.0, (double)s->cpu_ms, (double)(s->t_us - g.t0) / 1e6);
 }
 
+/* The steady window's figures, and one RESULT line of key=value pairs for
+ * compare.sh (a value it cannot know is "-"). Needs sorted samples. */
+static void report_steady(unsigned held)
+{
+	double secs = (double)(g.steady1.t_us - g.steady0.t_us) / 1e6;
+	uint64_t msgs = g.steady1_msgs - g.steady0_msgs;
+	char rate[32] = "-", us[32] = "-", core[32] = "-", self[32] = "-", start[32] = "-", rss[32] = "-";
+	char p50[32] = "-", p99[32] = "-", all99[32] = "-", held_mib[32] = "-";
+
+	if (g.steady_done && secs > 0 && msgs > 0) {
+		snprintf(rate, sizeof rate, "%.0f", (double)msgs / secs);
+		snprintf(self, sizeof self, "%.0f", (double)(g.steady1_self_us - g.steady0_self_us) / 1e4 / secs);
+		if (g.steady0.ok && g.steady1.ok) {
+			double ms = (double)(g.steady1.cpu_ms - g.steady0.cpu_ms);
+
+			snprintf(us, sizeof us, "%.1f", ms * 1000 / (double)msgs);
+			snprintf(core, sizeof core, "%.0f", ms / 10 / secs);
+		}
+		printf("  steady window              %.1f s, %" PRIu64 " relayed msgs: %s msgs/s; server CPU %s µs per msg"
+		       " (%s%% of a core); loadgen %s%% of a core\n", secs, msgs, rate, us, core, self);
+	}
+	if (g.lat_steady.n > 0) {
+		snprintf(p50, sizeof p50, "%.2f", quantile_ms(&g.lat_steady, 0.50));
+		snprintf(p99, sizeof p99, "%.2f", quantile_ms(&g.lat_steady, 0.99));
+	}
+	if (g.lat_v2s.n > 0 && g.lat_s2v.n > 0) {
+		double a = quantile_ms(&g.lat_v2s, 0.99), b = quantile_ms(&g.lat_s2v, 0.99);
+
+		snprintf(all99, sizeof all99, "%.2f", a > b ? a : b);
+	}
+	if ((g.steady_done || g.in_steady) && g.srv_idle.ok && g.steady0.ok && g.joined > 0) {
+		snprintf(start, sizeof start, "%.2f", (double)(g.steady0.cpu_ms - g.srv_idle.cpu_ms) / g.joined);
+		printf("  chat start                 %s ms server CPU per chat (first accept until all %u joined)\n", start,
+		       g.joined);
+	}
+	if (g.srv_held.ok && held > 0)
+		snprintf(rss, sizeof rss, "%.1f", (double)(g.srv_held.rss_kb - g.srv_staff.rss_kb) / held);
+	if (g.srv_held.ok)
+		snprintf(held_mib, sizeof held_mib, "%.1f", g.srv_held.rss_kb / 1024.0);
+	printf("RESULT complete=%d held=%u rss_mib_held=%s rss_kib_per_waiting=%s msgs_per_s=%s srv_us_per_msg=%s srv_core_pct=%s"
+	       " loadgen_core_pct=%s steady_p50_ms=%s steady_p99_ms=%s relay_p99_ms=%s chat_start_ms=%s"
+	       " relayed=%" PRIu64 " wrong=%u rate_limited=%u\n",
+	       g.complete, held, held_mib, rss, rate, us, core, self, p50, p99, all99, start, g.msgs_relayed, g.wrong_frames,
+	       g.rate_limited);
+}
+
 static void report(void)
 {
 	struct rusage ru;
@@ -1145,6 +1310,7 @@ static void report(void)
 	print_lat("relay visitor -> staff", &g.lat_v2s);
 	print_lat("relay staff -> visitor", &g.lat_s2v);
 	print_lat("echo to own socket", &g.lat_echo);
+	print_lat("relay, steady window", &g.lat_steady);
 	if (g.srv_start.ok) {
 		printf("brugd (pid %ld)\n", g.server_pid);
 		print_mem("start", &g.srv_start);
@@ -1171,6 +1337,7 @@ static void report(void)
 			       (double)(g.srv_chats.cpu_ms - g.srv_idle.cpu_ms) / g.chats_done,
 			       g.msgs_relayed ? (double)(g.srv_chats.cpu_ms - g.srv_idle.cpu_ms) / g.msgs_relayed : 0);
 	}
+	report_steady(held);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		printf("loadgen itself                 max RSS %.1f MiB, CPU %.1f s user + %.1f s sys\n",
 		       ru.ru_maxrss / 1024.0, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
@@ -1189,6 +1356,7 @@ static void usage(FILE *f)
 		"  --staff-prefix P      user name prefix for --staff (default bench)\n"
 		"  --staff-user U,U,...  explicit staff user names instead of --staff\n"
 		"  --staff-password P    password of every staff account, or P,P,... one each\n"
+		"  --staff-totp S,S,...  base32 TOTP secret of each staff account (or one for all)\n"
 		"  --chats M             visitor<->staff chats that exchange messages (default 100)\n"
 		"  --messages K          round trips visitor->staff->visitor per chat (default 10)\n"
 		"  --duration-s S        stop after S seconds whatever happens (default 120)\n"
@@ -1196,6 +1364,8 @@ static void usage(FILE *f)
 		"  --batch N --batch-ms T   connect N visitors every T ms (default 50, 20)\n"
 		"  --lang L              visitors' language (default nl)\n"
 		"  --server-pid PID      sample this process's memory and CPU per phase\n"
+		"  --no-pace             do not keep under brugd's default rate limits (lifted in the config)\n"
+		"  --rate R              chats send at R relayed msgs/s in all, instead of ping-pong (implies --no-pace)\n"
 		"  --verbose             more progress on stderr\n");
 }
 
@@ -1241,7 +1411,7 @@ static unsigned raise_nofile(unsigned want)
 enum {
 	OPT_PORT = 256, OPT_CA, OPT_VISITORS, OPT_STAFF, OPT_STAFF_PREFIX, OPT_STAFF_USER,
 	OPT_STAFF_PASSWORD, OPT_CHATS, OPT_MESSAGES, OPT_DURATION, OPT_IDLE, OPT_BATCH, OPT_BATCH_MS,
-	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP,
+	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP, OPT_NO_PACE, OPT_RATE, OPT_STAFF_TOTP,
 };
 
 int main(int argc, char **argv)
@@ -1263,13 +1433,16 @@ int main(int argc, char **argv)
 		{ "lang", required_argument, NULL, OPT_LANG },
 		{ "server-pid", required_argument, NULL, OPT_PID },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "no-pace", no_argument, NULL, OPT_NO_PACE },
+		{ "staff-totp", required_argument, NULL, OPT_STAFF_TOTP },
+		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lws_context_creation_info info;
-	char *users_arg = NULL, *pw_arg = NULL, *users[1024], *pws[1024];
+	char *users_arg = NULL, *pw_arg = NULL, *totp_arg = NULL, *users[1024], *pws[1024], *totps[1024];
 	const char *prefix = "bench";
-	unsigned n_users = 0, n_pws = 0, port = 0, pid = 0, limit;
+	unsigned n_users = 0, n_pws = 0, n_totps = 0, port = 0, pid = 0, limit;
 	char **user_names = NULL;
 	int opt, status = 0;
 
@@ -1301,6 +1474,9 @@ int main(int argc, char **argv)
 		case OPT_LANG: g.lang = optarg; break;
 		case OPT_PID: ok = parse_uint(optarg, 1, INT_MAX, &pid); break;
 		case OPT_VERBOSE: g.verbose = true; break;
+		case OPT_NO_PACE: g.no_pace = true; break;
+		case OPT_STAFF_TOTP: totp_arg = optarg; break;
+		case OPT_RATE: ok = parse_uint(optarg, 1, 10000000, &g.rate); g.no_pace = true; break;
 		case OPT_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1323,6 +1499,12 @@ int main(int argc, char **argv)
 	}
 	if (pw_arg != NULL)
 		n_pws = split_list(pw_arg, pws, 1024);
+	if (totp_arg != NULL)
+		n_totps = split_list(totp_arg, totps, 1024);
+	if (n_totps > 1 && n_totps < g.n_staff) {
+		fprintf(stderr, "loadgen: give --staff-totp, one for all or one per user\n");
+		return 2;
+	}
 	if (g.n_staff > 0 && (n_pws == 0 || (n_pws > 1 && n_pws != g.n_staff))) {
 		fprintf(stderr, "loadgen: give --staff-password, one for all or one per user\n");
 		return 2;
@@ -1373,6 +1555,7 @@ int main(int argc, char **argv)
 			c->user = user_names[i];
 		}
 		c->password = n_pws == 1 ? pws[0] : pws[i];
+		c->totp = n_totps == 0 ? NULL : n_totps == 1 ? totps[0] : totps[i];
 	}
 
 	snprintf(g.origin, sizeof g.origin, "https://localhost:%d", g.port);
@@ -1428,5 +1611,6 @@ out:
 	free(g.lat_v2s.v);
 	free(g.lat_s2v.v);
 	free(g.lat_echo.v);
+	free(g.lat_steady.v);
 	return status;
 }

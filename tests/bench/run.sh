@@ -122,13 +122,20 @@ level = notice
 EOF
 password=bench-$(openssl rand -hex 12)
 echo "run.sh: creating $staff staff accounts" >&2
+# Every account has a TOTP second factor; loadgen computes the codes from
+# the secrets that staff add prints. A code works once per account, so each
+# round waits for the next 30 s step (below).
+secrets=()
 for i in $(seq "$staff"); do
-	printf '%s\n' "$password" | "$brugd" -f "$state/bench.conf" --state-dir "$state" \
+	uri=$(printf '%s\n' "$password" | "$brugd" -f "$state/bench.conf" --state-dir "$state" \
 		staff add "bench$i" --alias "Bench $i" --roles volunteer --langs nl --max-chats 20 \
-		>>"$state/staff-add.log" 2>&1
+		2>>"$state/staff-add.log")
+	secrets+=("$(sed -n 's/.*[?&]secret=\([A-Z2-7]*\).*/\1/p' <<<"$uri")")
 done
+totp=$(IFS=,; echo "${secrets[*]}")
 
 # ---- brugd -----------------------------------------------------------------
+: >"$state/brugd.log"   # the background job opens it only once it runs
 "$brugd" -f "$state/bench.conf" --state-dir "$state" --port 0 >"$state/brugd.log" 2>&1 &
 pid=$!
 port=
@@ -185,8 +192,11 @@ status=0
 for r in $(seq "$rounds"); do
 	echo "run.sh: round $r of $rounds" >&2
 	echo "== round $r" >>"$out"
+	if ((r > 1)); then
+		sleep $((30 - $(date +%s) % 30 + 1))
+	fi
 	"$loadgen" --port "$port" --ca "$state/ca.pem" --visitors "$visitors" --staff "$staff" \
-		--staff-password "$password" --chats "$chats" --messages "$messages" \
+		--staff-password "$password" --staff-totp "$totp" --chats "$chats" --messages "$messages" \
 		--duration-s "$duration_s" --idle-s "$idle_s" --server-pid "$pid" \
 		>"$state/loadgen-$r.txt" 2>"$state/loadgen-$r.err" || status=$?
 	cat "$state/loadgen-$r.txt" >>"$out"

@@ -117,6 +117,18 @@ test('a frame over 16 KiB closes with 1009', { timeout: 15000 }, async () => {
 	assert.equal((await s.closed()).code, 1009);
 });
 
+test('a message in several frames is put together, and a whole one after it read as well', { timeout: 15000 }, async () => {
+	const v = await connectVisitor(b);
+	const text = JSON.stringify({ type: 'hello', lang: 'nl' });
+	v.ws.send(text.slice(0, 5), { fin: false });
+	v.ws.send(text.slice(5, 12), { fin: false });
+	v.ws.send(text.slice(12), { fin: true });
+	assert.equal((await v.next('welcome')).lang, 'nl');
+	v.send({ type: 'nope', id: 'w-1' });
+	assertError(await v.waitFor({ type: 'error', id: 'w-1' }), 'bad_type', 'w-1');
+	v.close();
+});
+
 test('a binary frame closes with 1003', { timeout: 15000 }, async () => {
 	const v = await connectVisitor(b);
 	v.sendRaw(Buffer.from(JSON.stringify({ type: 'hello', lang: 'nl' })), { binary: true });
