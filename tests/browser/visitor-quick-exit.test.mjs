@@ -75,6 +75,13 @@ async function blankAfter(page, type) {
     setTimeout(() => reject(new Error(`the page did not blank after ${type}`)), STEP_MS).unref();
   });
   seen.catch(() => {});
+  // The binding's call is a message from the old document: hold the
+  // neutral page's request until it has arrived, or a navigation that
+  // commits first (on a busy machine) throws the report away.
+  await page.route(neutralUrl, async (route) => {
+    await seen.catch(() => {});
+    await route.continue().catch(() => {});
+  }, { times: 1 });
   await page.exposeFunction(name, (state) => resolve(state));
   await page.evaluate(([n, t]) => {
     window.addEventListener(t, () => {
