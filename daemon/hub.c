@@ -699,6 +699,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
+	h->queue_flush_max = QUEUE_FLUSH_PER_TICK;
 	list_init(&h->replaying);
 	list_init(&h->staff_away);
 	list_init(&h->logins);

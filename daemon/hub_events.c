@@ -158,16 +158,20 @@ static void ev_queue(void *ctx, struct router_visitor *v)
 void hub_events_flush_queue(struct hub *h)
 {
 	struct list *it, *tmp;
+	unsigned sent = 0;
 
 	list_for_each_safe(it, tmp, &h->queue_dirty) {
 		struct vsession *vs = list_entry(it, struct vsession, dirty_link);
 		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING &&
 		    h->now_ms - vs->queue_sent_ms < QUEUE_UPDATE_MIN_MS)
 			continue;
+		if (sent >= h->queue_flush_max)
+			break;   /* the rest on the next tick, in the same order */
 		list_remove(&vs->dirty_link);
 		if (vs->conn != NULL && vs->rv != NULL && vs->rv->state == ROUTER_V_WAITING) {
 			hub_events_send_queue(h, vs->rv);
 			vs->queue_sent_ms = h->now_ms;
+			sent++;
 		}
 	}
 }

@@ -50,6 +50,11 @@ struct staff_login_job;
  * head of a long queue changes every place behind it, and several chats
  * starting in a row would otherwise send each waiting visitor a burst. */
 #define QUEUE_UPDATE_MIN_MS 2000
+/* Held-back queue updates sent in one tick at most: after a burst of chat
+ * starts with 10,000 waiting, sending every update in the same tick held
+ * the loop (and every chat's relay) for over 100 ms (tests/bench/README.md);
+ * the rest go out on the next ticks, 250 ms apart. */
+#define QUEUE_FLUSH_PER_TICK 1000
 /* Password checks queued at once; beyond, logins are refused as rate
  * limited (each check takes ~60 ms and 64 MiB on the worker thread). */
 #define LOGINS_IN_FLIGHT 32
@@ -191,6 +196,7 @@ struct hub {
 	struct list visitors, staff_conns;  /* struct hub_conn.link */
 	struct list sessions;              /* struct vsession.link */
 	struct list queue_dirty;           /* struct vsession.dirty_link */
+	unsigned queue_flush_max;          /* QUEUE_FLUSH_PER_TICK (tests lower it) */
 	struct list replaying;             /* struct hub_conn.replay_link */
 	uint64_t now_ms;                   /* time of the call being handled */
 	unsigned n_visitors, n_staff;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "common.h"
 #include "hub.h"
+#include "hub_private.h"
 #include "i18n.h"
 #include "staff.h"
 #include "util/token.h"
@@ -309,6 +310,37 @@ static void test_queue_updates_are_coalesced(void **state)
 	assert_int_equal(count_type(v[0], "queue"), 1);
 	hub_tick(e->h, 9000);
 	assert_int_equal(count_type(v[4], "queue"), 2);
+}
+
+/* The held-back updates go out a bounded number per tick, oldest first, so
+ * a burst of chat starts with a long queue never holds the loop. */
+static void test_queue_flush_bounded_per_tick(void **state)
+{
+	struct env *e = *state;
+	struct fake *s = login_available(e, 1000), *v[6];
+
+	e->h->queue_flush_max = 2;
+	for (int i = 0; i < 6; i++) {
+		v[i] = open_visitor(e, 1000);
+		input(v[i], "{\"type\":\"hello\",\"lang\":\"nl\"}", 1000);
+	}
+	/* Two chats start at once: five places change; the visitor who was
+	 * served first hears at once, the others wait for QUEUE_UPDATE_MIN_MS. */
+	accept_offer_for_position(e, s, 0, 1100);
+	accept_offer_for_position(e, s, 1, 1200);
+	hub_tick(e->h, 3500);
+	{
+		unsigned got = 0;
+		for (int i = 2; i < 6; i++)
+			got += count_type(v[i], "queue") == 2;
+		assert_int_equal(got, 2);   /* two of the four this tick */
+	}
+	hub_tick(e->h, 3750);
+	for (int i = 2; i < 6; i++)
+		assert_int_equal(count_type(v[i], "queue"), 2);
+	hub_tick(e->h, 4000);
+	for (int i = 2; i < 6; i++)
+		assert_int_equal(count_type(v[i], "queue"), 2);
 }
 
 static void test_refusals_change_nothing(void **state)
@@ -882,6 +914,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_queue_updates_are_coalesced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_flush_bounded_per_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waiting_sessions_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_session_moves_to_new_socket, setup, teardown),
