@@ -142,11 +142,14 @@ cat >"$state/bench.conf" <<EOF
 [server]
 hostname = localhost
 port = 0
+; one address holds every benchmark connection: no per-address cap
+max_connections_per_source = 1000000
 web_root = $repo/web-client
 state_dir = $state
 max_connections = 20000
 
 [chat]
+max_waiting_per_source = 1000000
 ; lifted for the benchmark only (docs/operations.md: never in production)
 rate_limit_messages = 1000000
 languages = nl ar ti tr en

@@ -105,11 +105,14 @@ cat >"$state/bench.conf" <<EOF
 [server]
 hostname = localhost
 port = 0
+; one address holds every benchmark connection: no per-address cap
+max_connections_per_source = 1000000
 web_root = $repo/web-client
 state_dir = $state
 max_connections = 20000
 
 [chat]
+max_waiting_per_source = 1000000
 languages = nl ar ti tr en
 default_language = nl
 ; short, so the sessions of visitors that left are gone before the next round
