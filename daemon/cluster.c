@@ -18,6 +18,7 @@
 #include "config.h"
 #include "hub.h"
 #include "members.h"
+#include "replica.h"
 #include "proto.h"
 #include "router.h"
 #include "util/list.h"
@@ -298,6 +299,8 @@ static void handle_heartbeat(struct cluster *cl, const char *text, size_t len, u
 	} else if (rc == MEMBERS_JOINED) {
 		log_notice("cluster: node %s joined (%u nodes)", node, members_count(cl->members));
 	}
+	if (rc == MEMBERS_JOINED)
+		cl->rep_resync = true;   /* owners and backups may have moved */
 	else if (rc == MEMBERS_SELF && cl->hb_seq % 30 == 1)
 		log_warn("cluster: another node calls itself %s; give each node its own [cluster] node", node);
 	else if (rc == MEMBERS_FULL)
@@ -374,6 +377,7 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 		if (p->closing)
 			cluster_sproxy_free(p, now);
 	}
+	cluster_rep_resync(cl);
 	if (dropped != cl->dropped_logged) {
 		log_warn("cluster: %u NATS messages dropped (the loop fell behind)", dropped - cl->dropped_logged);
 		cl->dropped_logged = dropped;
@@ -399,6 +403,7 @@ void cluster_tick(struct cluster *cl, uint64_t now)
 	}
 	members_expire(cl->members, now, log_gone, &(struct gone_ctx){ cl, now });
 	cluster_expire_pending(cl, now);
+	cluster_rep_resync(cl);
 }
 
 struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), void *ctx, uint64_t now)
@@ -423,14 +428,17 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 	for (unsigned i = 0; i < cfg->n_langs; i++)
 		off += (size_t)snprintf(cl->langs + off, sizeof cl->langs - off, "%s%s", i ? " " : "", cfg->langs[i]);
 	cl->members = members_new(cfg->node, cl->boot, CLUSTER_MEMBER_TIMEOUT_MS);
-	if (cl->members == NULL || pthread_mutex_init(&cl->lock, NULL) != 0) {
+	cl->replicas = replica_store_new();
+	if (cl->members == NULL || cl->replicas == NULL || pthread_mutex_init(&cl->lock, NULL) != 0) {
 		members_free(cl->members);
+		replica_store_free(cl->replicas);
 		free(cl);
 		return NULL;
 	}
 	if (pthread_cond_init(&cl->done, NULL) != 0) {
 		pthread_mutex_destroy(&cl->lock);
 		members_free(cl->members);
+		replica_store_free(cl->replicas);
 		free(cl);
 		return NULL;
 	}
@@ -631,6 +639,7 @@ void cluster_free(struct cluster *cl)
 	pthread_cond_destroy(&cl->done);
 	pthread_mutex_destroy(&cl->lock);
 	members_free(cl->members);
+	replica_store_free(cl->replicas);   /* wipes every transcript */
 	free(cl);
 }
 

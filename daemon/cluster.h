@@ -80,4 +80,30 @@ void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
 /* c's socket is gone: tell the owner and free f. Accepts NULL. */
 void cluster_forward_close(struct cluster_fwd *f);
 
+
+/* ---- replicas of this node's sessions (section 6) ---- */
+
+struct router_chat;
+struct chat_msg;
+/* A session's replica as the hub sees it; every pointer borrowed. */
+struct cluster_rep {
+	uint64_t sid;
+	const char *token_hash;          /* 64 hex */
+	int lang, topic;
+	uint64_t ticket_wall_ms;
+	bool chatting;
+	const struct router_chat *chat;  /* NULL: no chat (waiting, no transcript) */
+	uint64_t chat_started_wall_ms;
+};
+/* Publish r to the node that replicates lang's sessions of this node (the
+ * owner of lang, or its backup when that is us); full: the chat's whole
+ * transcript follows, else only a new chat resets it. */
+void cluster_rep_session(struct cluster *cl, const struct cluster_rep *r, bool full);
+/* Message m (borrowed) of session sid's chat. */
+void cluster_rep_msg(struct cluster *cl, uint64_t sid, int lang, uint64_t chat_id, const struct chat_msg *m);
+/* Session sid is over: its replica goes. */
+void cluster_rep_drop(struct cluster *cl, uint64_t sid, int lang);
+/* Forget every replica we sent before (then hub_rep_all sends them anew). */
+void cluster_rep_reset(struct cluster *cl);
+
 #endif

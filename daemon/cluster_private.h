@@ -35,7 +35,10 @@
 /* What the inbox holds at most: a loop that stalls this long drops the
  * rest (heartbeats come again every second) rather than grow without end. */
 #define INBOX_MAX 10000
-#define MSG_MAX_BYTES 65536
+/* A message from NATS larger than this is dropped: a `msg` frame of
+ * CHAT_MSG_MAX_BYTES, escaped once in the frame and again as a string of
+ * the cluster's message, fits (nats-server's max_payload is 1 MiB). */
+#define MSG_MAX_BYTES (512 * 1024)
 /* libnats closes a connection for good on some failures (a certificate it
  * cannot verify, a refused login) even when told to retry forever; a node
  * then starts over this long after, so it rejoins once the fault is fixed. */
@@ -65,6 +68,7 @@ struct cluster_fwd {
 	bool lost;                 /* the owner left: input goes nowhere */
 	bool pending;              /* asking who holds its resume token; owner "" */
 	uint64_t deadline_ms;      /* while pending: serve it here after this */
+	char hash[65];             /* while pending: the token hash asked for; wiped */
 	struct list held;          /* while pending: its frames, struct inmsg */
 	unsigned n_held;
 	char owner[MEMBERS_NAME_MAX + 1];
@@ -118,6 +122,8 @@ struct cluster {
 	bool stopped;              /* loop side: cluster_stop ran */
 	uint64_t restart_ms;       /* != 0: the connection closed; start over then */
 	unsigned dropped_logged;
+	struct replica_store *replicas; /* other nodes' sessions (section 6) */
+	bool rep_resync;           /* the members changed: send our replicas anew */
 
 	pthread_mutex_t lock;      /* guards the fields below */
 	pthread_cond_t done;       /* signalled when a subscription or the connection is through */
@@ -159,6 +165,13 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 void cluster_handle_resume_question(struct cluster *cl, const char *text, size_t len);
 void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now);
 void cluster_expire_pending(struct cluster *cl, uint64_t now);
+
+/* cluster_replica.c; j and strings borrowed. */
+void cluster_handle_replica(struct cluster *cl, const char *t, const char *from, json_t *j);
+/* node is lost: restore its sessions we hold replicas of. */
+void cluster_restore_lost(struct cluster *cl, const char *node, uint64_t now);
+/* After a membership change: our replicas to their new targets. */
+void cluster_rep_resync(struct cluster *cl);
 
 #endif
 

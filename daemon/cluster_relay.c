@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "members.h"
 #include "proto.h"
+#include "replica.h"
 #include "router.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -301,6 +302,7 @@ void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
 			hub_kick(f->conn, 1012, "node lost");
 		}
 	}
+	cluster_restore_lost(cl, name, now);
 }
 
 static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *from);
@@ -315,6 +317,11 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 	json_int_t id = 0;
 	int code = 1011;
 
+	if (j != NULL && json_unpack(j, "{s:s, s:s}", "t", &t, "from", &from) == 0 && strncmp(t, "rep", 3) == 0 &&
+	    members_name_valid(from)) {
+		cluster_handle_replica(cl, t, from, j);
+		goto out;
+	}
 	if (j == NULL || json_unpack(j, "{s:s, s:s, s?:I, s?:s%, s?:s, s?:i, s?:s, s?:s}", "t", &t, "from", &from,
 				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason,
 				     "u", &u) != 0 ||
@@ -411,6 +418,13 @@ struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c,
 	f->id = ++cl->next_fwd_id;
 	f->pending = true;
 	f->deadline_ms = cl->now_ms + RESUME_WAIT_MS;
+	snprintf(f->hash, sizeof f->hash, "%s", hash);
+	/* We hold a replica of this session: its node may be dead without
+	 * the list knowing yet. Wait until it answers or is declared lost
+	 * (its sessions are then restored here and f is served at once). */
+	const char *holder = replica_find_hash(cl->replicas, hash);
+	if (holder != NULL && members_has(cl->members, holder))
+		f->deadline_ms = cl->now_ms + CLUSTER_MEMBER_TIMEOUT_MS + RESUME_WAIT_MS;
 	list_init(&f->held);
 	list_add_tail(&cl->fwds, &f->link);
 	/* Everyone hears the question; the node holding the session answers
@@ -468,6 +482,7 @@ void cluster_forward_close(struct cluster_fwd *f)
 		list_remove(&f->link);
 	}
 	held_free(f);
+	secmem_wipe(f->hash, sizeof f->hash);
 	free(f);
 }
 
@@ -478,6 +493,7 @@ static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *
 	struct list *it, *tmp;
 
 	f->pending = false;
+	secmem_wipe(f->hash, sizeof f->hash);
 	snprintf(f->owner, sizeof f->owner, "%s", from);
 	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I}", "t", "open", "id", (json_int_t)f->id));
 	list_for_each_safe(it, tmp, &f->held) {
@@ -509,6 +525,7 @@ void cluster_expire_pending(struct cluster *cl, uint64_t now)
 			held.prev->next = &held;
 		}
 		struct hub_conn *conn = f->conn;
+		secmem_wipe(f->hash, sizeof f->hash);
 		free(f);
 		list_for_each_safe(jt, jtmp, &held) {
 			struct inmsg *m = list_entry(jt, struct inmsg, link);

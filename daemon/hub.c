@@ -156,6 +156,7 @@ int hub_relay_msg(struct hub *h, struct router_chat *chat, struct router_staff *
 	m = chat_log_append(&chat->log, from == NULL, from ? from->alias : NULL, text, len, hub_wall_now(h));
 	if (m == NULL)
 		return BRUG_E_INTERNAL;
+	hub_rep_msg(h, chat, m);
 	for_visitor = proto_frame_take(replay_msg_json(chat, m, false), NULL);
 	for_staff = proto_frame_take(replay_msg_json(chat, m, true), NULL);
 	if (for_visitor == NULL || for_staff == NULL) {
@@ -518,9 +519,10 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 	struct proto_in in = { 0 };
 	const struct handler *hd;
 	struct rate *r = conn_rate(c);
+	struct hub *h = c->hub;
 	int rc;
 
-	c->hub->now_ms = now;
+	h->now_ms = now;
 	if (c->dead)
 		return;
 	if (c->fwd != NULL) {
@@ -572,6 +574,7 @@ void hub_input(struct hub_conn *c, const char *buf, size_t len, uint64_t now)
 		hub_reply_error(c, rc, in.id, now);
 out:
 	proto_in_fini(&in);
+	hub_rep_flush(h);   /* c may be closed by now */
 }
 
 void hub_closed(struct hub_conn *c, uint64_t now)
@@ -648,6 +651,7 @@ void hub_tick(struct hub *h, uint64_t now)
 	ssession_expire_away(h, now);
 	blocklist_expire(h->blocks, now);
 	hub_events_flush_queue(h);
+	hub_rep_flush(h);
 	stats_flush(h->svc.stats, (int64_t)hub_wall_now(h));
 	pump_replays(h);
 	staff_audit_maintain(h->staff, (int64_t)hub_wall_now(h));
@@ -699,6 +703,7 @@ struct hub *hub_new(const struct config *cfg, struct i18n *t, struct staff *st, 
 	list_init(&h->staff_conns);
 	list_init(&h->sessions);
 	list_init(&h->queue_dirty);
+	list_init(&h->rep_dirty);
 	h->queue_flush_max = QUEUE_FLUSH_PER_TICK;
 	list_init(&h->replaying);
 	list_init(&h->staff_away);

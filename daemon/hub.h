@@ -133,6 +133,19 @@ void hub_serve_here(struct hub_conn *c);
  * hash (token_hash_hex; borrowed). For another node's question. */
 bool hub_has_session_hash(struct hub *h, const char *hash);
 
+/* ---- replicas (docs/cluster.md, section 6) ---- */
+struct replica;
+/* Restore a lost node's session from its replica (borrowed; copied):
+ * waiting in ticket order, or in its chat with the same id, staff and
+ * seq, disconnected and in its grace until the visitor resumes with its
+ * token (known here by hash). 0, or BRUG_E_* (nothing changed). */
+int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now);
+/* The replica targets changed (a node joined or left): every session's
+ * replica, transcript included, is sent again at the next flush. */
+void hub_rep_all(struct hub *h);
+/* Send what hub_rep_all or the hub's events left out of date. */
+void hub_rep_flush_all(struct hub *h);
+
 struct roster;
 struct stats;
 /* Lend the hub the shift roster and the statistics (borrowed; either may

@@ -143,6 +143,8 @@ static void ev_queue(void *ctx, struct router_visitor *v)
 	struct hub *h = ctx;
 	struct vsession *vs = v->owner;
 
+	if (vs != NULL && vs->rep_state != v->state)
+		hub_rep_touch(vs, false);   /* entered the queue (from parked, too) */
 	if (vs == NULL || vs->conn == NULL || list_linked(&vs->dirty_link))
 		return;   /* a resume sends the state afresh; a pending update will */
 	if (vs->queue_sent_ms == 0 || h->now_ms - vs->queue_sent_ms >= QUEUE_UPDATE_MIN_MS) {
@@ -240,12 +242,15 @@ static void ev_joined(void *ctx, struct router_chat *c, struct router_staff *s)
 							     "chat", hub_id_json(c->id), "staff", hub_staff_json(s)), NULL);
 	}
 	hub_events_chat_to_staff(h, c, s);
+	hub_rep_touch(c->visitor != NULL ? c->visitor->owner : NULL, false);
 	log_info("c%llu joined a chat", hub_staff_conn(s) ? (unsigned long long)hub_staff_conn(s)->no : 0ull);
 }
 
 static void ev_left(void *ctx, struct router_chat *c, struct router_staff *s, enum router_leave why)
 {
 	const char *reason = why == ROUTER_LEAVE_TRANSFERRED ? "transferred" : "dropped";
+
+	hub_rep_touch(c->visitor != NULL ? c->visitor->owner : NULL, false);
 
 	hub_send_json(hub_visitor_conn(c->visitor), json_pack("{s:s, s:o}", "type", "left", "staff", hub_staff_json(s)), NULL);
 	for (unsigned i = 0; i < c->n_staff; i++)
@@ -262,6 +267,7 @@ static void ev_requeued(void *ctx, struct router_visitor *v)
 	struct vsession *vs = v->owner;
 	char *text;
 
+	hub_rep_touch(vs, false);
 	if (hub_visitor_conn(v) == NULL)
 		return;
 	text = i18n_text(h->i18n, vs->lang, I18N_REQUEUED);
@@ -323,6 +329,8 @@ static void ev_ended(void *ctx, struct router_chat *c, enum router_end by)
 			      wait_s, dur_s);
 		/* Once the chat is over the resume token has nothing to resume. */
 		vsession_forget_token(vs);
+		secmem_wipe(vs->rhash, sizeof vs->rhash);
+		hub_rep_touch(vs, false);   /* its replica goes */
 	}
 	log_info("chat ended by %s", end_name(by, true));
 }

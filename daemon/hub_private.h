@@ -103,6 +103,15 @@ struct vsession {
 	struct source_entry *src;      /* its client source (one count), or NULL */
 	struct list src_link;          /* in src->users, oldest first */
 	struct rate rate;              /* flood windows of the session, across its sockets */
+	/* Its replica on another node (docs/cluster.md, section 6; hub_replica.c). */
+	uint64_t sid;                  /* per-boot handle, names the replica */
+	uint64_t ticket_wall_ms;       /* first entry into the queue (wall clock), kept */
+	char rhash[65];                /* restored from a replica: its token's hash until
+					* the visitor resumes (token is "" meanwhile); wiped */
+	struct list rep_link;          /* in hub.rep_dirty while its replica is out of date */
+	bool rep_full;                 /* send the transcript along */
+	bool rep_sent;                 /* a replica exists on the other node */
+	enum router_visitor_state rep_state; /* state the replica last had */
 };
 
 struct hub_conn {
@@ -220,6 +229,8 @@ struct hub {
 	struct cluster *cluster;           /* NULL: a single node */
 	uint64_t id_base;                  /* the router's offer and chat ids start after it */
 	struct blocklist *blocks;          /* blocked client sources (hashed), RAM only */
+	struct list rep_dirty;             /* struct vsession.rep_link */
+	uint64_t next_sid;
 };
 
 /* A staff member whose console dropped: kept (unavailable, with its chats)
@@ -253,6 +264,22 @@ struct pending_login {
  * and in are borrowed, in is decoded and the sender's side, session and
  * roles are checked; they return 0, a BRUG_E_* refusal that the hub sends
  * as an error, or -1 when they answered and closed c themselves. */
+
+/* ---- hub_replica.c: replicas of our sessions on another node (section 6) ---- */
+
+/* vs's replica is out of date; full: send its transcript too. */
+void hub_rep_touch(struct vsession *vs, bool full);
+/* Send the replicas that are out of date (or their end). */
+void hub_rep_flush(struct hub *h);
+/* m (borrowed) was appended to c: its replica gets it before anyone sees
+ * the message, so a message a sender saw confirmed is held twice. */
+void hub_rep_msg(struct hub *h, struct router_chat *c, const struct chat_msg *m);
+/* vs is being freed: its replica goes too. */
+void hub_rep_forget(struct vsession *vs);
+/* Whether vs's current token (or restored hash) hashes to hash. */
+bool vsession_hash_is(const struct vsession *vs, const char *hash);
+/* A restored session whose token hashes as token's does, or NULL. */
+struct vsession *vsession_find_restored(struct hub *h, const char *token);
 
 /* ---- hub.c: sending, rate limits, message relay ---- */
 

@@ -70,7 +70,14 @@ static void hash_remove(struct router *r, struct chat_impl *ci)
 	}
 }
 
-static struct chat_impl *new_chat(struct router *r, struct router_visitor *v, uint64_t now_ms)
+void router_rehash_chat(struct router *r, struct chat_impl *ci, uint64_t new_id)
+{
+	hash_remove(r, ci);
+	ci->pub.id = new_id;
+	hash_insert(r, ci);
+}
+
+struct chat_impl *router_new_chat(struct router *r, struct router_visitor *v, uint64_t now_ms)
 {
 	struct chat_impl *ci = calloc(1, sizeof *ci);
 	struct router_chat *c;
@@ -94,7 +101,7 @@ static struct chat_impl *new_chat(struct router *r, struct router_visitor *v, ui
 	return ci;
 }
 
-static void seat_staff(struct router_chat *c, struct router_staff *s, uint64_t now_ms)
+void router_seat_staff(struct router_chat *c, struct router_staff *s, uint64_t now_ms)
 {
 	struct chat_impl *ci = impl_of_chat(c);
 
@@ -168,7 +175,7 @@ static void end_chat(struct router *r, struct router_chat *c, enum router_end by
 
 /* v's only staff member left: v goes back to the head of its queue with its
  * chat (and transcript), keeping enqueued_ms. */
-static void requeue(struct router *r, struct router_visitor *v)
+void router_requeue(struct router *r, struct router_visitor *v)
 {
 	struct lang_state *l = &r->langs[v->lang];
 
@@ -613,7 +620,7 @@ void router_staff_remove(struct router *r, struct router_staff *s, uint64_t now_
 			EMIT(r, left, c, s, ROUTER_LEAVE_DROPPED);
 		} else if (c->visitor != NULL) {
 			log_debug("router: chat %llu requeued", (unsigned long long)c->id);
-			requeue(r, c->visitor);
+			router_requeue(r, c->visitor);
 		}
 	}
 	list_remove(&s->link);
@@ -684,7 +691,7 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 		if (c == NULL) {
 			/* Allocate before changing anything, so no memory
 			 * leaves the offer pending as it was. */
-			struct chat_impl *ci = new_chat(r, v, now_ms);
+			struct chat_impl *ci = router_new_chat(r, v, now_ms);
 
 			if (ci == NULL)
 				return -ENOMEM;
@@ -699,7 +706,7 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 		free(o);
 		router_queue_leave(r, v, mean_changed);
 		router_set_state(v, ROUTER_V_CHATTING);
-		seat_staff(c, s, now_ms);
+		router_seat_staff(c, s, now_ms);
 		log_debug("router: chat %llu joined by staff %llu", (unsigned long long)c->id,
 			  (unsigned long long)s->id);
 		EMIT(r, joined, c, s);
@@ -723,10 +730,10 @@ int router_offer_accept(struct router *r, struct router_staff *s, uint64_t offer
 	if (transfer && c->n_staff >= ROUTER_CHAT_MAX_STAFF) {
 		/* Out of a full chat the requester makes room first. */
 		unseat_staff(c, from);
-		seat_staff(c, s, now_ms);
+		router_seat_staff(c, s, now_ms);
 		EMIT(r, joined, c, s);
 	} else {
-		seat_staff(c, s, now_ms);
+		router_seat_staff(c, s, now_ms);
 		EMIT(r, joined, c, s);
 		if (transfer)
 			unseat_staff(c, from);

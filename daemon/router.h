@@ -296,6 +296,38 @@ void router_lang_stats(const struct router *r, struct router_lang_stats *out, un
  * offers at once. */
 void router_staff_set_quiet(struct router *r, struct router_staff *s, bool quiet, uint64_t now_ms);
 
+/* ---- restoring a lost node's sessions (docs/cluster.md, section 6) ---- */
+
+/* The staff member logged in here under username, or NULL. */
+struct router_staff *router_staff_find_user(struct router *r, const char *username);
+
+/* v (NEW, from router_visitor_new) takes its place in lang's queue from
+ * another node's replica: ordered by enqueued_ms (this router's clock;
+ * equal ones after those already there), disconnected, its grace running
+ * from now. Queue events as on entry (v's own, and those behind it). BRUG_E_BAD_FIELD for a bad lang or topic, BRUG_E_CONFLICT
+ * unless v is NEW. */
+int router_visitor_restore(struct router *r, struct router_visitor *v, int lang, int topic,
+			   uint64_t enqueued_ms, uint64_t now_ms);
+
+/* A chat as a replica describes it; staff borrowed (members found here,
+ * NULL entries skipped). */
+struct router_chat_replica {
+	uint64_t id;              /* kept: the clients know the chat by it */
+	int lang, topic;
+	unsigned visitor_no;
+	uint64_t enqueued_ms, started_ms;   /* this router's clock */
+	struct router_staff *staff[ROUTER_CHAT_MAX_STAFF];
+	unsigned n_staff;
+};
+/* v (NEW) restored in its chat, disconnected and in its grace: the staff
+ * found here are seated (counted in open_chats), no events fire. With
+ * none found, v waits at the head of its queue with the chat, as after
+ * its staff member dropped (requeued). The log is empty; the caller
+ * fills it (chat_log_append with next_seq set). NULL on no memory, a bad
+ * field, or an id already in use (nothing changed). */
+struct router_chat *router_chat_restore(struct router *r, struct router_visitor *v,
+					const struct router_chat_replica *cr, uint64_t now_ms);
+
 /* ---- time and state ---- */
 
 /* Whether lang has a staff member who is online and available. */

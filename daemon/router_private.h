@@ -77,6 +77,16 @@ static inline struct staff_impl *impl_of_staff(struct router_staff *s)
 			(r)->ev.name((r)->ctx, __VA_ARGS__);  \
 	} while (0)
 
+/* router.c, for router_restore.c */
+/* A new chat of v with the router's next id (hashed and listed), no staff. */
+struct chat_impl *router_new_chat(struct router *r, struct router_visitor *v, uint64_t now_ms);
+/* Seat s in c: open_chats and idle_since follow. */
+void router_seat_staff(struct router_chat *c, struct router_staff *s, uint64_t now_ms);
+/* v (its chat kept) back at the head of its queue; emits requeued. */
+void router_requeue(struct router *r, struct router_visitor *v);
+/* Give ci another id, in the id hash too. */
+void router_rehash_chat(struct router *r, struct chat_impl *ci, uint64_t new_id);
+
 /* router_dispatch.c */
 void router_set_state(struct router_visitor *v, enum router_visitor_state to);
 bool router_record_sample(struct lang_state *l, uint64_t sample);

@@ -122,7 +122,9 @@ void vsession_free(struct vsession *vs)
 {
 	if (vs == NULL)
 		return;
+	hub_rep_forget(vs);
 	vsession_forget_token(vs);
+	secmem_wipe(vs->rhash, sizeof vs->rhash);
 	list_remove(&vs->link);
 	list_remove(&vs->dirty_link);
 	list_remove(&vs->src_link);
@@ -176,7 +178,9 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	/* A fresh token each time: a token seen on a dropped network is spent. */
 	if (vsession_new_token(vs) < 0)
 		return BRUG_E_INTERNAL;
+	secmem_wipe(vs->rhash, sizeof vs->rhash);   /* restored: the token is known now */
 	router_visitor_attach(h->router, v, now);
+	hub_rep_touch(vs, false);
 	send_welcome(c, vs, router_lang_open(h->router, v->lang), true, in->id);
 	if (v->state == ROUTER_V_WAITING) {
 		list_remove(&vs->dirty_link);
@@ -261,6 +265,8 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 
 	if (in->resume != NULL) {
 		struct vsession *old = map_find(h, in->resume);
+		if (old == NULL)
+			old = vsession_find_restored(h, in->resume);   /* a lost node's session */
 		if (old != NULL && old->rv != NULL &&
 		    (old->rv->state == ROUTER_V_WAITING || old->rv->state == ROUTER_V_CHATTING)) {
 			/* A resume counts against the session's window too: a storm
@@ -309,6 +315,8 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		list_init(&vs->link);
 		list_init(&vs->dirty_link);
 		list_init(&vs->src_link);
+		list_init(&vs->rep_link);
+		vs->sid = ++h->next_sid;
 		vs->rv = router_visitor_new(h->router, vs);
 		if (vs->rv == NULL) {
 			free(vs);
@@ -324,12 +332,14 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	}
 	vs->lang = lang;
 	vs->counted = false;          /* a new contact */
+	vs->ticket_wall_ms = 0;       /* and a new place in the queue */
 	c->lang = lang;
 	if (vsession_new_token(vs) < 0)
 		return BRUG_E_INTERNAL;
 	open = router_lang_open(h->router, lang);
 	send_welcome(c, vs, open, false, in->id);
 	rc = router_visitor_start(h->router, vs->rv, lang, topic, now);
+	hub_rep_touch(vs, false);
 	log_info("c%llu hello lang=%s open=%d", (unsigned long long)c->no, h->cfg->langs[lang], open);
 	return rc;
 }
@@ -428,25 +438,17 @@ void vsession_detach(struct hub_conn *c)
 bool hub_has_session_hash(struct hub *h, const char *hash)
 {
 	struct list *it;
-	char mine[65];
-	bool found = false;
 
 	/* One hash per session: fine for the occasional resume; a second map
 	 * keyed by hash would make it O(1) if resume storms after a node loss
 	 * turn out to need it. */
 	list_for_each(it, &h->sessions) {
 		struct vsession *vs = list_entry(it, struct vsession, link);
-		if (vs->token[0] == '\0' || vs->rv == NULL ||
-		    (vs->rv->state != ROUTER_V_WAITING && vs->rv->state != ROUTER_V_CHATTING))
-			continue;
-		token_hash_hex(vs->token, mine);
-		if (strlen(hash) == 64 && token_equal(mine, hash)) {
-			found = true;
-			break;
-		}
+		if (vs->rv != NULL && (vs->rv->state == ROUTER_V_WAITING || vs->rv->state == ROUTER_V_CHATTING) &&
+		    vsession_hash_is(vs, hash))
+			return true;
 	}
-	secmem_wipe(mine, sizeof mine);
-	return found;
+	return false;
 }
 
 bool vsession_hand_over(struct hub_conn *c, const struct proto_in *in, const char *buf, size_t len)
@@ -462,7 +464,7 @@ bool vsession_hand_over(struct hub_conn *c, const struct proto_in *in, const cha
 		 * (section 6): the cluster asks, and hands the frame back
 		 * through hub_serve_here() if nobody has it. */
 		char hash[65];
-		if (map_find(h, in->resume) != NULL)
+		if (map_find(h, in->resume) != NULL || vsession_find_restored(h, in->resume) != NULL)
 			return false;
 		token_hash_hex(in->resume, hash);
 		c->fwd = cluster_forward_find(h->cluster, c, hash, c->no);

@@ -1,0 +1,232 @@
+/* Replicas of this hub's visitor sessions on another node, and restoring
+ * a lost node's sessions from the replicas held here (docs/cluster.md,
+ * section 6). The hub says what changed (hub_rep_touch, hub_rep_msg); the
+ * cluster module carries it; the router restores it (router_restore.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "common.h"
+#include "hub_private.h"
+#include "replica.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+/* The wall clock at monotonic time mono of this hub. */
+static uint64_t wall_of(const struct hub *h, uint64_t mono)
+{
+	uint64_t wall = hub_wall_now(h), ago = h->now_ms > mono ? h->now_ms - mono : 0;
+
+	return wall > ago ? wall - ago : 0;
+}
+
+/* This hub's monotonic time at wall-clock time wall (in the past). */
+static uint64_t mono_of(const struct hub *h, uint64_t wall)
+{
+	uint64_t now_wall = hub_wall_now(h), ago = now_wall > wall ? now_wall - wall : 0;
+
+	return h->now_ms > ago ? h->now_ms - ago : 1;
+}
+
+void hub_rep_touch(struct vsession *vs, bool full)
+{
+	if (vs == NULL || vs->hub->cluster == NULL)
+		return;
+	vs->rep_full |= full;
+	if (!list_linked(&vs->rep_link))
+		list_add_tail(&vs->hub->rep_dirty, &vs->rep_link);
+}
+
+/* vs's replica as it is now, or its end once the session has nothing left
+ * to resume. */
+static void rep_send(struct hub *h, struct vsession *vs)
+{
+	struct router_visitor *v = vs->rv;
+	bool live = v != NULL && (v->state == ROUTER_V_WAITING || v->state == ROUTER_V_CHATTING) &&
+		    (vs->token[0] != '\0' || vs->rhash[0] != '\0');
+	char hash[65];
+
+	list_remove(&vs->rep_link);
+	if (!live) {
+		if (vs->rep_sent)
+			cluster_rep_drop(h->cluster, vs->sid, vs->lang);
+		vs->rep_sent = false;
+		vs->rep_full = false;
+		return;
+	}
+	if (vs->token[0] != '\0')
+		token_hash_hex(vs->token, hash);
+	else
+		memcpy(hash, vs->rhash, sizeof hash);
+	if (vs->ticket_wall_ms == 0)
+		vs->ticket_wall_ms = wall_of(h, v->enqueued_ms);
+	struct cluster_rep r = {
+		.sid = vs->sid,
+		.token_hash = hash,
+		.lang = v->lang,
+		.topic = v->topic,
+		.ticket_wall_ms = vs->ticket_wall_ms,
+		.chatting = v->state == ROUTER_V_CHATTING,
+		.chat = v->chat,
+		.chat_started_wall_ms = v->chat != NULL ? wall_of(h, v->chat->started_ms) : 0,
+	};
+	cluster_rep_session(h->cluster, &r, vs->rep_full);
+	secmem_wipe(hash, sizeof hash);
+	vs->rep_sent = true;
+	vs->rep_full = false;
+	vs->rep_state = v->state;
+}
+
+void hub_rep_flush(struct hub *h)
+{
+	while (!list_empty(&h->rep_dirty))
+		rep_send(h, list_entry(h->rep_dirty.next, struct vsession, rep_link));
+}
+
+void hub_rep_flush_all(struct hub *h)
+{
+	hub_rep_flush(h);
+}
+
+void hub_rep_msg(struct hub *h, struct router_chat *c, const struct chat_msg *m)
+{
+	struct vsession *vs = c->visitor != NULL ? c->visitor->owner : NULL;
+
+	if (h->cluster == NULL || vs == NULL)
+		return;
+	if (list_linked(&vs->rep_link))
+		rep_send(h, vs);   /* the record first: it may name a new chat */
+	if (vs->rep_sent)
+		cluster_rep_msg(h->cluster, vs->sid, vs->lang, c->id, m);
+}
+
+void hub_rep_forget(struct vsession *vs)
+{
+	list_remove(&vs->rep_link);
+	if (vs->rep_sent && vs->hub->cluster != NULL)
+		cluster_rep_drop(vs->hub->cluster, vs->sid, vs->lang);
+	vs->rep_sent = false;
+}
+
+void hub_rep_all(struct hub *h)
+{
+	struct list *it;
+
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		vs->rep_sent = false;  /* the old targets forgot it (cluster_rep_reset) */
+		hub_rep_touch(vs, true);
+	}
+}
+
+bool vsession_hash_is(const struct vsession *vs, const char *hash)
+{
+	char mine[65];
+	bool same;
+
+	if (hash == NULL || strlen(hash) != 64)
+		return false;
+	if (vs->token[0] == '\0')
+		return vs->rhash[0] != '\0' && token_equal(vs->rhash, hash);
+	token_hash_hex(vs->token, mine);
+	same = token_equal(mine, hash);
+	secmem_wipe(mine, sizeof mine);
+	return same;
+}
+
+struct vsession *vsession_find_restored(struct hub *h, const char *token)
+{
+	struct vsession *found = NULL;
+	struct list *it;
+	char hash[65];
+
+	if (token == NULL || strlen(token) != TOKEN_STR_LEN - 1)
+		return NULL;
+	token_hash_hex(token, hash);
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		if (vs->token[0] == '\0' && vs->rhash[0] != '\0' && token_equal(vs->rhash, hash)) {
+			found = vs;
+			break;
+		}
+	}
+	secmem_wipe(hash, sizeof hash);
+	return found;
+}
+
+/* Copy rep's transcript into c's log, keeping its seq numbers. */
+static int restore_log(struct router_chat *c, const struct replica *rep)
+{
+	const struct chat_msg *m;
+
+	chat_log_for_each_since(m, &rep->log, 0) {
+		c->log.next_seq = m->seq;
+		if (chat_log_append(&c->log, m->from_visitor, m->alias, m->text, m->text_len, m->ts_ms) == NULL)
+			return BRUG_E_INTERNAL;
+	}
+	if (c->log.next_seq < rep->next_seq)
+		c->log.next_seq = rep->next_seq;
+	return 0;
+}
+
+int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
+{
+	struct vsession *vs;
+	struct list *it;
+	int rc = 0;
+
+	h->now_ms = now;
+	if (rep->lang < 0 || (unsigned)rep->lang >= h->cfg->n_langs || strlen(rep->token_hash) != 64 ||
+	    rep->topic < -1 || rep->topic >= (int)h->cfg->n_topics)
+		return BRUG_E_BAD_FIELD;
+	list_for_each(it, &h->sessions)
+		if (vsession_hash_is(list_entry(it, struct vsession, link), rep->token_hash))
+			return BRUG_E_CONFLICT;   /* it resumed here already */
+	vs = calloc(1, sizeof *vs);
+	if (vs == NULL)
+		return BRUG_E_INTERNAL;
+	vs->hub = h;
+	list_init(&vs->link);
+	list_init(&vs->dirty_link);
+	list_init(&vs->src_link);
+	list_init(&vs->rep_link);
+	vs->sid = ++h->next_sid;
+	vs->lang = rep->lang;
+	vs->ticket_wall_ms = rep->enqueued_wall_ms;
+	memcpy(vs->rhash, rep->token_hash, sizeof vs->rhash);
+	vs->rv = router_visitor_new(h->router, vs);
+	if (vs->rv == NULL) {
+		secmem_free(vs, sizeof *vs);
+		return BRUG_E_INTERNAL;
+	}
+	list_add_tail(&h->sessions, &vs->link);
+	if (rep->chat_id != 0) {
+		struct router_chat_replica cr = {
+			.id = rep->chat_id, .lang = rep->lang, .topic = rep->topic, .visitor_no = rep->visitor_no,
+			.enqueued_ms = mono_of(h, rep->enqueued_wall_ms),
+			.started_ms = mono_of(h, rep->chat_started_wall_ms),
+		};
+		struct router_chat *c;
+		for (unsigned i = 0; rep->chatting && i < rep->n_staff && i < ROUTER_CHAT_MAX_STAFF; i++)
+			if ((cr.staff[cr.n_staff] = router_staff_find_user(h->router, rep->staff[i])) != NULL)
+				cr.n_staff++;
+		c = router_chat_restore(h->router, vs->rv, &cr, now);
+		if (c == NULL)
+			rc = BRUG_E_CONFLICT;
+		else
+			rc = restore_log(c, rep);
+	} else {
+		rc = router_visitor_restore(h->router, vs->rv, rep->lang, rep->topic,
+					    mono_of(h, rep->enqueued_wall_ms), now);
+	}
+	if (rc != 0) {
+		router_visitor_free(h->router, vs->rv, now);
+		vs->rv = NULL;
+		vsession_free(vs);
+		return rc;
+	}
+	hub_events_presence(vs->rv, false);
+	hub_rep_touch(vs, true);
+	log_info("restored a %s session of a lost node", vs->rv->state == ROUTER_V_CHATTING ? "chatting" : "waiting");
+	return 0;
+}
