@@ -1391,6 +1391,131 @@ static void test_quiet_and_lang_stats(void **state)
 	(void)v3;
 }
 
+/* ---- restoring a lost node's sessions (router_restore.c) ---- */
+
+/* Restored visitors take their places by enqueued_ms, whatever order
+ * they come in, behind and between those already waiting, and are in
+ * their grace period: they go if they do not resume. */
+static void test_restore_queue_order(void **state)
+{
+	struct fx *f = *state;
+	struct router_visitor *here = visitor(f, 0, -1);   /* closed: parked */
+	struct router_visitor *a = router_visitor_new(f->r, NULL), *b = router_visitor_new(f->r, NULL);
+	struct router_visitor *c = router_visitor_new(f->r, NULL);
+
+	assert_int_equal(here->state, ROUTER_V_PARKED);
+	/* With nobody available a restored visitor still waits in line. */
+	assert_int_equal(router_visitor_restore(f->r, a, 0, -1, f->now - 3000, f->now), 0);
+	assert_int_equal(router_visitor_restore(f->r, c, 0, 2, f->now - 1000, f->now), 0);
+	assert_int_equal(router_visitor_restore(f->r, b, 0, -1, f->now - 2000, f->now), 0);
+	assert_int_equal(router_queue_length(f->r, 0), 3);
+	assert_int_equal(a->position, 1);
+	assert_int_equal(b->position, 2);
+	assert_int_equal(c->position, 3);
+	assert_int_equal(c->topic, 2);
+	assert_false(a->connected);
+	/* Not NEW, or a bad language: refused, nothing changes. */
+	assert_int_equal(router_visitor_restore(f->r, a, 0, -1, f->now, f->now), BRUG_E_CONFLICT);
+	struct router_visitor *x = router_visitor_new(f->r, NULL);
+	assert_int_equal(router_visitor_restore(f->r, x, 9, -1, f->now, f->now), BRUG_E_BAD_FIELD);
+	assert_int_equal(router_visitor_restore(f->r, x, 0, 99, f->now, f->now), BRUG_E_BAD_FIELD);
+	assert_int_equal(x->state, ROUTER_V_NEW);
+	router_visitor_free(f->r, x, f->now);
+	/* b resumes; a and c do not, and leave when their grace is over. */
+	router_visitor_attach(f->r, b, f->now);
+	clear(f);
+	f->now += GRACE_MS;
+	router_tick(f->r, f->now);
+	assert_int_equal(count(f, EV_VISITOR_GONE), 2);
+	assert_int_equal(router_queue_length(f->r, 0), 1);
+	assert_int_equal(b->position, 1);
+	/* The one served first is the oldest ticket. */
+	struct router_staff *s = online(f, 1, "anna", 1u << 0, 1);
+	assert_ptr_equal(last(f, EV_OFFER)->v, b);
+	(void)s;
+	(void)here;
+}
+
+/* A restored chat keeps its id, language, visitor number and staff
+ * (counted against max_chats); the visitor is in its grace; nothing is
+ * offered or joined again. */
+static void test_restore_chat(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *s = online(f, 1, "anna", 1u << 1, 1);
+	struct router_visitor *v = router_visitor_new(f->r, NULL);
+	struct router_chat_replica cr = {
+		.id = (5ull << 40) + 7, .lang = 1, .topic = -1, .visitor_no = 42,
+		.enqueued_ms = f->now - 60000, .started_ms = f->now - 30000, .staff = { s }, .n_staff = 1,
+	};
+	struct router_chat *c;
+
+	clear(f);
+	c = router_chat_restore(f->r, v, &cr, f->now);
+	assert_non_null(c);
+	assert_int_equal(count(f, EV_JOINED) + count(f, EV_OFFER), 0);
+	assert_ptr_equal(router_chat_find(f->r, cr.id), c);
+	assert_int_equal(c->visitor_no, 42);
+	assert_int_equal(v->state, ROUTER_V_CHATTING);
+	assert_false(v->connected);
+	assert_true(router_chat_has_staff(c, s));
+	assert_int_equal(s->open_chats, 1);
+	assert_int_equal(router_staff_next_chat(f->r, s, 0), cr.id);
+	/* The caller fills the transcript with the owner's numbers. */
+	c->log.next_seq = 5;
+	assert_non_null(chat_log_append(&c->log, true, NULL, "hi", 2, 1));
+	assert_int_equal(c->log.next_seq, 6);
+	/* Full: a new visitor waits. */
+	struct router_visitor *w = visitor(f, 1, -1);
+	assert_int_equal(w->state, ROUTER_V_WAITING);
+	assert_int_equal(count(f, EV_OFFER), 0);
+	/* The same id twice is refused. */
+	struct router_visitor *v2 = router_visitor_new(f->r, NULL);
+	assert_null(router_chat_restore(f->r, v2, &cr, f->now));
+	assert_int_equal(v2->state, ROUTER_V_NEW);
+	router_visitor_free(f->r, v2, f->now);
+	/* The visitor resumes and the chat goes on; staff ends it normally. */
+	router_visitor_attach(f->r, v, f->now);
+	assert_int_equal(router_chat_end(f->r, s, cr.id, f->now), 0);
+	assert_int_equal(last(f, EV_ENDED)->chat_id, cr.id);
+	assert_int_equal(s->open_chats, 0);
+	/* Now free, Anna is offered the one waiting. */
+	assert_ptr_equal(last(f, EV_OFFER)->v, w);
+}
+
+/* A chat whose staff member is not here: the visitor waits at the head of
+ * its queue with the transcript, and the next staff member takes it over. */
+static void test_restore_chat_without_staff(void **state)
+{
+	struct fx *f = *state;
+	struct router_visitor *first = router_visitor_new(f->r, NULL);
+	struct router_visitor *v = router_visitor_new(f->r, NULL);
+	struct router_chat_replica cr = {
+		.id = 77, .lang = 0, .topic = -1, .visitor_no = 3, .enqueued_ms = f->now - 1000, .started_ms = f->now,
+	};
+	struct router_chat *c;
+
+	assert_int_equal(router_visitor_restore(f->r, first, 0, -1, f->now - 5000, f->now), 0);
+	clear(f);
+	c = router_chat_restore(f->r, v, &cr, f->now);
+	assert_non_null(c);
+	assert_int_equal(count(f, EV_REQUEUED), 1);
+	assert_int_equal(v->state, ROUTER_V_WAITING);
+	assert_ptr_equal(v->chat, c);
+	assert_int_equal(v->position, 1);
+	assert_int_equal(first->position, 2);
+	/* Offers go to visitors who are back (as in any grace period). */
+	router_visitor_attach(f->r, v, f->now);
+	struct router_staff *s = online(f, 2, "ben", 1u << 0, 1);
+	assert_ptr_equal(last(f, EV_OFFER)->v, v);
+	assert_int_equal(last(f, EV_OFFER)->chat_id, 77);
+	assert_int_equal(router_offer_accept(f->r, s, offer_to(f, s), f->now), 0);
+	assert_int_equal(last(f, EV_JOINED)->chat_id, 77);
+	assert_int_equal(v->state, ROUTER_V_CHATTING);
+	assert_ptr_equal(router_staff_find_user(f->r, "ben"), s);
+	assert_null(router_staff_find_user(f->r, "nobody"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1420,6 +1545,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_and_lang_stats, setup, teardown),
 		cmocka_unit_test(test_null_events),
+		cmocka_unit_test_setup_teardown(test_restore_queue_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_chat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_chat_without_staff, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
