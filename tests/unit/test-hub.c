@@ -22,6 +22,7 @@
 #include "common.h"
 #include "hub.h"
 #include "hub_private.h"
+#include "replica.h"
 #include "i18n.h"
 #include "staff.h"
 #include "util/token.h"
@@ -910,6 +911,83 @@ static void test_staff_rate_per_chat(void **state)
 	assert_int_equal(count_type(v[2], "ended"), 1);
 }
 
+/* docs/cluster.md, section 6: a lost node's sessions restored from their
+ * replicas. The chat goes on with samira, same id and seq; the visitor
+ * resumes with its token (known here only by its hash) and gets what it
+ * missed; a waiting one gets its place back; refusals change nothing. */
+static void test_restore_from_replica(void **state)
+{
+	struct env *e = *state;
+	uint64_t now = 1000;
+	struct fake *s = login_available(e, now);
+	struct replica_store *st = replica_store_new();
+	struct replica *r = replica_get(st, "b1", 7, true), *w = replica_get(st, "b1", 8, true);
+	char token[TOKEN_STR_LEN], wtoken[TOKEN_STR_LEN], buf[256];
+	json_t *j;
+
+	assert_int_equal(token_new(token), 0);
+	assert_int_equal(token_new(wtoken), 0);
+	token_hash_hex(token, r->token_hash);
+	token_hash_hex(wtoken, w->token_hash);
+	r->lang = 0;
+	r->chatting = true;
+	r->chat_id = (3ull << 40) + 5;
+	r->visitor_no = 12;
+	r->n_staff = 1;
+	strcpy(r->staff[0], "samira");
+	assert_int_equal(replica_append(r, 1, true, NULL, "first", 5, 100), 0);
+	assert_int_equal(replica_append(r, 2, false, "Samira", "second", 6, 200), 0);
+	r->next_seq = 3;
+	w->lang = 0;
+	w->enqueued_wall_ms = fake_wall(NULL) - 5000;
+
+	assert_int_equal(hub_restore_session(e->h, r, now), 0);
+	/* Restoring it twice (it is here already) changes nothing. */
+	assert_int_equal(hub_restore_session(e->h, r, now), BRUG_E_CONFLICT);
+	w->lang = 99;
+	assert_int_equal(hub_restore_session(e->h, w, now), BRUG_E_BAD_FIELD);
+	w->lang = 0;
+	assert_int_equal(hub_restore_session(e->h, w, now), 0);
+	j = last_of(s, "presence");
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "visitor")), "away");
+	json_decref(j);
+	assert_true(hub_has_session_hash(e->h, r->token_hash));
+
+	/* Its token resumes it, though only the hash came with the replica. */
+	struct fake *v = open_visitor(e, now);
+	snprintf(buf, sizeof buf, "{\"type\":\"hello\",\"resume\":\"%s\",\"last_seq\":1}", token);
+	input(v, buf, now);
+	j = last_of(v, "welcome");
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "resumed")));
+	json_decref(j);
+	assert_int_equal(count_type(v, "joined"), 1);
+	json_int_t first, lastseq;
+	assert_int_equal(msgs_in_order(v, &first, &lastseq), 1);
+	assert_int_equal(first, 2);
+	/* The restored hash is spent: the old token no longer resumes. */
+	assert_false(hub_has_session_hash(e->h, r->token_hash));
+	input(v, "{\"type\":\"msg\",\"text\":\"third\"}", now);
+	assert_int_equal(msgs_in_order(v, &first, &lastseq), 2);
+	assert_int_equal(lastseq, 3);
+	j = last_of(s, "msg");
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")), 3);
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->chat_id);
+	assert_string_equal(json_string_value(json_object_get(j, "chat")), buf);
+	json_decref(j);
+
+	/* The waiting one resumes into its place. */
+	struct fake *v2 = open_visitor(e, now);
+	snprintf(buf, sizeof buf, "{\"type\":\"hello\",\"resume\":\"%s\"}", wtoken);
+	input(v2, buf, now);
+	j = last_of(v2, "queue");
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "position")), 1);
+	json_decref(j);
+	replica_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +1003,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_biggest_transcript_paced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_visitor_and_deliver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_refuses_source_until_it_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_from_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_rate_per_chat, setup, teardown),
 	};
 
