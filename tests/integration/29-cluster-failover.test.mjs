@@ -204,6 +204,11 @@ test('node 1 comes back: it joins, and the chat on node 2 goes on undisturbed', 
 	}
 	v.close();
 	anna.close();
+	// Clean exits, also under the sanitizers (no leak of a restored
+	// session or replica, no error).
+	for (const b of [b1again, b2]) {
+		assert.deepEqual(await b.stop(), { code: 0, signal: null }, b.logs().join('\n'));
+	}
 	for (const b of [b2, b1again]) {
 		const text = b.logs().join('\n');
 		for (const needle of ['hello from node', 'one more from Anna', 'I am back', 'still here', token]) {
