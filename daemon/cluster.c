@@ -429,9 +429,12 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 		off += (size_t)snprintf(cl->langs + off, sizeof cl->langs - off, "%s%s", i ? " " : "", cfg->langs[i]);
 	cl->members = members_new(cfg->node, cl->boot, CLUSTER_MEMBER_TIMEOUT_MS);
 	cl->replicas = replica_store_new();
-	if (cl->members == NULL || cl->replicas == NULL || pthread_mutex_init(&cl->lock, NULL) != 0) {
+	cl->ssess = calloc(SSESS_MAX, sizeof *cl->ssess);
+	if (cl->members == NULL || cl->replicas == NULL || cl->ssess == NULL ||
+	    pthread_mutex_init(&cl->lock, NULL) != 0) {
 		members_free(cl->members);
 		replica_store_free(cl->replicas);
+		free(cl->ssess);
 		free(cl);
 		return NULL;
 	}
@@ -439,6 +442,7 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 		pthread_mutex_destroy(&cl->lock);
 		members_free(cl->members);
 		replica_store_free(cl->replicas);
+		free(cl->ssess);
 		free(cl);
 		return NULL;
 	}
@@ -640,6 +644,8 @@ void cluster_free(struct cluster *cl)
 	pthread_mutex_destroy(&cl->lock);
 	members_free(cl->members);
 	replica_store_free(cl->replicas);   /* wipes every transcript */
+	secmem_wipe(cl->ssess, SSESS_MAX * sizeof *cl->ssess);
+	free(cl->ssess);
 	free(cl);
 }
 

@@ -75,6 +75,12 @@ struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c,
  * names an offer or chat id another node's router made; true if it went
  * to that node. */
 bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len);
+/* A console here logs in with a token our database does not know: if
+ * another node listed a session of that token hash (borrowed) in its
+ * presence, not expired at now_wall_ms, copy its user name into user (65
+ * bytes) and forget it (one use); the hub then opens a local session for
+ * that account. */
+bool cluster_staff_session_user(struct cluster *cl, const char *hash, int64_t now_wall_ms, char user[65]);
 /* One frame from c's socket (borrowed) for the owner. */
 void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
 /* c's socket is gone: tell the owner and free f. Accepts NULL. */

@@ -94,6 +94,19 @@ struct sproxy {
 	char user[65];
 };
 
+/* A staff session of another node, by the hash of its token, from that
+ * node's presence list: a console whose home is lost can resume it here
+ * (section 8). Kept while listed, and after its home is lost for the
+ * reconnect grace. */
+#define SSESS_MAX 1024
+struct ssess {
+	char user[65];
+	char hash[65];             /* wiped */
+	char home[MEMBERS_NAME_MAX + 1];
+	int64_t until_wall_ms;     /* the session's end as its home said, or the grace */
+	bool seen;
+};
+
 /* Which node's router makes the ids above a base (from heartbeats). */
 struct id_base {
 	char node[MEMBERS_NAME_MAX + 1];
@@ -123,6 +136,8 @@ struct cluster {
 	uint64_t restart_ms;       /* != 0: the connection closed; start over then */
 	unsigned dropped_logged;
 	struct replica_store *replicas; /* other nodes' sessions (section 6) */
+	struct ssess *ssess;       /* SSESS_MAX slots; user "" = free */
+	unsigned n_ssess;          /* slots in use at the front */
 	bool rep_resync;           /* the members changed: send our replicas anew */
 
 	pthread_mutex_t lock;      /* guards the fields below */

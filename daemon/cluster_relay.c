@@ -23,6 +23,7 @@
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
+#include "util/token.h"
 
 #include "cluster_private.h"
 
@@ -122,6 +123,86 @@ static struct sproxy *find_sproxy(struct cluster *cl, const char *home, const ch
 	return NULL;
 }
 
+/* ---- staff sessions of other nodes (section 8) ---- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ssess_remove(struct cluster *cl, unsigned k)
+{
+	secmem_wipe(cl->ssess[k].hash, sizeof cl->ssess[k].hash);
+	cl->ssess[k] = cl->ssess[--cl->n_ssess];
+	secmem_wipe(&cl->ssess[cl->n_ssess], sizeof cl->ssess[cl->n_ssess]);
+}
+
+/* home lists user's session with token hash h, ending at until (wall ms). */
+static void ssess_note(struct cluster *cl, const char *home, const char *user, const char *h, int64_t until)
+{
+	unsigned k;
+
+	for (k = 0; k < cl->n_ssess; k++)
+		if (strcmp(cl->ssess[k].home, home) == 0 && token_equal(cl->ssess[k].hash, h))
+			break;
+	if (k == cl->n_ssess) {
+		if (cl->n_ssess == SSESS_MAX)
+			return;   /* more consoles than a helpline has: those resume by password */
+		cl->n_ssess++;
+	}
+	snprintf(cl->ssess[k].user, sizeof cl->ssess[k].user, "%s", user);
+	snprintf(cl->ssess[k].hash, sizeof cl->ssess[k].hash, "%s", h);
+	snprintf(cl->ssess[k].home, sizeof cl->ssess[k].home, "%s", home);
+	cl->ssess[k].until_wall_ms = until;
+	cl->ssess[k].seen = true;
+}
+
+/* home is lost: its consoles may resume here within the reconnect grace. */
+static void ssess_home_lost(struct cluster *cl, const char *home)
+{
+	int64_t grace_end = wall_ms() + (int64_t)cl->cfg->staff_grace_s * 1000;
+
+	for (unsigned k = 0; k < cl->n_ssess;) {
+		struct ssess *e = &cl->ssess[k];
+		if (strcmp(e->home, home) != 0) {
+			k++;
+			continue;
+		}
+		if (cl->cfg->staff_grace_s == 0) {
+			ssess_remove(cl, k);
+			continue;
+		}
+		if (e->until_wall_ms > grace_end)
+			e->until_wall_ms = grace_end;
+		k++;
+	}
+}
+
+bool cluster_staff_session_user(struct cluster *cl, const char *hash, int64_t now_wall_ms, char user[65])
+{
+	if (cl == NULL || hash == NULL || strlen(hash) != 64)
+		return false;
+	for (unsigned k = 0; k < cl->n_ssess;) {
+		struct ssess *e = &cl->ssess[k];
+		if (e->until_wall_ms <= now_wall_ms) {
+			ssess_remove(cl, k);
+			continue;
+		}
+		/* Only a session whose home is gone: a console whose home is
+		 * alive reconnects there (the load balancer sends it back). */
+		if (token_equal(e->hash, hash) && !members_has(cl->members, e->home)) {
+			snprintf(user, 65, "%s", e->user);
+			ssess_remove(cl, k);
+			return true;
+		}
+		k++;
+	}
+	return false;
+}
+
 /* Publish who is logged in here (every heartbeat), so that the owners of
  * other languages can offer them chats (section 3). */
 struct presence_ctx {
@@ -129,7 +210,7 @@ struct presence_ctx {
 	json_t *list;
 };
 
-static void add_presence(void *ctx, const struct router_staff *rs)
+static void add_presence(void *ctx, const struct router_staff *rs, const char *token_hash, int64_t expires_ms)
 {
 	struct presence_ctx *pc = ctx;
 	char langs[CONFIG_MAX_LANGS * 4] = "";
@@ -138,10 +219,10 @@ static void add_presence(void *ctx, const struct router_staff *rs)
 	for (unsigned i = 0; i < pc->cfg->n_langs; i++)
 		if (rs->langs & (1u << i))
 			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off ? " " : "", pc->cfg->langs[i]);
-	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", rs->username,
+	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I}", "u", rs->username,
 						  "a", rs->alias, "r", (json_int_t)rs->roles, "l", langs,
 						  "t", (json_int_t)rs->topics, "m", (json_int_t)rs->max_chats,
-						  "v", rs->available));
+						  "v", rs->available, "h", token_hash, "x", (json_int_t)expires_ms));
 }
 
 void cluster_publish_presence(struct cluster *cl)
@@ -182,14 +263,19 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 		if (strcmp(p->home, from) == 0)
 			p->seen = false;
 	}
+	for (unsigned k = 0; k < cl->n_ssess; k++)
+		if (strcmp(cl->ssess[k].home, from) == 0)
+			cl->ssess[k].seen = false;
 	json_array_foreach(list, i, e) {
-		const char *u = NULL, *a = NULL, *l = NULL;
-		json_int_t r = 0, t = 0, m = 1;
+		const char *u = NULL, *a = NULL, *l = NULL, *h = NULL;
+		json_int_t r = 0, t = 0, m = 1, x = 0;
 		int v = 0;
 		struct sproxy *p;
-		if (json_unpack(e, "{s:s, s:s, s:I, s:s, s:I, s:I, s:b}", "u", &u, "a", &a, "r", &r, "l", &l,
-				"t", &t, "m", &m, "v", &v) != 0 || strlen(u) > 64)
+		if (json_unpack(e, "{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s?:s, s?:I}", "u", &u, "a", &a, "r", &r,
+				"l", &l, "t", &t, "m", &m, "v", &v, "h", &h, "x", &x) != 0 || strlen(u) > 64)
 			continue;
+		if (h != NULL && strlen(h) == 64)
+			ssess_note(cl, from, u, h, x);
 		p = find_sproxy(cl, from, u);
 		if (p == NULL) {
 			unsigned char key[crypto_shorthash_KEYBYTES] = "brug-staff-id-v1", hash[8];
@@ -206,7 +292,7 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 			snprintf(who, sizeof who, "%s/%s", from, u);
 			crypto_shorthash(hash, (const unsigned char *)who, strlen(who), key);
 			memcpy(&id, hash, sizeof id);
-			id = (id >> 2) | (1ull << 62);
+			id = (id >> 2) | HUB_FOREIGN_STAFF_ID;
 			struct router_staff_info info = {
 				.id = id, .username = u, .alias = a, .roles = (uint32_t)r, .langs = langs,
 				.topics = (uint64_t)t, .max_chats = m > 0 ? (unsigned)m : 1,
@@ -232,6 +318,13 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 		struct sproxy *p = list_entry(it, struct sproxy, link);
 		if (strcmp(p->home, from) == 0 && !p->seen)
 			cluster_sproxy_free(p, now);
+	}
+	/* Not listed any more: logged out (or expired) at its home. */
+	for (unsigned k = 0; k < cl->n_ssess;) {
+		if (strcmp(cl->ssess[k].home, from) == 0 && !cl->ssess[k].seen)
+			ssess_remove(cl, k);
+		else
+			k++;
 	}
 out:
 	json_decref(j);
@@ -294,6 +387,7 @@ void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
 		if (strcmp(p->home, name) == 0)
 			cluster_sproxy_free(p, now);
 	}
+	ssess_home_lost(cl, name);
 	list_for_each(it, &cl->fwds) {
 		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
 		if (strcmp(f->owner, name) == 0 && !f->lost) {
@@ -566,6 +660,10 @@ bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, 
 struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
 {
 	return NULL;
+}
+bool cluster_staff_session_user(struct cluster *cl, const char *hash, int64_t now_wall_ms, char user[65])
+{
+	return false;
 }
 
 #endif

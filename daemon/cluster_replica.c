@@ -60,8 +60,13 @@ void cluster_rep_session(struct cluster *cl, const struct cluster_rep *r, bool f
 	if (to == NULL)
 		return;
 	staff = json_array();
-	for (unsigned i = 0; c != NULL && staff != NULL && i < c->n_staff; i++)
-		json_array_append_new(staff, json_string(c->staff[i]->username));
+	for (unsigned i = 0; c != NULL && staff != NULL && i < c->n_staff; i++) {
+		const struct router_staff *s = c->staff[i];
+		json_array_append_new(staff, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "u", s->username,
+						       "a", s->alias, "r", (json_int_t)s->roles, "l", (json_int_t)s->langs,
+						       "t", (json_int_t)s->topics, "m", (json_int_t)s->max_chats,
+						       "v", s->available));
+	}
 	j = json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:o, s:b}", "t", "rep",
 		      "sid", (json_int_t)r->sid, "h", r->token_hash, "lang", cl->cfg->langs[r->lang],
 		      "topic", r->topic >= 0 && (unsigned)r->topic < cl->cfg->n_topics
@@ -156,9 +161,23 @@ void cluster_handle_replica(struct cluster *cl, const char *t, const char *from,
 		rep->next_seq = (uint32_t)ns;
 		rep->n_staff = 0;
 		json_array_foreach(staff, i, e) {
-			if (rep->n_staff < ROUTER_CHAT_MAX_STAFF && json_is_string(e) &&
-			    strlen(json_string_value(e)) <= REPLICA_USER_MAX)
-				strcpy(rep->staff[rep->n_staff++], json_string_value(e));
+			struct replica_staff *rs = &rep->staff[rep->n_staff];
+			const char *u = NULL, *a = NULL;
+			json_int_t r = 0, l = 0, tp = 0, m = 1;
+			int v = 0;
+			if (rep->n_staff == ROUTER_CHAT_MAX_STAFF ||
+			    json_unpack(e, "{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "u", &u, "a", &a, "r", &r, "l", &l,
+					"t", &tp, "m", &m, "v", &v) != 0 ||
+			    strlen(u) > REPLICA_USER_MAX || strlen(a) > REPLICA_USER_MAX)
+				continue;
+			strcpy(rs->user, u);
+			strcpy(rs->alias, a);
+			rs->roles = (uint32_t)r;
+			rs->langs = (uint32_t)l;
+			rs->topics = (uint64_t)tp;
+			rs->max_chats = m > 0 ? (unsigned)m : 1;
+			rs->available = v != 0;
+			rep->n_staff++;
 		}
 	} else if (strcmp(t, "repm") == 0) {
 		json_int_t chat = 0, seq = 0, ts = 0;

@@ -114,7 +114,9 @@ struct router_staff_info;
 uint64_t hub_id_base(const struct hub *h);
 /* Call fn for every staff member logged in on a socket of this node (rs
  * borrowed, valid during the call). */
-void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx);
+void hub_each_local_staff(struct hub *h,
+			  void (*fn)(void *ctx, const struct router_staff *rs, const char *token_hash, int64_t expires_ms),
+			  void *ctx);
 /* On an owner: a console logged in on another node (its home checked the
  * login and checks the session), as a staff member of this router with
  * info (copied). Frames for it go through ops; frames from it come through
@@ -132,6 +134,10 @@ void hub_serve_here(struct hub_conn *c);
 /* Whether a waiting or chatting session's current resume token has this
  * hash (token_hash_hex; borrowed). For another node's question. */
 bool hub_has_session_hash(struct hub *h, const char *hash);
+
+/* Staff ids with this bit are not this node's accounts: another node's
+ * console (a proxy) or a seat kept for one; account ids never have it. */
+#define HUB_FOREIGN_STAFF_ID (1ull << 62)
 
 /* ---- replicas (docs/cluster.md, section 6) ---- */
 struct replica;

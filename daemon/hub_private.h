@@ -265,6 +265,19 @@ struct pending_login {
  * roles are checked; they return 0, a BRUG_E_* refusal that the hub sends
  * as an error, or -1 when they answered and closed c themselves. */
 
+/* ---- staff_session.c, for consoles of a lost node ---- */
+
+/* A seat for a staff member whose console is not here yet: s (router
+ * staff, no socket) kept for the reconnect grace, as if it had dropped;
+ * a login of its user name here takes it with its chats. NULL if there is
+ * no grace or no memory. info copied. */
+struct router_staff *ssession_placeholder(struct hub *h, const struct router_staff_info *info, bool available,
+					  uint64_t now);
+/* An away seat of username that is not one of our accounts (a lost
+ * node's proxy or placeholder): it takes account id id and is returned,
+ * for the login of that user to take over; or NULL. */
+struct router_staff *ssession_adopt_away(struct hub *h, const char *username, uint64_t id);
+
 /* ---- hub_replica.c: replicas of our sessions on another node (section 6) ---- */
 
 /* vs's replica is out of date; full: send its transcript too. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cluster.h"
 #include "common.h"
 #include "hub_private.h"
@@ -169,6 +171,26 @@ static int restore_log(struct router_chat *c, const struct replica *rep)
 	return 0;
 }
 
+/* The staff member of a restored chat: logged in here (on a socket of
+ * ours or as another node's proxy), or else a seat kept for it in the
+ * reconnect grace, which its console takes when it logs in here. */
+static struct router_staff *seat_for(struct hub *h, const struct replica_staff *rs, uint64_t now)
+{
+	struct router_staff *s = router_staff_find_user(h->router, rs->user);
+	unsigned char key[crypto_shorthash_KEYBYTES] = "brug-seat-id-v1", hash[8];
+	uint64_t id = 0;
+
+	if (s != NULL)
+		return s;
+	crypto_shorthash(hash, (const unsigned char *)rs->user, strlen(rs->user), key);
+	memcpy(&id, hash, sizeof id);
+	struct router_staff_info info = {
+		.id = (id >> 2) | HUB_FOREIGN_STAFF_ID, .username = rs->user, .alias = rs->alias,
+		.roles = rs->roles, .langs = rs->langs, .topics = rs->topics, .max_chats = rs->max_chats,
+	};
+	return ssession_placeholder(h, &info, rs->available, now);
+}
+
 int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 {
 	struct vsession *vs;
@@ -208,7 +230,7 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 		};
 		struct router_chat *c;
 		for (unsigned i = 0; rep->chatting && i < rep->n_staff && i < ROUTER_CHAT_MAX_STAFF; i++)
-			if ((cr.staff[cr.n_staff] = router_staff_find_user(h->router, rep->staff[i])) != NULL)
+			if ((cr.staff[cr.n_staff] = seat_for(h, &rep->staff[i], now)) != NULL)
 				cr.n_staff++;
 		c = router_chat_restore(h->router, vs->rv, &cr, now);
 		if (c == NULL)

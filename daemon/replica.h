@@ -17,6 +17,17 @@
 #define REPLICA_NODE_MAX 32      /* as MEMBERS_NAME_MAX */
 #define REPLICA_USER_MAX 64
 
+/* A staff member of a replicated chat, enough to hold its seat until its
+ * console comes back to the node that restores the chat. */
+struct replica_staff {
+	char user[REPLICA_USER_MAX + 1];
+	char alias[REPLICA_USER_MAX + 1];
+	uint32_t roles, langs;     /* BRUG_ROLE_* bits; bit i = language i */
+	uint64_t topics;
+	unsigned max_chats;
+	bool available;
+};
+
 struct replica {
 	/* Filled by the caller after replica_get, except where noted. */
 	char owner[REPLICA_NODE_MAX + 1];  /* set by replica_get */
@@ -31,7 +42,7 @@ struct replica {
 	unsigned visitor_no;
 	uint32_t next_seq;                 /* the chat's next seq as the owner last said */
 	unsigned n_staff;
-	char staff[ROUTER_CHAT_MAX_STAFF][REPLICA_USER_MAX + 1]; /* user names */
+	struct replica_staff staff[ROUTER_CHAT_MAX_STAFF];
 	struct chat_log log;               /* the transcript; owned */
 	/* Private. */
 	struct replica *hnext;

@@ -282,6 +282,15 @@ void staff_login_job_free(struct staff_login_job *job);
 int staff_resume(struct staff *st, const char *token, int64_t now_ms,
 		 struct staff_account *acct_out, int64_t *expires_ms);
 /*
+ * A new session for username's enabled account, without a password: for a
+ * console whose session another node of the cluster vouched for (its home
+ * was lost; docs/cluster.md, section 8). Results as staff_resume(), with
+ * token_out as staff_login(); BRUG_E_UNAUTHORIZED for an unknown or
+ * disabled account. username borrowed.
+ */
+int staff_session_open(struct staff *st, const char *username, int64_t now_ms,
+		       struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms);
+/*
  * Is token's session still valid at now_ms (it may have been ended by a
  * logout, staff_disable or a password reset, perhaps from the CLI in
  * another process)? With touch, activity is recorded: its idle time starts

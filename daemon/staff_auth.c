@@ -174,6 +174,27 @@ int staff_session_account(struct staff *st, const char *token, int64_t now_ms, b
 	return session_lookup(st, token, now_ms, touch, acct_out, expires_ms);
 }
 
+int staff_session_open(struct staff *st, const char *username, int64_t now_ms,
+		       struct staff_account *acct_out, char token_out[TOKEN_STR_LEN], int64_t *expires_ms)
+{
+	int r;
+
+	if (acct_out == NULL || token_out == NULL)
+		return BRUG_E_BAD_FIELD;
+	r = staff_get(st, username, acct_out);
+	if (r == BRUG_E_NOT_FOUND || (r == 0 && acct_out->disabled))
+		r = BRUG_E_UNAUTHORIZED;
+	if (r == 0)
+		r = session_create(st, acct_out->id, now_ms, token_out);
+	if (r != 0) {
+		staff_account_fini(acct_out);
+		return r;
+	}
+	if (expires_ms != NULL)
+		*expires_ms = session_expiry(st, now_ms, now_ms);
+	return 0;
+}
+
 int staff_logout(struct staff *st, const char *token)
 {
 	char hash[65];

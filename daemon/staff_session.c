@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -178,6 +179,44 @@ void ssession_dropped(struct hub *h, struct router_staff *rs, const struct hub_c
 	list_add_tail(&h->staff_away, &a->link);
 }
 
+struct router_staff *ssession_placeholder(struct hub *h, const struct router_staff_info *info, bool available,
+					  uint64_t now)
+{
+	struct staff_away *a;
+	struct router_staff *rs;
+
+	if (h->cfg->staff_grace_s == 0 || (a = calloc(1, sizeof *a)) == NULL)
+		return NULL;
+	rs = router_staff_add(h->router, NULL, info, now);
+	if (rs == NULL) {
+		free(a);
+		return NULL;
+	}
+	a->rs = rs;
+	a->deadline_ms = now + (uint64_t)h->cfg->staff_grace_s * 1000;
+	a->was_available = available;
+	/* The same grace for every seat: the tail keeps the deadline order. */
+	list_add_tail(&h->staff_away, &a->link);
+	h->colleagues_dirty = true;
+	return rs;
+}
+
+struct router_staff *ssession_adopt_away(struct hub *h, const char *username, uint64_t id)
+{
+	struct list *it;
+
+	list_for_each(it, &h->staff_away) {
+		struct router_staff *rs = list_entry(it, struct staff_away, link)->rs;
+		if (rs->owner == NULL && (rs->id & HUB_FOREIGN_STAFF_ID) != 0 && rs->id != id &&
+		    strcmp(rs->username, username) == 0) {
+			/* From now on the router knows the seat by its new id. */
+			rs->id = id;
+			return rs;
+		}
+	}
+	return NULL;
+}
+
 /* The same account is back on c within the grace: tell it how chats ended
  * meanwhile (its chats and offers follow in staff_resend_state). */
 static void staff_returned(struct hub *h, struct hub_conn *c, struct router_staff *rs, uint64_t now)
@@ -312,6 +351,8 @@ static int login_complete(struct hub_conn *c, int rc, struct staff_account *acct
 	snprintf(c->username, sizeof c->username, "%s", acct->username);
 	c->session_checked_ms = h->now_ms;
 	existing = router_staff_find_id(h->router, (uint64_t)acct->id);
+	if (existing == NULL)
+		existing = ssession_adopt_away(h, acct->username, (uint64_t)acct->id);
 	if (existing != NULL) {
 		/* Same account on a new socket: move the live session over,
 		 * with the account as it is now. */
@@ -410,6 +451,29 @@ static unsigned logins_from(const struct hub *h, const char *addr)
 	return n;
 }
 
+/* A token our database does not know, of a console whose home node was
+ * lost: if that node listed the session (by hash), the same account here
+ * gets a session of its own, whose token the console is sent. */
+static int resume_from_cluster(struct hub_conn *c, const char *token, struct staff_account *acct,
+			       int64_t *expires)
+{
+	struct hub *h = c->hub;
+	char hash[65], user[65];
+	int rc = BRUG_E_UNAUTHORIZED;
+
+	if (strlen(token) != TOKEN_STR_LEN - 1)
+		return rc;
+	token_hash_hex(token, hash);
+	if (cluster_staff_session_user(h->cluster, hash, (int64_t)hub_wall_now(h), user)) {
+		staff_account_fini(acct);
+		rc = staff_session_open(h->staff, user, (int64_t)hub_wall_now(h), acct, c->token, expires);
+		if (rc == 0)
+			log_notice("c%llu staff session of a lost node goes on here", (unsigned long long)c->no);
+	}
+	secmem_wipe(hash, sizeof hash);
+	return rc;
+}
+
 int ssession_on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 {
 	struct hub *h = c->hub;
@@ -434,6 +498,8 @@ int ssession_on_login(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		rc = staff_resume(h->staff, in->token, (int64_t)hub_wall_now(h), &acct, &expires);
 		if (rc == 0)
 			snprintf(c->token, sizeof c->token, "%s", in->token);
+		else if (rc == BRUG_E_UNAUTHORIZED && h->cluster != NULL)
+			rc = resume_from_cluster(c, in->token, &acct, &expires);
 		rc = login_complete(c, rc, &acct, expires, in->id);
 		staff_account_fini(&acct);
 		return rc;
@@ -526,15 +592,26 @@ bool ssession_alive(struct hub_conn *c, uint64_t now, bool touch)
 
 /* ---- staff of other nodes (docs/cluster.md, section 3) ---- */
 
-void hub_each_local_staff(struct hub *h, void (*fn)(void *ctx, const struct router_staff *rs), void *ctx)
+void hub_each_local_staff(struct hub *h,
+			  void (*fn)(void *ctx, const struct router_staff *rs, const char *token_hash, int64_t expires_ms),
+			  void *ctx)
 {
 	struct list *it;
+	char hash[65];
 
 	list_for_each(it, &h->staff_conns) {
 		struct hub_conn *c = list_entry(it, struct hub_conn, link);
-		if (!c->dead && c->rs != NULL && c->ops == &h->ops)
-			fn(ctx, c->rs);
+		if (c->dead || c->rs == NULL || c->ops != &h->ops)
+			continue;
+		/* Only the hash travels: another node can recognise the token
+		 * when the console comes to it, but cannot make one from it. */
+		if (c->token[0] != '\0')
+			token_hash_hex(c->token, hash);
+		else
+			hash[0] = '\0';
+		fn(ctx, c->rs, hash, c->expires_ms);
 	}
+	secmem_wipe(hash, sizeof hash);
 }
 
 struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
@@ -550,6 +627,8 @@ struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops 
 	c->roles = info->roles;
 	snprintf(c->username, sizeof c->username, "%s", info->username);
 	existing = router_staff_find_id(h->router, info->id);
+	if (existing == NULL)
+		existing = ssession_adopt_away(h, info->username, info->id);
 	if (existing != NULL && hub_staff_conn(existing) == NULL) {
 		/* Back within the reconnect grace: it keeps its chats. */
 		existing->owner = c;

@@ -934,7 +934,7 @@ static void test_restore_from_replica(void **state)
 	r->chat_id = (3ull << 40) + 5;
 	r->visitor_no = 12;
 	r->n_staff = 1;
-	strcpy(r->staff[0], "samira");
+	strcpy(r->staff[0].user, "samira");
 	assert_int_equal(replica_append(r, 1, true, NULL, "first", 5, 100), 0);
 	assert_int_equal(replica_append(r, 2, false, "Samira", "second", 6, 200), 0);
 	r->next_seq = 3;
