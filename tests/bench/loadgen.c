@@ -34,6 +34,7 @@
 #define SETTLE_QUIET_US (1000 * 1000ull)
 #define SETTLE_MAX_US (30 * 1000000ull)
 #define MAX_REASONS 8              /* distinct error texts remembered */
+#define MAX_CPU_PIDS 8             /* --cpu-pid: other processes of a cluster */
 
 enum conn_kind {
 	CONN_VISITOR,
@@ -121,6 +122,13 @@ struct proc_sample {
 	uint64_t cpu_ms;
 };
 
+/* CPU time in ms of --server-pid followed by each --cpu-pid; 0 where a
+ * process could not be read. */
+struct cpu_sample {
+	bool ok;                   /* every one was read */
+	uint64_t ms[1 + MAX_CPU_PIDS];
+};
+
 struct tally {
 	char text[MAX_REASONS][80];
 	unsigned count[MAX_REASONS];
@@ -130,17 +138,23 @@ struct tally {
 static struct {
 	/* options */
 	int port;
+	int staff_port;            /* the staff's node in a cluster; --port if not given */
 	const char *ca;
 	unsigned n_visitors, n_staff, chats, messages, duration_s, batch, batch_ms, idle_s;
 	const char *lang;
 	long server_pid;
+	/* The other processes of a cluster (nodes, NATS servers): their CPU
+	 * time is added to the daemon's for the chat phase and the steady
+	 * window, since a message relayed across nodes costs on all of them. */
+	long cpu_pids[MAX_CPU_PIDS];
+	unsigned n_cpu_pids;
 	bool verbose;
 	bool no_pace;              /* the daemon's rate limits are lifted: write at once */
 	unsigned rate;             /* --rate: relayed msgs/s over all chats, 0 = ping-pong */
 	uint64_t period_us;        /* --rate: one round trip per chat this often */
 
 	struct lws_context *ctx;
-	char origin[64];
+	char origin[64], staff_origin[64];  /* brugd accepts only its own origin */
 	enum phase phase, stop_phase;
 	uint64_t t0, phase_t0, last_progress, last_queue_us;
 	bool stop_requested, complete;
@@ -176,6 +190,9 @@ static struct {
 	uint64_t steady0_msgs, steady1_msgs, steady0_self_us, steady1_self_us;
 	bool in_steady, steady_done;
 	struct proc_sample srv_start, srv_staff, srv_held, srv_idle, srv_chats, srv_end;
+	/* All processes at the chat phase's start and end, and the steady
+	 * window's; taken with the daemon's samples of the same names. */
+	struct cpu_sample all_idle, all_chats, all_steady0, all_steady1;
 	uint64_t t_visitors_start, t_visitors_done;
 } g;
 
@@ -305,6 +322,31 @@ static struct proc_sample proc_sample(long pid)
 	return s;
 }
 
+/* The CPU time of the daemon and of every --cpu-pid; not ok without --cpu-pid. */
+static struct cpu_sample cpu_sample_all(void)
+{
+	struct cpu_sample s = { .ok = true };
+
+	if (g.n_cpu_pids == 0)
+		return (struct cpu_sample){ 0 };
+	for (unsigned i = 0; i <= g.n_cpu_pids; i++) {
+		struct proc_sample p = proc_sample(i == 0 ? g.server_pid : g.cpu_pids[i - 1]);
+
+		s.ms[i] = p.cpu_ms;
+		s.ok = s.ok && p.ok;
+	}
+	return s;
+}
+
+static uint64_t cpu_sum(const struct cpu_sample *s)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i <= g.n_cpu_pids; i++)
+		sum += s->ms[i];
+	return sum;
+}
+
 static void set_phase(enum phase p)
 {
 	if (g.verbose || p != g.phase)
@@ -329,6 +371,7 @@ static void steady_begin(void)
 	if (g.in_steady || g.steady_done)
 		return;
 	g.steady0 = proc_sample(g.server_pid);
+	g.all_steady0 = cpu_sample_all();
 	g.steady0.t_us = mono_us();
 	g.steady0_msgs = g.msgs_relayed;
 	g.steady0_self_us = self_cpu_us();
@@ -342,6 +385,7 @@ static void steady_end(void)
 	if (!g.in_steady)
 		return;
 	g.steady1 = proc_sample(g.server_pid);
+	g.all_steady1 = cpu_sample_all();
 	g.steady1.t_us = mono_us();
 	g.steady1_msgs = g.msgs_relayed;
 	g.steady1_self_us = self_cpu_us();
@@ -507,11 +551,11 @@ static void conn_start(struct conn *c)
 	memset(&i, 0, sizeof i);
 	i.context = g.ctx;
 	i.address = "127.0.0.1";
-	i.port = g.port;
+	i.port = visitor ? g.port : g.staff_port;
 	i.ssl_connection = LCCSCF_USE_SSL;
 	i.path = visitor ? "/ws/visitor" : "/ws/staff";
 	i.host = "localhost";       /* Host header and the name the cert is checked against */
-	i.origin = g.origin;
+	i.origin = visitor ? g.origin : g.staff_origin;
 	i.protocol = visitor ? "brug-visitor.v1" : "brug-staff.v1";
 	i.opaque_user_data = c;
 	i.pwsi = &c->wsi;
@@ -1174,6 +1218,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		if (now - g.phase_t0 < (uint64_t)g.idle_s * 1000000u)
 			break;
 		g.srv_idle = proc_sample(g.server_pid);
+		g.all_idle = cpu_sample_all();
 		if (g.chats == 0 || g.s_ready == 0) {
 			g.srv_chats = g.srv_idle;
 			finish("complete (no chats)", true);
@@ -1184,6 +1229,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	case PHASE_CHATS:
 		if (g.chats_done >= g.target_chats) {
 			g.srv_chats = proc_sample(g.server_pid);
+			g.all_chats = cpu_sample_all();
 			set_phase(PHASE_SETTLE2);
 		}
 		break;
@@ -1226,6 +1272,44 @@ static void print_mem(const char *label, const struct proc_sample *s)
 	       s->hwm_kb / 1024.0, (double)s->cpu_ms, (double)(s->t_us - g.t0) / 1e6);
 }
 
+/* With --cpu-pid: each process's CPU time in the chat phase and the steady
+ * window, and their sum per relayed message; into all_chat and all_steady
+ * (µs per message, or "-") for the RESULT line. */
+static void report_all_cpu(char all_chat[32], char all_steady[32])
+{
+	uint64_t steady_msgs = g.steady1_msgs - g.steady0_msgs;
+	bool chat_ok = g.all_idle.ok && g.all_chats.ok && g.msgs_relayed > 0;
+	bool steady_ok = g.steady_done && g.all_steady0.ok && g.all_steady1.ok && steady_msgs > 0;
+
+	snprintf(all_chat, 32, "-");
+	snprintf(all_steady, 32, "-");
+	if (g.n_cpu_pids == 0)
+		return;
+	printf("processes (CPU time: --server-pid, then each --cpu-pid)\n");
+	for (unsigned i = 0; i <= g.n_cpu_pids; i++) {
+		printf("  pid %-22ld", i == 0 ? g.server_pid : g.cpu_pids[i - 1]);
+		if (chat_ok)
+			printf(" chat phase %6" PRIu64 " ms", g.all_chats.ms[i] - g.all_idle.ms[i]);
+		if (steady_ok)
+			printf(", steady window %6" PRIu64 " ms", g.all_steady1.ms[i] - g.all_steady0.ms[i]);
+		printf("\n");
+	}
+	if (chat_ok) {
+		uint64_t ms = cpu_sum(&g.all_chats) - cpu_sum(&g.all_idle);
+
+		snprintf(all_chat, 32, "%.1f", (double)ms * 1000 / (double)g.msgs_relayed);
+		printf("  all %-22u chat phase %6" PRIu64 " ms for %" PRIu64 " relayed msgs: %s µs per msg\n",
+		       g.n_cpu_pids + 1, ms, g.msgs_relayed, all_chat);
+	}
+	if (steady_ok) {
+		uint64_t ms = cpu_sum(&g.all_steady1) - cpu_sum(&g.all_steady0);
+
+		snprintf(all_steady, 32, "%.1f", (double)ms * 1000 / (double)steady_msgs);
+		printf("  all %-22u steady window %3" PRIu64 " ms for %" PRIu64 " relayed msgs: %s µs per msg\n",
+		       g.n_cpu_pids + 1, ms, steady_msgs, all_steady);
+	}
+}
+
 /* The steady window's figures, and one RESULT line of key=value pairs for
  * compare.sh (a value it cannot know is "-"). Needs sorted samples. */
 static void report_steady(unsigned held)
@@ -1234,6 +1318,9 @@ static void report_steady(unsigned held)
 	uint64_t msgs = g.steady1_msgs - g.steady0_msgs;
 	char rate[32] = "-", us[32] = "-", core[32] = "-", self[32] = "-", start[32] = "-", rss[32] = "-";
 	char p50[32] = "-", p99[32] = "-", all99[32] = "-", held_mib[32] = "-";
+	char all_chat[32], all_steady[32];
+
+	report_all_cpu(all_chat, all_steady);
 
 	if (g.steady_done && secs > 0 && msgs > 0) {
 		snprintf(rate, sizeof rate, "%.0f", (double)msgs / secs);
@@ -1267,9 +1354,9 @@ static void report_steady(unsigned held)
 		snprintf(held_mib, sizeof held_mib, "%.1f", g.srv_held.rss_kb / 1024.0);
 	printf("RESULT complete=%d held=%u rss_mib_held=%s rss_kib_per_waiting=%s msgs_per_s=%s srv_us_per_msg=%s srv_core_pct=%s"
 	       " loadgen_core_pct=%s steady_p50_ms=%s steady_p99_ms=%s relay_p99_ms=%s chat_start_ms=%s"
-	       " relayed=%" PRIu64 " wrong=%u rate_limited=%u\n",
+	       " relayed=%" PRIu64 " wrong=%u rate_limited=%u all_chat_us_per_msg=%s all_steady_us_per_msg=%s\n",
 	       g.complete, held, held_mib, rss, rate, us, core, self, p50, p99, all99, start, g.msgs_relayed, g.wrong_frames,
-	       g.rate_limited);
+	       g.rate_limited, all_chat, all_steady);
 }
 
 static void report(void)
@@ -1363,6 +1450,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: loadgen --port N --ca FILE [options]\n"
+		"  --port N              the visitors' node (and the staff's, without --staff-port)\n"
+		"  --staff-port N        the staff's node, another node of a cluster (default --port)\n"
 		"  --visitors N          visitors to connect (default 2000)\n"
 		"  --staff N             staff accounts PREFIX1..PREFIXN (default 10)\n"
 		"  --staff-prefix P      user name prefix for --staff (default bench)\n"
@@ -1376,6 +1465,7 @@ static void usage(FILE *f)
 		"  --batch N --batch-ms T   connect N visitors every T ms (default 50, 20)\n"
 		"  --lang L              visitors' language (default nl)\n"
 		"  --server-pid PID      sample this process's memory and CPU per phase\n"
+		"  --cpu-pid PID,...     also add up these processes' CPU time for the chats (cluster nodes, NATS)\n"
 		"  --no-pace             do not keep under brugd's default rate limits (lifted in the config)\n"
 		"  --rate R              chats send at R relayed msgs/s in all, instead of ping-pong (implies --no-pace)\n"
 		"  --verbose             more progress on stderr\n");
@@ -1423,7 +1513,8 @@ static unsigned raise_nofile(unsigned want)
 enum {
 	OPT_PORT = 256, OPT_CA, OPT_VISITORS, OPT_STAFF, OPT_STAFF_PREFIX, OPT_STAFF_USER,
 	OPT_STAFF_PASSWORD, OPT_CHATS, OPT_MESSAGES, OPT_DURATION, OPT_IDLE, OPT_BATCH, OPT_BATCH_MS,
-	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP, OPT_NO_PACE, OPT_RATE, OPT_STAFF_TOTP,
+	OPT_LANG, OPT_PID, OPT_VERBOSE, OPT_HELP, OPT_NO_PACE, OPT_RATE, OPT_STAFF_TOTP, OPT_STAFF_PORT,
+	OPT_CPU_PID,
 };
 
 int main(int argc, char **argv)
@@ -1448,13 +1539,16 @@ int main(int argc, char **argv)
 		{ "no-pace", no_argument, NULL, OPT_NO_PACE },
 		{ "staff-totp", required_argument, NULL, OPT_STAFF_TOTP },
 		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "staff-port", required_argument, NULL, OPT_STAFF_PORT },
+		{ "cpu-pid", required_argument, NULL, OPT_CPU_PID },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lws_context_creation_info info;
-	char *users_arg = NULL, *pw_arg = NULL, *totp_arg = NULL, *users[1024], *pws[1024], *totps[1024];
+	char *users_arg = NULL, *pw_arg = NULL, *totp_arg = NULL, *cpu_arg = NULL, *users[1024], *pws[1024],
+	     *totps[1024], *cpus[MAX_CPU_PIDS + 1];
 	const char *prefix = "bench";
-	unsigned n_users = 0, n_pws = 0, n_totps = 0, port = 0, pid = 0, limit;
+	unsigned n_users = 0, n_pws = 0, n_totps = 0, n_cpus = 0, port = 0, staff_port = 0, pid = 0, limit;
 	char **user_names = NULL;
 	int opt, status = 0;
 
@@ -1471,6 +1565,8 @@ int main(int argc, char **argv)
 
 		switch (opt) {
 		case OPT_PORT: ok = parse_uint(optarg, 1, 65535, &port); break;
+		case OPT_STAFF_PORT: ok = parse_uint(optarg, 1, 65535, &staff_port); break;
+		case OPT_CPU_PID: cpu_arg = optarg; break;
 		case OPT_CA: g.ca = optarg; break;
 		case OPT_VISITORS: ok = parse_uint(optarg, 0, 1000000, &g.n_visitors); break;
 		case OPT_STAFF: ok = parse_uint(optarg, 0, 1000, &g.n_staff); break;
@@ -1502,7 +1598,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g.port = (int)port;
+	g.staff_port = staff_port != 0 ? (int)staff_port : (int)port;
 	g.server_pid = pid;
+	if (cpu_arg != NULL) {
+		/* One more slot than allowed, to tell a list that is too long. */
+		n_cpus = split_list(cpu_arg, cpus, MAX_CPU_PIDS + 1);
+		for (unsigned i = 0; i < n_cpus; i++) {
+			unsigned v;
+
+			if (n_cpus > MAX_CPU_PIDS || pid == 0 || !parse_uint(cpus[i], 1, INT_MAX, &v)) {
+				fprintf(stderr, "loadgen: --cpu-pid takes 1 to %d pids, and needs --server-pid\n",
+					MAX_CPU_PIDS);
+				return 2;
+			}
+			g.cpu_pids[g.n_cpu_pids++] = (long)v;
+		}
+	}
 	g.t0 = mono_us();
 
 	if (users_arg != NULL) {
@@ -1571,6 +1682,7 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(g.origin, sizeof g.origin, "https://localhost:%d", g.port);
+	snprintf(g.staff_origin, sizeof g.staff_origin, "https://localhost:%d", g.staff_port);
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
