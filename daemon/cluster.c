@@ -430,11 +430,13 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 	cl->members = members_new(cfg->node, cl->boot, CLUSTER_MEMBER_TIMEOUT_MS);
 	cl->replicas = replica_store_new();
 	cl->ssess = calloc(SSESS_MAX, sizeof *cl->ssess);
-	if (cl->members == NULL || cl->replicas == NULL || cl->ssess == NULL ||
+	cl->hosted = calloc(HOSTED_MAX, sizeof *cl->hosted);
+	if (cl->members == NULL || cl->replicas == NULL || cl->ssess == NULL || cl->hosted == NULL ||
 	    pthread_mutex_init(&cl->lock, NULL) != 0) {
 		members_free(cl->members);
 		replica_store_free(cl->replicas);
 		free(cl->ssess);
+		free(cl->hosted);
 		free(cl);
 		return NULL;
 	}
@@ -443,6 +445,7 @@ struct cluster *cluster_new(const struct config *cfg, void (*wake)(void *ctx), v
 		members_free(cl->members);
 		replica_store_free(cl->replicas);
 		free(cl->ssess);
+		free(cl->hosted);
 		free(cl);
 		return NULL;
 	}
@@ -646,6 +649,7 @@ void cluster_free(struct cluster *cl)
 	replica_store_free(cl->replicas);   /* wipes every transcript */
 	secmem_wipe(cl->ssess, SSESS_MAX * sizeof *cl->ssess);
 	free(cl->ssess);
+	free(cl->hosted);
 	free(cl);
 }
 

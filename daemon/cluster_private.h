@@ -89,6 +89,7 @@ struct sproxy {
 	struct cluster *cl;
 	struct hub_conn *conn;     /* owned by the hub until hub_closed */
 	bool seen;                 /* in the home's last presence list */
+	unsigned home_open;        /* chats its home's router has with it */
 	bool closing;              /* our hub asked to close it: hub_closed at the next poll */
 	char home[MEMBERS_NAME_MAX + 1];
 	char user[65];
@@ -105,6 +106,16 @@ struct ssess {
 	char home[MEMBERS_NAME_MAX + 1];
 	int64_t until_wall_ms;     /* the session's end as its home said, or the grace */
 	bool seen;
+};
+
+/* A node's router has n chats with user of home (from that node's presence
+ * list): capacity across owners (section 3). */
+#define HOSTED_MAX 1024
+struct hosted {
+	char reporter[MEMBERS_NAME_MAX + 1];
+	char home[MEMBERS_NAME_MAX + 1];
+	char user[65];
+	unsigned n;
 };
 
 /* Which node's router makes the ids above a base (from heartbeats). */
@@ -137,6 +148,8 @@ struct cluster {
 	unsigned dropped_logged;
 	struct replica_store *replicas; /* other nodes' sessions (section 6) */
 	struct ssess *ssess;       /* SSESS_MAX slots; user "" = free */
+	struct hosted *hosted;     /* HOSTED_MAX slots */
+	unsigned n_hosted;
 	unsigned n_ssess;          /* slots in use at the front */
 	bool rep_resync;           /* the members changed: send our replicas anew */
 
@@ -179,6 +192,8 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, uint64_t now);
 void cluster_handle_resume_question(struct cluster *cl, const char *text, size_t len);
 void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now);
+/* Tell our router how many chats each member has on other routers. */
+void cluster_count_elsewhere(struct cluster *cl, uint64_t now);
 void cluster_expire_pending(struct cluster *cl, uint64_t now);
 
 /* cluster_replica.c; j and strings borrowed. */

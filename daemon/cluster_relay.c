@@ -203,6 +203,75 @@ bool cluster_staff_session_user(struct cluster *cl, const char *hash, int64_t no
 	return false;
 }
 
+/* ---- capacity across owners (section 3) ---- */
+
+/* reporter's list of the chats its router has with other nodes' members
+ * replaces what it said before; NULL (it left) forgets it. */
+static void hosted_note(struct cluster *cl, const char *reporter, json_t *list)
+{
+	json_t *e;
+	size_t i;
+
+	for (unsigned k = 0; k < cl->n_hosted;) {
+		if (strcmp(cl->hosted[k].reporter, reporter) == 0)
+			cl->hosted[k] = cl->hosted[--cl->n_hosted];
+		else
+			k++;
+	}
+	if (!json_is_array(list))
+		return;
+	json_array_foreach(list, i, e) {
+		const char *home = NULL, *user = NULL;
+		json_int_t n = 0;
+		if (cl->n_hosted == HOSTED_MAX)
+			break;
+		if (json_unpack(e, "[s, s, I]", &home, &user, &n) != 0 || !members_name_valid(home) ||
+		    strlen(user) > 64 || n <= 0)
+			continue;
+		struct hosted *hs = &cl->hosted[cl->n_hosted++];
+		snprintf(hs->reporter, sizeof hs->reporter, "%s", reporter);
+		snprintf(hs->home, sizeof hs->home, "%s", home);
+		snprintf(hs->user, sizeof hs->user, "%s", user);
+		hs->n = (unsigned)n;
+	}
+}
+
+/* Chats of home's user on routers other than ours and `except`'s. */
+static unsigned hosted_sum(const struct cluster *cl, const char *home, const char *user, const char *except)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < cl->n_hosted; k++) {
+		const struct hosted *hs = &cl->hosted[k];
+		if (strcmp(hs->home, home) == 0 && strcmp(hs->user, user) == 0 &&
+		    strcmp(hs->reporter, cl->cfg->node) != 0 && (except == NULL || strcmp(hs->reporter, except) != 0))
+			n += hs->n;
+	}
+	return n;
+}
+
+static unsigned local_elsewhere(void *ctx, const char *user)
+{
+	struct cluster *cl = ctx;
+
+	return hosted_sum(cl, cl->cfg->node, user, NULL);
+}
+
+void cluster_count_elsewhere(struct cluster *cl, uint64_t now)
+{
+	struct list *it;
+
+	if (cl->hub == NULL)
+		return;
+	/* A proxy: its chats at its home and on every other node. */
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		if (!p->closing)
+			hub_conn_set_elsewhere(p->conn, p->home_open + hosted_sum(cl, p->home, p->user, p->home), now);
+	}
+	hub_set_local_elsewhere(cl->hub, local_elsewhere, cl, now);
+}
+
 /* Publish who is logged in here (every heartbeat), so that the owners of
  * other languages can offer them chats (section 3). */
 struct presence_ctx {
@@ -219,10 +288,11 @@ static void add_presence(void *ctx, const struct router_staff *rs, const char *t
 	for (unsigned i = 0; i < pc->cfg->n_langs; i++)
 		if (rs->langs & (1u << i))
 			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off ? " " : "", pc->cfg->langs[i]);
-	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I}", "u", rs->username,
+	json_array_append_new(pc->list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I, s:I}", "u", rs->username,
 						  "a", rs->alias, "r", (json_int_t)rs->roles, "l", langs,
 						  "t", (json_int_t)rs->topics, "m", (json_int_t)rs->max_chats,
-						  "v", rs->available, "h", token_hash, "x", (json_int_t)expires_ms));
+						  "v", rs->available, "h", token_hash, "x", (json_int_t)expires_ms,
+						  "o", (json_int_t)rs->open_chats));
 }
 
 void cluster_publish_presence(struct cluster *cl)
@@ -236,7 +306,18 @@ void cluster_publish_presence(struct cluster *cl)
 		return;
 	}
 	hub_each_local_staff(cl->hub, add_presence, &pc);
-	msg = json_pack("{s:s, s:o}", "from", cl->cfg->node, "staff", pc.list);
+	/* The chats our router has with other nodes' members, so that their
+	 * homes and the other owners count them (section 3). */
+	json_t *hosted = json_array();
+	struct list *it;
+	list_for_each(it, &cl->sproxies) {
+		struct sproxy *p = list_entry(it, struct sproxy, link);
+		unsigned n = p->closing ? 0 : hub_conn_open_chats(p->conn);
+		if (n > 0 && hosted != NULL)
+			json_array_append_new(hosted, json_pack("[s, s, I]", p->home, p->user, (json_int_t)n));
+	}
+	msg = json_pack("{s:s, s:o, s:o}", "from", cl->cfg->node, "staff", pc.list,
+			"hosted", hosted != NULL ? hosted : json_array());
 	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if (text != NULL)
@@ -276,6 +357,8 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 			continue;
 		if (h != NULL && strlen(h) == 64)
 			ssess_note(cl, from, u, h, x);
+		json_int_t o = 0;
+		json_unpack(e, "{s?:I}", "o", &o);
 		p = find_sproxy(cl, from, u);
 		if (p == NULL) {
 			unsigned char key[crypto_shorthash_KEYBYTES] = "brug-staff-id-v1", hash[8];
@@ -311,9 +394,11 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 			list_add_tail(&cl->sproxies, &p->link);
 		}
 		p->seen = true;
+		p->home_open = o > 0 ? (unsigned)o : 0;
 		if (!p->closing)
 			hub_remote_staff_available(p->conn, v != 0, now);
 	}
+	hosted_note(cl, from, json_object_get(j, "hosted"));
 	list_for_each_safe(it, tmp, &cl->sproxies) {
 		struct sproxy *p = list_entry(it, struct sproxy, link);
 		if (strcmp(p->home, from) == 0 && !p->seen)
@@ -326,6 +411,7 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 		else
 			k++;
 	}
+	cluster_count_elsewhere(cl, now);
 out:
 	json_decref(j);
 }
@@ -388,6 +474,8 @@ void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
 			cluster_sproxy_free(p, now);
 	}
 	ssess_home_lost(cl, name);
+	hosted_note(cl, name, NULL);
+	cluster_count_elsewhere(cl, now);
 	list_for_each(it, &cl->fwds) {
 		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
 		if (strcmp(f->owner, name) == 0 && !f->lost) {

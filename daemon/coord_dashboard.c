@@ -175,7 +175,7 @@ static json_t *dashboard_json(struct hub *h, uint64_t now)
 				continue;
 			online[l]++;
 			avail[l] += o->rs->available;
-			busy[l] += o->rs->open_chats >= o->rs->max_chats;
+			busy[l] += o->rs->open_chats + o->rs->elsewhere >= o->rs->max_chats;
 		}
 	}
 	for (unsigned l = 0; l < h->cfg->n_langs && langs != NULL; l++) {

@@ -123,6 +123,15 @@ void hub_each_local_staff(struct hub *h,
  * hub_input. Reported closed with hub_closed as usual. NULL on no memory. */
 struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops *ops, void *edge,
 				       const struct router_staff_info *info, uint64_t conn_no);
+/* docs/cluster.md, section 3: the chats a member has on other nodes'
+ * routers count against its max_chats here. For a proxy c: set them. */
+void hub_conn_set_elsewhere(struct hub_conn *c, unsigned n, uint64_t now);
+/* The chats our router has with the member behind proxy c. */
+unsigned hub_conn_open_chats(const struct hub_conn *c);
+/* For every member logged in here: count(ctx, user name) is its chats
+ * on other nodes. */
+void hub_set_local_elsewhere(struct hub *h, unsigned (*count)(void *ctx, const char *user), void *ctx,
+			     uint64_t now);
 /* Its home says the member's availability changed. */
 void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now);
 /* On the home: write text (a frame another node's hub made) to every

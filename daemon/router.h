@@ -82,6 +82,8 @@ struct router_staff {
 	unsigned max_chats;
 	bool available;
 	unsigned open_chats;    /* chats this member is in */
+	unsigned elsewhere;     /* chats it has on other nodes' routers (a cluster): they
+				 * count against max_chats here too */
 	unsigned pending_offers;/* offers waiting for its answer */
 	uint64_t idle_since_ms; /* last time it was given a chat or became available;
 				 * the smallest value is "longest idle" */
@@ -295,6 +297,11 @@ void router_lang_stats(const struct router *r, struct router_lang_stats *out, un
  * chat offers (the last minutes of its shift). Leaving quiet may bring
  * offers at once. */
 void router_staff_set_quiet(struct router *r, struct router_staff *s, bool quiet, uint64_t now_ms);
+
+/* s has n chats on other nodes' routers (docs/cluster.md, section 3):
+ * from now on they count against its max_chats here. Fewer may bring
+ * offers; more withdraws none already made. */
+void router_staff_set_elsewhere(struct router *r, struct router_staff *s, unsigned n, uint64_t now_ms);
 
 /* ---- restoring a lost node's sessions (docs/cluster.md, section 6) ---- */
 

@@ -220,7 +220,7 @@ struct router_offer *router_offer_find(struct router_staff *s, uint64_t offer_id
 /* Room for one more chat, offered or held. */
 bool router_has_room(const struct router_staff *s)
 {
-	return s->open_chats + s->pending_offers < s->max_chats;
+	return s->open_chats + s->elsewhere + s->pending_offers < s->max_chats;
 }
 
 bool router_has_capacity(const struct router_staff *s)
@@ -233,8 +233,8 @@ bool router_less_busy(const struct router_staff *a, const struct router_staff *b
 {
 	if (b == NULL)
 		return true;
-	if (a->open_chats != b->open_chats)
-		return a->open_chats < b->open_chats;
+	if (a->open_chats + a->elsewhere != b->open_chats + b->elsewhere)
+		return a->open_chats + a->elsewhere < b->open_chats + b->elsewhere;
 	if (a->idle_since_ms != b->idle_since_ms)
 		return a->idle_since_ms < b->idle_since_ms;
 	return a->id < b->id;

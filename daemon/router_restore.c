@@ -1,6 +1,7 @@
-/* Restoring another node's sessions into this router (docs/cluster.md,
- * section 6): a lost node's waiting visitors take their places in ticket
- * order, its chats go on with the same id, staff and seq. */
+/* What the router learns from the other nodes of a cluster: restoring a
+ * lost node's sessions (docs/cluster.md, section 6: waiting visitors take
+ * their places in ticket order, chats go on with the same id, staff and
+ * seq) and the chats a staff member has elsewhere (section 3). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,15 @@ struct router_staff *router_staff_find_user(struct router *r, const char *userna
 			return s;
 	}
 	return NULL;
+}
+
+void router_staff_set_elsewhere(struct router *r, struct router_staff *s, unsigned n, uint64_t now_ms)
+{
+	if (r == NULL || s == NULL || s->elsewhere == n)
+		return;
+	s->elsewhere = n;
+	r->dirty |= s->langs;
+	router_dispatch(r, now_ms);
 }
 
 /* Start v's grace period now, as router_visitor_detach does. */

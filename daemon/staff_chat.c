@@ -216,6 +216,19 @@ bool staff_chat_route_remote(struct hub_conn *c, const struct proto_in *in, cons
 			if (list_entry(it, struct router_offer, staff_link)->id == in->offer)
 				return false;
 		id = in->offer;
+		/* Another owner's offer, made before it heard of this member's
+		 * newest chats: the home counts them all (docs/cluster.md,
+		 * section 3) and turns the accept into a decline. */
+		if (in->type == PROTO_ACCEPT && c->rs->open_chats + c->rs->elsewhere >= c->rs->max_chats) {
+			char decline[96];
+			int n = snprintf(decline, sizeof decline, "{\"type\":\"decline\",\"offer\":\"%llu\"}",
+					 (unsigned long long)id);
+			if (cluster_staff_route(h->cluster, c->username, id, decline, (size_t)n))
+				hub_reply_error(c, BRUG_E_CONFLICT, in->id, h->now_ms);
+			else
+				hub_reply_error(c, BRUG_E_NOT_FOUND, in->id, h->now_ms);
+			return true;
+		}
 		break;
 	}
 	case PROTO_MSG:

@@ -97,7 +97,7 @@ static json_t *colleague_json(const struct hub *h, const struct router_staff *s)
 			json_array_append_new(langs, json_string(h->cfg->langs[i]));
 	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:i}", "user", s->username, "alias", s->alias,
 			 "roles", roles_array(s->roles), "langs", langs, "available", s->available,
-			 "chats", (json_int_t)s->open_chats);
+			 "chats", (json_int_t)(s->open_chats + s->elsewhere));
 }
 
 /* Tell every logged-in console who else is online (extension `colleagues`),
@@ -650,6 +650,32 @@ struct hub_conn *hub_remote_staff_open(struct hub *h, const struct hub_edge_ops 
 	h->colleagues_dirty = true;
 	log_info("c%llu staff open (from another node)", (unsigned long long)conn_no);
 	return c;
+}
+
+void hub_conn_set_elsewhere(struct hub_conn *c, unsigned n, uint64_t now)
+{
+	if (c == NULL || c->rs == NULL)
+		return;
+	c->hub->now_ms = now;
+	router_staff_set_elsewhere(c->hub->router, c->rs, n, now);
+}
+
+unsigned hub_conn_open_chats(const struct hub_conn *c)
+{
+	return c != NULL && c->rs != NULL ? c->rs->open_chats : 0;
+}
+
+void hub_set_local_elsewhere(struct hub *h, unsigned (*count)(void *ctx, const char *user), void *ctx,
+			     uint64_t now)
+{
+	struct list *it;
+
+	h->now_ms = now;
+	list_for_each(it, &h->staff_conns) {
+		struct hub_conn *c = list_entry(it, struct hub_conn, link);
+		if (!c->dead && c->rs != NULL && c->ops == &h->ops)
+			router_staff_set_elsewhere(h->router, c->rs, count(ctx, c->username), now);
+	}
 }
 
 void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now)

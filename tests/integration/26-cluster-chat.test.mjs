@@ -81,6 +81,7 @@ after(async () => {
 });
 
 let lang;     // a language node 2 owns
+let ownersSeen;
 let s;        // Anna on node 2
 let v;        // the visitor, on node 1
 let chat;
@@ -94,6 +95,7 @@ test('both nodes agree which node owns each language', { timeout: 20000 }, async
 	assert.deepEqual(h1.owners, h2.owners);
 	for (const o of Object.values(h1.owners)) assert.ok(o === 'b1' || o === 'b2');
 	lang = LANGS.find((l) => h1.owners[l] === 'b2');
+	ownersSeen = h1.owners;
 	assert.ok(lang, `node b2 owns one of ${LANGS}: ${JSON.stringify(h1.owners)}`);
 });
 
@@ -137,6 +139,21 @@ test('a visitor on node 1 chats with a volunteer on node 2, both ways', { timeou
 	assert.equal(typing.on, true);
 
 	assert.ok(b1.logs().some((l) => /served by node b2/.test(l)), b1.logs().join('\n'));
+});
+
+test('a volunteer full on one node gets no offer from the owner of another language', { timeout: 20000 }, async () => {
+	// Anna's one chat is on node 2; node 1 owns another language. Node 1
+	// counts her chats at her home (docs/cluster.md, section 3).
+	const other = LANGS.find((l) => l !== lang && ownersSeen[l] === 'b1');
+	assert.ok(other, JSON.stringify(ownersSeen));
+	await new Promise((r) => setTimeout(r, 1500));   // a presence list with her chat
+	const { v: vx, welcome } = await visitorHello(b1, { lang: other });
+	assert.equal(welcome.lang, other);
+	const offers = await s.quiet((f) => f.type === 'offer', 2500);
+	assert.deepEqual(offers, [], 'no offer to a volunteer at max_chats');
+	vx.send({ type: 'end' });
+	assert.equal((await vx.next('ended')).by, 'visitor');
+	vx.close();
 });
 
 function connects(b) {

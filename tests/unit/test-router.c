@@ -1516,6 +1516,35 @@ static void test_restore_chat_without_staff(void **state)
 	assert_null(router_staff_find_user(f->r, "nobody"));
 }
 
+/* Chats a member has on other nodes count against its max_chats here
+ * (docs/cluster.md, section 3): no offer while full, one as soon as a chat
+ * elsewhere ends; the least busy counts them too. */
+static void test_chats_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	struct router_staff *a = online(f, 1, "anna", 1u << 0, 2);
+	struct router_visitor *v1 = visitor(f, 0, -1);
+
+	serve(f, a, v1);
+	clear(f);
+	router_staff_set_elsewhere(f->r, a, 1, f->now);
+	struct router_visitor *v2 = visitor(f, 0, -1);
+	assert_int_equal(count(f, EV_OFFER), 0);
+	assert_int_equal(v2->state, ROUTER_V_WAITING);
+	/* Ben has one chat here; Anna one here and one elsewhere: Ben is
+	 * the less busy one once Anna has room again. */
+	struct router_staff *b = online(f, 2, "ben", 1u << 0, 3);
+	assert_ptr_equal(last(f, EV_OFFER)->s, b);
+	assert_int_equal(router_offer_accept(f->r, b, offer_to(f, b), f->now), 0);
+	clear(f);
+	router_staff_set_elsewhere(f->r, a, 0, f->now);
+	struct router_visitor *v3 = visitor(f, 0, -1);
+	/* Both have one chat: the longer idle, Anna (served first). */
+	assert_ptr_equal(last(f, EV_OFFER)->s, a);
+	assert_ptr_equal(last(f, EV_OFFER)->v, v3);
+	router_staff_set_elsewhere(NULL, a, 1, f->now);   /* no router: nothing */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1546,6 +1575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quiet_and_lang_stats, setup, teardown),
 		cmocka_unit_test(test_null_events),
 		cmocka_unit_test_setup_teardown(test_restore_queue_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chats_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_chat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_chat_without_staff, setup, teardown),
 	};
