@@ -135,7 +135,8 @@ function record(hit) {
 // Whether a text found in memory sits in one of libnats' own buffers, by
 // what precedes it: its socket read buffer ("MSG brug.v1.<subject> ...")
 // or write buffer ("PUB brug.v1...", both with older frames' tails), its
-// parser's scratch buffer (the subject with the payload right after it),
+// parser's scratch buffer (the subject with the payload right after it,
+// or a later message's "<subject> <sid> <size>" written over its start),
 // or a message (the subject and a NUL right before the payload). brugd
 // copies only payloads, never with a subject; a text too far from such a
 // marker counts as brugd's own.
@@ -143,7 +144,7 @@ function inLibnats(hit) {
 	const before = hit.before.toString('latin1');
 	const nul = before.lastIndexOf('\0');
 	const rec = record(hit);
-	return /(?:MSG|PUB) brug\.v1\./.test(rec) || /brug\.v1\.[\w.-]+\{"/.test(rec)
+	return /(?:MSG|PUB) brug\.v1\./.test(rec) || /brug\.v1\.[\w.-]+(?:\{"| \d+ )/.test(rec)
 		|| (nul >= 0 && /brug\.v1\.[\w.-]+$/.test(before.slice(0, nul)) && rec.startsWith('{"'));
 }
 
