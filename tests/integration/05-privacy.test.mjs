@@ -3,11 +3,9 @@
 // database holds the text, the visitor's resume token or an address.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startBrugd, availableStaff, startChat } from '../lib/brugd.mjs';
+import { canary, filesUnder, databases, inFilesUnder, sqlDump, findInMemory, memoryUnreadable } from '../lib/canary.mjs';
 
 const PW = 'integration-test-password-05';
 let b;
@@ -26,60 +24,21 @@ after(async () => {
 	}
 });
 
-function filesUnder(dir) {
-	const out = [];
-	for (const e of readdirSync(dir, { withFileTypes: true })) {
-		const p = path.join(dir, e.name);
-		if (e.isDirectory()) out.push(...filesUnder(p));
-		else if (e.isFile()) out.push(p);
-	}
-	return out;
-}
-
-// Where needle occurs in the writable memory of process pid: a list of
-// mapping names. Throws EACCES/EPERM when the memory cannot be read.
-function findInMemory(pid, needle) {
-	const hits = [];
-	const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter(Boolean);
-	const fd = openSync(`/proc/${pid}/mem`, 'r');
-	try {
-		for (const line of maps) {
-			const [range, perms, , , , name] = line.split(/\s+/);
-			if (!perms.startsWith('rw')) continue;
-			const [lo, hi] = range.split('-').map((x) => BigInt('0x' + x));
-			const len = Number(hi - lo);
-			if (len > (256 << 20)) continue;
-			const buf = Buffer.alloc(len);
-			try {
-				readSync(fd, buf, 0, len, lo);
-			} catch {
-				continue; // guard pages and the like
-			}
-			if (buf.indexOf(needle) >= 0) hits.push(name || '[anon]');
-		}
-	} finally {
-		closeSync(fd);
-	}
-	return hits;
-}
-
 // Protocol: "after ended the chat's messages exist nowhere in the daemon".
 // Reading the memory of our own child needs no privilege beyond the default
 // Yama setting; where it is not allowed the test is skipped.
 test('after ended, the texts are gone from the daemon\'s memory', {
 	timeout: 30000,
 }, async (t) => {
-	try {
-		readFileSync(`/proc/${b.process.pid}/maps`);
-		closeSync(openSync(`/proc/${b.process.pid}/mem`, 'r'));
-	} catch (e) {
-		t.skip(`cannot read the daemon's memory: ${e.code}`);
+	const unreadable = memoryUnreadable(b.process.pid);
+	if (unreadable) {
+		t.skip(`cannot read the daemon's memory: ${unreadable}`);
 		return;
 	}
 	const lena = await availableStaff(b, 'lena', PW);
 	const { v, chat } = await startChat(b, lena, { lang: 'nl' });
-	const fromVisitor = 'canary-' + randomBytes(12).toString('hex');
-	const fromStaff = 'canary-' + randomBytes(12).toString('hex');
+	const fromVisitor = canary();
+	const fromStaff = canary();
 	v.send({ type: 'msg', text: `visitor says ${fromVisitor}` });
 	await lena.waitFor({ type: 'msg', seq: 1 });
 	lena.send({ type: 'msg', chat, text: `staff says ${fromStaff}` });
@@ -98,9 +57,9 @@ test('after ended, the texts are gone from the daemon\'s memory', {
 });
 
 test('a finished chat leaves no trace in logs, files or the database', { timeout: 60000 }, async () => {
-	const canaryV = 'canary-' + randomBytes(12).toString('hex');
-	const canaryS = 'canary-' + randomBytes(12).toString('hex');
-	const canaryArabic = 'كناري-' + randomBytes(6).toString('hex');
+	const canaryV = canary();
+	const canaryS = canary();
+	const canaryArabic = canary('كناري-', 6);
 
 	const lena = await availableStaff(b, 'lena', PW);
 	const { v, welcome, chat } = await startChat(b, lena, { lang: 'ar' });
@@ -124,7 +83,7 @@ test('a finished chat leaves no trace in logs, files or the database', { timeout
 
 	// A second visitor drops mid-chat and lets the grace period run out, so
 	// the resume path is covered as well.
-	const canary2 = 'canary-' + randomBytes(12).toString('hex');
+	const canary2 = canary();
 	const second = await startChat(b, lena, { lang: 'nl' });
 	second.v.send({ type: 'msg', text: canary2 });
 	await lena.waitFor({ type: 'msg', chat: second.chat, seq: 1 });
@@ -133,7 +92,7 @@ test('a finished chat leaves no trace in logs, files or the database', { timeout
 
 	// A third chat is still going when the daemon stops: both sides are
 	// told, and the sockets close with 1001.
-	const canary3 = 'canary-' + randomBytes(12).toString('hex');
+	const canary3 = canary();
 	const third = await startChat(b, lena, { lang: 'ar' });
 	third.v.send({ type: 'msg', text: canary3 });
 	await lena.waitFor({ type: 'msg', chat: third.chat, seq: 1 });
@@ -160,16 +119,11 @@ test('a finished chat leaves no trace in logs, files or the database', { timeout
 	}
 
 	const files = filesUnder(b.stateDir);
-	const dbs = files.filter((f) => /\.(db|sqlite3?)$/.test(f));
+	const dbs = databases(files);
 	assert.ok(dbs.length > 0, `a database in the state dir: ${files.join(', ')}`);
-	for (const f of files) {
-		const bytes = readFileSync(f);
-		for (const s of secrets) {
-			assert.equal(bytes.indexOf(Buffer.from(s, 'utf8')), -1, `${path.relative(b.stateDir, f)} holds ${s}`);
-		}
-	}
+	assert.deepEqual(inFilesUnder(b.stateDir, secrets), [], 'a file in the state dir holds a secret');
 	for (const db of dbs) {
-		const dump = execFileSync('sqlite3', [db, '.dump'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+		const dump = sqlDump(db);
 		assert.ok(dump.length > 0);
 		for (const s of secrets) {
 			assert.ok(!dump.includes(s), `${path.relative(b.stateDir, db)} holds ${s}`);

@@ -5,10 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { startBrugd, availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
+import { filesUnder } from '../lib/canary.mjs';
 
 const PW = 'integration-test-password-21';
 const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -310,16 +310,6 @@ test('node 1 killed mid-chat: the visitor resumes on node 2 with its token, noth
 	s.close();
 	v.close();
 });
-
-function filesUnder(dir) {
-	const out = [];
-	for (const e of readdirSync(dir, { withFileTypes: true })) {
-		const p = path.join(dir, e.name);
-		if (e.isDirectory()) out.push(...filesUnder(p));
-		else if (e.isFile()) out.push(p);
-	}
-	return out;
-}
 
 test('no log, file or state dir of either node or of NATS holds the chat text', { timeout: 10000 }, async () => {
 	// A clean exit, also under the sanitizers (no leak, no error).

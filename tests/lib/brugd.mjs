@@ -441,16 +441,24 @@ function openClient(url, protocol, options) {
 	});
 }
 
-// opts: {lang, origin, protocol, headers, localAddress}. protocol null sends none.
+// The host part of a socket's URL: localhost, or opts.host (a loopback
+// address in the test certificate: 127.0.0.1 or ::1).
+function urlHost(opts) {
+	const host = opts.host ?? 'localhost';
+	return host.includes(':') ? `[${host}]` : host;
+}
+
+// opts: {lang, origin, protocol, headers, localAddress, host}. protocol null
+// sends none.
 export function connectVisitor(b, opts = {}) {
 	const protocol = 'protocol' in opts ? opts.protocol : 'brug-visitor.v1';
-	return openClient(`wss://localhost:${b.port}/ws/visitor`, protocol,
+	return openClient(`wss://${urlHost(opts)}:${b.port}/ws/visitor`, protocol,
 		wsOptions(b, opts, readFileSync(b.caPath)));
 }
 
 export function connectStaff(b, opts = {}) {
 	const protocol = 'protocol' in opts ? opts.protocol : 'brug-staff.v1';
-	return openClient(`wss://localhost:${b.port}/ws/staff`, protocol,
+	return openClient(`wss://${urlHost(opts)}:${b.port}/ws/staff`, protocol,
 		wsOptions(b, opts, readFileSync(b.caPath)));
 }
 
