@@ -97,19 +97,35 @@ void cluster_inmsg_free(struct inmsg *m)
 static void enqueue(struct cluster *cl, natsMsg *msg, enum in_kind kind)
 {
 	int len = natsMsg_GetDataLength(msg);
+	const char *subject = natsMsg_GetSubject(msg);
 	struct inmsg *m = NULL;
+	unsigned long long plain = 0;
+	bool unopened = false;
 
-	if (len >= 0 && len <= MSG_MAX_BYTES)
-		m = malloc(sizeof *m + (size_t)len + 1);
+	/* Open the seal on libnats' thread: only ciphertext stays in its
+	 * buffers. A message that does not open (another key, or forged) is
+	 * dropped like one the inbox has no room for. */
+	if (len >= (int)(SEAL_NONCE + SEAL_TAG) && (size_t)len - SEAL_NONCE - SEAL_TAG <= MSG_MAX_BYTES)
+		m = malloc(sizeof *m + (size_t)len - SEAL_NONCE - SEAL_TAG + 1);
 	if (m != NULL) {
-		m->kind = kind;
-		m->len = (size_t)len;
-		memcpy(m->data, natsMsg_GetData(msg), (size_t)len);
-		m->data[len] = '\0';
+		const unsigned char *data = (const unsigned char *)natsMsg_GetData(msg);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)m->data, &plain, NULL, data + SEAL_NONCE,
+							       (unsigned long long)len - SEAL_NONCE, (const unsigned char *)subject,
+							       strlen(subject), data, cl->key) != 0) {
+			free(m);
+			m = NULL;
+			unopened = true;
+		} else {
+			m->kind = kind;
+			m->len = (size_t)plain;
+			m->data[plain] = '\0';
+		}
 	}
 	natsMsg_Destroy(msg);
 	pthread_mutex_lock(&cl->lock);
-	if (m == NULL || cl->n_inbox >= INBOX_MAX || cl->wake_off) {
+	if (unopened) {
+		cl->unopened++;
+	} else if (m == NULL || cl->n_inbox >= INBOX_MAX || cl->wake_off) {
 		cl->dropped++;
 		cluster_inmsg_free(m);
 	} else {
@@ -197,10 +213,8 @@ static void publish_heartbeat(struct cluster *cl, bool leaving)
 		json_object_set_new(hb, "leave", json_true());
 	text = hb != NULL ? json_dumps(hb, JSON_COMPACT) : NULL;
 	json_decref(hb);
-	/* Buffered by libnats; while disconnected it may fail, and the next
-	 * heartbeat says the same anyway. */
 	if (text != NULL)
-		natsConnection_PublishString(cl->nc, SUBJ_HB, text);
+		cluster_publish(cl, SUBJ_HB, text, strlen(text));
 	free(text);
 }
 
@@ -218,7 +232,7 @@ void cluster_send_to(struct cluster *cl, const char *node, json_t *msg)
 	if (text == NULL)
 		return;
 	snprintf(subject, sizeof subject, SUBJ_NODE "%s", node);
-	natsConnection_Publish(cl->nc, subject, text, (int)strlen(text));
+	cluster_publish(cl, subject, text, strlen(text));
 	secmem_wipe(text, strlen(text));
 	free(text);
 }
@@ -338,7 +352,7 @@ static void handle_events(struct cluster *cl, unsigned ev, uint64_t now)
 void cluster_poll(struct cluster *cl, uint64_t now)
 {
 	struct list batch, *it, *tmp;
-	unsigned ev, dropped;
+	unsigned ev, dropped, unopened;
 
 	if (cl == NULL || cl->stopped)
 		return;
@@ -355,6 +369,7 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 	ev = cl->events;
 	cl->events = 0;
 	dropped = cl->dropped;
+	unopened = cl->unopened;
 	pthread_mutex_unlock(&cl->lock);
 
 	if (ev != 0)
@@ -378,6 +393,11 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 			cluster_sproxy_free(p, now);
 	}
 	cluster_rep_resync(cl);
+	if (unopened != cl->unopened_logged) {
+		log_warn("cluster: %u NATS messages did not open with our key (a node with another key_file?)",
+			 unopened - cl->unopened_logged);
+		cl->unopened_logged = unopened;
+	}
 	if (dropped != cl->dropped_logged) {
 		log_warn("cluster: %u NATS messages dropped (the loop fell behind)", dropped - cl->dropped_logged);
 		cl->dropped_logged = dropped;
@@ -587,11 +607,69 @@ static void restart(struct cluster *cl, uint64_t now)
 	connect_now(cl, now);
 }
 
+/* The key that seals every payload (docs/cluster.md, section 1): 64 hex
+ * digits from [cluster] key_file, or derived from the NATS password all
+ * nodes share. 0 or -EINVAL (logged). */
+static int load_key(struct cluster *cl)
+{
+	const struct config *cfg = cl->cfg;
+	static const unsigned char context[] = "brug-cluster-payload-key-v1";
+	char buf[160];
+	size_t got = 0, n;
+	FILE *f;
+
+	if (cfg->cluster_key_file == NULL) {
+		if (cfg->nats_password == NULL)
+			return -EINVAL;
+		crypto_generichash(cl->key, sizeof cl->key, (const unsigned char *)cfg->nats_password,
+				   strlen(cfg->nats_password), context, sizeof context - 1);
+		return 0;
+	}
+	f = fopen(cfg->cluster_key_file, "re");
+	if (f == NULL) {
+		log_err("cluster: cannot read key_file %s", cfg->cluster_key_file);
+		return -EINVAL;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	int rc = sodium_hex2bin(cl->key, sizeof cl->key, buf, n, " \t\r\n", &got, NULL);
+	secmem_wipe(buf, sizeof buf);
+	if (rc != 0 || got != sizeof cl->key) {
+		secmem_wipe(cl->key, sizeof cl->key);
+		log_err("cluster: key_file %s must hold 64 hex digits (openssl rand -hex 32)", cfg->cluster_key_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Seal text (len bytes, borrowed) for subject and publish it: nonce,
+ * then XChaCha20-Poly1305 with the subject as associated data. libnats
+ * keeps and frees its copies without wiping them; those only ever hold
+ * ciphertext. */
+void cluster_publish(struct cluster *cl, const char *subject, const char *text, size_t len)
+{
+	size_t out_len = SEAL_NONCE + len + SEAL_TAG;
+	unsigned char *out;
+
+	if (cl->nc == NULL || len > MSG_MAX_BYTES || (out = malloc(out_len)) == NULL)
+		return;
+	randombytes_buf(out, SEAL_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SEAL_NONCE, NULL, (const unsigned char *)text, len,
+						   (const unsigned char *)subject, strlen(subject), NULL, out, cl->key);
+	/* Buffered by libnats; while disconnected it may fail, and what is
+	 * lost is what core NATS may lose anyway (at most once). */
+	natsConnection_Publish(cl->nc, subject, out, (int)out_len);
+	free(out);
+}
+
 int cluster_start(struct cluster *cl, uint64_t now)
 {
 	natsStatus s;
 
 	if (cl == NULL || cl->nc != NULL)
+		return -EINVAL;
+	if (load_key(cl) != 0)
 		return -EINVAL;
 	s = make_options(cl);
 	if (s != NATS_OK) {
@@ -648,6 +726,7 @@ void cluster_free(struct cluster *cl)
 	members_free(cl->members);
 	replica_store_free(cl->replicas);   /* wipes every transcript */
 	secmem_wipe(cl->ssess, SSESS_MAX * sizeof *cl->ssess);
+	secmem_wipe(cl->key, sizeof cl->key);
 	free(cl->ssess);
 	free(cl->hosted);
 	free(cl);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cluster.h"
 #include "config.h"
@@ -43,6 +44,10 @@
  * cannot verify, a refused login) even when told to retry forever; a node
  * then starts over this long after, so it rejoins once the fault is fixed. */
 #define RESTART_MS 5000
+
+/* Every payload is sealed (cluster_publish): nonce, ciphertext, tag. */
+#define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 /* Connection changes seen on libnats' threads, for the loop to log. */
 #define EV_CONNECTED 1u
@@ -145,7 +150,8 @@ struct cluster {
 	bool connected;            /* as last seen on the loop */
 	bool stopped;              /* loop side: cluster_stop ran */
 	uint64_t restart_ms;       /* != 0: the connection closed; start over then */
-	unsigned dropped_logged;
+	unsigned dropped_logged, unopened_logged;
+	unsigned char key[32];     /* seals every payload; wiped */
 	struct replica_store *replicas; /* other nodes' sessions (section 6) */
 	struct ssess *ssess;       /* SSESS_MAX slots; user "" = free */
 	struct hosted *hosted;     /* HOSTED_MAX slots */
@@ -160,6 +166,7 @@ struct cluster {
 	struct list inbox;         /* struct inmsg, oldest first */
 	unsigned n_inbox;
 	unsigned dropped;          /* messages the full inbox refused */
+	unsigned unopened;         /* messages whose seal did not open */
 	unsigned events;           /* EV_* bits */
 	bool wake_off;             /* cluster_stop ran: never call wake again */
 
@@ -178,6 +185,8 @@ struct cluster {
 /* cluster.c */
 /* Frees m (wiping it); NULL is fine. */
 void cluster_inmsg_free(struct inmsg *m);
+/* Seal and publish len bytes of text (borrowed) on subject. */
+void cluster_publish(struct cluster *cl, const char *subject, const char *text, size_t len);
 /* Publish msg (takes ownership) to node's subject (borrowed). */
 void cluster_send_to(struct cluster *cl, const char *node, json_t *msg);
 

@@ -321,7 +321,9 @@ void cluster_publish_presence(struct cluster *cl)
 	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if (text != NULL)
-		natsConnection_PublishString(cl->nc, SUBJ_STAFF, text);
+		cluster_publish(cl, SUBJ_STAFF, text, strlen(text));
+	if (text != NULL)
+		secmem_wipe(text, strlen(text));   /* session hashes */
 	free(text);
 }
 
@@ -615,8 +617,8 @@ struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c,
 			      "from", cl->cfg->node);
 	char *text = q != NULL ? json_dumps(q, JSON_COMPACT) : NULL;
 	json_decref(q);
-	if (text != NULL && cl->nc != NULL)
-		natsConnection_PublishString(cl->nc, SUBJ_RESUME, text);
+	if (text != NULL)
+		cluster_publish(cl, SUBJ_RESUME, text, strlen(text));
 	if (text != NULL)
 		secmem_wipe(text, strlen(text));
 	free(text);

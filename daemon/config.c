@@ -75,6 +75,7 @@ const struct key_def config_key_defs[KEY__COUNT] = {
 	[KEY_NATS_NKEY] = { "cluster", "nats_nkey", TYPE_WORD, NULL, 0, 0, NULL },
 	[KEY_NATS_NKEY_SEED] = { "cluster", "nats_nkey_seed", TYPE_PATH, NULL, 0, 0, NULL },
 	[KEY_NATS_CA] = { "cluster", "nats_ca", TYPE_PATH, NULL, 0, 0, NULL },
+	[KEY_CLUSTER_KEY_FILE] = { "cluster", "key_file", TYPE_PATH, NULL, 0, 0, NULL },
 	[KEY_BLOCK_HOURS] = { "chat", "block_hours", TYPE_UINT, "24", 1, 8760, "hours" },
 };
 
@@ -427,7 +428,7 @@ static bool check_cluster(struct load *ld)
 	struct config *cfg = ld->cfg;
 	unsigned first = 0;
 
-	for (int id = KEY_NODE; id <= KEY_NATS_CA; id++)
+	for (int id = KEY_NODE; id <= KEY_CLUSTER_KEY_FILE; id++)
 		if (ld->key_line[id] && (first == 0 || ld->key_line[id] < first))
 			first = ld->key_line[id];
 	if (first == 0)
@@ -466,6 +467,18 @@ static bool check_cluster(struct load *ld)
 	if (cfg->nats_nkey_seed != NULL &&
 	    (!resolve_path(ld, ld->dir, &cfg->nats_nkey_seed) ||
 	     !check_file(ld, KEY_NATS_NKEY_SEED, cfg->nats_nkey_seed)))
+		return false;
+	/* What brugd sends over NATS is sealed with a key every node shares:
+	 * from key_file, or else derived from the shared NATS password;
+	 * nkeys are per node, so they need the file. */
+	if (cfg->cluster_key_file == NULL && cfg->nats_nkey_seed != NULL) {
+		config_fail(ld, ld->key_line[KEY_NATS_NKEY_SEED],
+			"[cluster] with nats_nkey needs key_file: the key every node shares (64 hex digits, e.g. openssl rand -hex 32)");
+		return false;
+	}
+	if (cfg->cluster_key_file != NULL &&
+	    (!resolve_path(ld, ld->dir, &cfg->cluster_key_file) ||
+	     !check_file(ld, KEY_CLUSTER_KEY_FILE, cfg->cluster_key_file)))
 		return false;
 	return true;
 }
@@ -621,6 +634,7 @@ void config_fini(struct config *cfg)
 	free(cfg->nats_nkey);
 	free(cfg->nats_nkey_seed);
 	free(cfg->nats_ca);
+	free(cfg->cluster_key_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

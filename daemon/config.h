@@ -71,6 +71,7 @@ struct config {
 	char *nats_nkey;         /* an nkey's public key (U...), with */
 	char *nats_nkey_seed;    /* absolute path of its seed file */
 	char *nats_ca;           /* absolute path of the CA that signed the NATS servers */
+	char *cluster_key_file;  /* absolute path of the shared payload key, or NULL */
 };
 
 /*

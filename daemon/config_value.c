@@ -251,6 +251,7 @@ static char **string_field(struct config *cfg, enum key_id id)
 	case KEY_NATS_NKEY: return &cfg->nats_nkey;
 	case KEY_NATS_NKEY_SEED: return &cfg->nats_nkey_seed;
 	case KEY_NATS_CA: return &cfg->nats_ca;
+	case KEY_CLUSTER_KEY_FILE: return &cfg->cluster_key_file;
 	default: return NULL;
 	}
 }

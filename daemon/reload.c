@@ -89,6 +89,7 @@ static const struct field fields[] = {
 	F("cluster", "nats_nkey", FIELD_STR, nats_nkey, true),
 	F("cluster", "nats_nkey_seed", FIELD_STR, nats_nkey_seed, true),
 	F("cluster", "nats_ca", FIELD_STR, nats_ca, true),
+	F("cluster", "key_file", FIELD_STR, cluster_key_file, true),
 };
 
 /* Every key of config.c belongs in the table: one missing here would be

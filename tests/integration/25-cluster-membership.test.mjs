@@ -5,7 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startBrugd } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
 
@@ -45,7 +48,7 @@ async function healthUntil(b, pred, timeoutMs, what) {
 	throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}\n${b.logs().join('\n')}`);
 }
 
-function startNode(name, urls = nats.urls) {
+function startNode(name, urls = nats.urls, extra = {}) {
 	return startBrugd({
 		config: {
 			cluster: {
@@ -54,6 +57,7 @@ function startNode(name, urls = nats.urls) {
 				nats_user: nats.user,
 				nats_password: nats.password,
 				nats_ca: nats.caPath,
+				...extra,
 			},
 		},
 	});
@@ -167,6 +171,26 @@ test('a node that comes back joins again; one that stops cleanly is dropped at o
 	const h = await healthUntil(b1, sameMembers(['b1']), MEMBER_TIMEOUT_MS, 'b1 drops b3');
 	assert.ok(h.afterMs < 1500, `dropped after ${h.afterMs} ms`);
 	assert.ok(b1.logs().some((l) => /cluster: node b3 left$/.test(l)), b1.logs().join('\n'));
+});
+
+test('a node whose key_file differs is no member: its sealed messages do not open', { timeout: 30000 }, async () => {
+	const b1 = nodes[0];
+	const dir = mkdtempSync(path.join(tmpdir(), 'brug-key-'));
+	try {
+		const keyPath = path.join(dir, 'cluster.key');
+		writeFileSync(keyPath, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+		const b4 = await startNode('b4', nats.urls, { key_file: keyPath });
+		nodes.push(b4);
+		await healthUntil(b4, (j) => j.connected, 10000, 'b4 connects to NATS');
+		await new Promise((r) => setTimeout(r, 2500));
+		assert.deepEqual((await health(b1)).json.members, ['b1']);
+		assert.deepEqual((await health(b4)).json.members, ['b4']);
+		assert.ok(b1.logs().some((l) => /did not open with our key/.test(l)), b1.logs().join('\n'));
+		assert.ok(b4.logs().some((l) => /did not open with our key/.test(l)), b4.logs().join('\n'));
+		assert.deepEqual(await b4.stop(), { code: 0, signal: null });
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 });
 
 test('with every NATS server gone, /api/health answers 503', { timeout: 30000 }, async () => {

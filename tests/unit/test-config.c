@@ -702,7 +702,7 @@ static void test_cluster(void **state)
 {
 	struct fixture *fx = *state;
 	struct config *c = &fx->cfg;
-	char ca[PATH_MAX], seed[PATH_MAX], text[PATH_MAX + 512];
+	char ca[PATH_MAX], seed[PATH_MAX], text[2 * PATH_MAX + 512];
 
 	path_join(ca, fx->root, "etc/nats-ca.pem");
 	path_join(seed, fx->root, "etc/brug.nk");
@@ -738,11 +738,20 @@ static void test_cluster(void **state)
 	assert_string_equal(c->nats_ca, ca);
 	assert_null(c->nats_nkey_seed);
 
-	/* An nkey seed instead of user and password. */
+	assert_null(c->cluster_key_file);   /* the key is derived from the password */
+
+	/* An nkey seed instead of user and password: nkeys are per node, so
+	 * the shared payload key comes from key_file. */
 	snprintf(text, sizeof text, "[cluster]\nnode = b2\nnats_url = tls://127.0.0.1:4222\n"
 		 "nats_nkey = UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\n"
 		 "nats_nkey_seed = %s\nnats_ca = nats-ca.pem\n", seed);
+	expect_error(fx, text, 5, "[cluster] with nats_nkey needs key_file: the key every node shares "
+		     "(64 hex digits, e.g. openssl rand -hex 32)");
+	snprintf(text, sizeof text, "[cluster]\nnode = b2\nnats_url = tls://127.0.0.1:4222\n"
+		 "nats_nkey = UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\n"
+		 "nats_nkey_seed = %s\nnats_ca = nats-ca.pem\nkey_file = %s\n", seed, seed);
 	assert_int_equal(load(fx, text, NULL), 0);
+	assert_string_equal(c->cluster_key_file, seed);
 	assert_string_equal(c->nats_nkey_seed, seed);
 	assert_string_equal(c->nats_nkey, "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4");
 	assert_null(c->nats_user);
@@ -766,6 +775,9 @@ static void test_cluster(void **state)
 		"nats_user = u\nnats_password = p\n", 4, "nats_ca", "missing.pem", "No such file", NULL);
 	expect_error_has(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = .\n"
 		"nats_user = u\nnats_password = p\n", 4, "nats_ca", "is not a regular file", NULL);
+	expect_error_has(fx, "[cluster]\nnode = a\nnats_url = tls://h:1\nnats_ca = nats-ca.pem\n"
+		"nats_user = u\nnats_password = p\nkey_file = missing.key\n", 7, "key_file", "missing.key",
+		"No such file", NULL);
 
 	/* Bad values. */
 	expect_error(fx, "[cluster]\nnode = Brug_1\n", 2,
