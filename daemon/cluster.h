@@ -109,6 +109,9 @@ void cluster_rep_session(struct cluster *cl, const struct cluster_rep *r, bool f
 void cluster_rep_msg(struct cluster *cl, uint64_t sid, int lang, uint64_t chat_id, const struct chat_msg *m);
 /* Session sid is over: its replica goes. */
 void cluster_rep_drop(struct cluster *cl, uint64_t sid, int lang);
+/* Tell lang's owner to restore our sessions sids[0..n-1] (borrowed) from
+ * its replicas: they are its now (hub_hand_over_lang). */
+void cluster_rep_take(struct cluster *cl, int lang, const uint64_t *sids, size_t n);
 /* Forget every replica we sent before (then hub_rep_all sends them anew). */
 void cluster_rep_reset(struct cluster *cl);
 

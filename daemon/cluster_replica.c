@@ -101,6 +101,20 @@ void cluster_rep_drop(struct cluster *cl, uint64_t sid, int lang)
 		cluster_send_to(cl, to, json_pack("{s:s, s:I}", "t", "repx", "sid", (json_int_t)sid));
 }
 
+void cluster_rep_take(struct cluster *cl, int lang, const uint64_t *sids, size_t n)
+{
+	const char *to = rep_target(cl, lang);
+	json_t *list = json_array();
+
+	for (size_t i = 0; list != NULL && i < n; i++)
+		json_array_append_new(list, json_integer((json_int_t)sids[i]));
+	if (to == NULL || list == NULL) {
+		json_decref(list);
+		return;
+	}
+	cluster_send_to(cl, to, json_pack("{s:s, s:I, s:o}", "t", "reptake", "sid", (json_int_t)0, "sids", list));
+}
+
 void cluster_rep_reset(struct cluster *cl)
 {
 	for (unsigned i = 0; cl != NULL && cl->nc != NULL && i < members_count(cl->members); i++) {
@@ -130,7 +144,31 @@ void cluster_handle_replica(struct cluster *cl, const char *t, const char *from,
 	}
 	if (json_unpack(j, "{s:I}", "sid", &sid) != 0)
 		goto bad;
-	if (strcmp(t, "repx") == 0) {
+	if (strcmp(t, "reptake") == 0) {
+		json_t *list = json_object_get(j, "sids"), *e;
+		struct replica **reps;
+		size_t i, n = 0, restored = 0;
+		if (!json_is_array(list) || cl->hub == NULL)
+			goto bad;
+		reps = calloc(json_array_size(list) + 1, sizeof *reps);
+		if (reps == NULL)
+			return;
+		json_array_foreach(list, i, e) {
+			struct replica *r = json_is_integer(e)
+				? replica_get(cl->replicas, from, (uint64_t)json_integer_value(e), false) : NULL;
+			if (r != NULL)
+				reps[n++] = r;
+		}
+		/* In ticket order, as after a loss. */
+		qsort(reps, n, sizeof *reps, replica_by_ticket);
+		for (i = 0; i < n; i++) {
+			if (hub_restore_session(cl->hub, reps[i], cl->now_ms) == 0)
+				restored++;
+			replica_drop(cl->replicas, reps[i]);
+		}
+		free(reps);
+		log_notice("cluster: took over %zu waiting visitors from node %s", restored, from);
+	} else if (strcmp(t, "repx") == 0) {
 		replica_drop(cl->replicas, replica_get(cl->replicas, from, (uint64_t)sid, false));
 	} else if (strcmp(t, "rep") == 0) {
 		const char *h = NULL, *lang = NULL, *st = NULL;
@@ -234,6 +272,13 @@ void cluster_rep_resync(struct cluster *cl)
 	cluster_rep_reset(cl);
 	hub_rep_all(cl->hub);
 	hub_rep_flush_all(cl->hub);
+	/* Languages another node owns now (it joined, or we restored a
+	 * restarted node's sessions): their waiting visitors go there. */
+	for (unsigned i = 0; members_count(cl->members) > 1 && i < cl->cfg->n_langs; i++) {
+		const char *o = members_owner(cl->members, cl->cfg->langs[i], 0);
+		if (o != NULL && strcmp(o, cl->cfg->node) != 0)
+			hub_hand_over_lang(cl->hub, (int)i, cl->now_ms);
+	}
 }
 
 #else /* !BRUG_HAVE_NATS */

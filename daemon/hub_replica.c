@@ -252,3 +252,72 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 	log_info("restored a %s session of a lost node", vs->rv->state == ROUTER_V_CHATTING ? "chatting" : "waiting");
 	return 0;
 }
+
+/* ---- hand-over to a new owner (docs/cluster.md, section 4) ---- */
+
+static bool handed_over(const struct vsession *vs, int lang)
+{
+	const struct router_visitor *v = vs->rv;
+
+	/* Waiting without a transcript and replicated at the new owner; a
+	 * visitor in (or back from) a chat stays where its chat is. A pending
+	 * offer is withdrawn: the new owner offers it again. */
+	return v != NULL && v->state == ROUTER_V_WAITING && v->chat == NULL && v->lang == lang && vs->rep_sent &&
+	       vs->token[0] != '\0';
+}
+
+unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now)
+{
+	struct list *it, *tmp;
+	uint64_t *sids;
+	size_t n = 0, cap = 0;
+
+	if (h->cluster == NULL)
+		return 0;
+	h->now_ms = now;
+	hub_rep_flush(h);   /* the new owner holds every replica first */
+	list_for_each(it, &h->sessions)
+		cap += handed_over(list_entry(it, struct vsession, link), lang);
+	if (cap == 0 || (sids = malloc(cap * sizeof *sids)) == NULL)
+		return 0;
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		if (handed_over(vs, lang))
+			sids[n++] = vs->sid;
+	}
+	/* It restores them in ticket order before the sockets arrive. */
+	cluster_rep_take(h->cluster, lang, sids, n);
+	free(sids);
+	/* From the back of the queue, so that those still here do not hear
+	 * of places moving up in a queue they are leaving. */
+	for (it = h->sessions.prev, tmp = it->prev; it != &h->sessions; it = tmp, tmp = it->prev) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		struct hub_conn *c = vs->conn;
+		char hello[TOKEN_STR_LEN + 48];
+		int len;
+		if (!handed_over(vs, lang))
+			continue;
+		len = snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"resume\":\"%s\"}", vs->token);
+		vs->rep_sent = false;   /* it lives on there: no end to send */
+		if (c != NULL) {
+			c->vs = NULL;
+			vs->conn = NULL;
+		}
+		router_visitor_free(h->router, vs->rv, now);
+		vs->rv = NULL;
+		vsession_free(vs);
+		if (c != NULL && c->ops == &h->ops && !c->dead &&
+		    (c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no)) != NULL) {
+			/* Our socket goes on through the new owner: it resumes
+			 * there as if the visitor had said hello with its token. */
+			cluster_forward_input(c->fwd, hello, (size_t)len);
+		} else if (c != NULL) {
+			/* Another node's socket: closed 1012, it comes back with
+			 * its token through its home, which finds the new owner. */
+			hub_close_conn(c, 1012, "owner changed");
+		}
+		secmem_wipe(hello, sizeof hello);
+	}
+	log_notice("cluster: %zu waiting visitors of %s handed over to its new owner", n, h->cfg->langs[lang]);
+	return (unsigned)n;
+}

@@ -166,7 +166,7 @@ int replica_append(struct replica *rep, uint32_t seq, bool from_visitor, const c
 	return 0;
 }
 
-static int by_ticket(const void *a, const void *b)
+int replica_by_ticket(const void *a, const void *b)
 {
 	const struct replica *x = *(struct replica *const *)a, *y = *(struct replica *const *)b;
 
@@ -192,7 +192,7 @@ int replica_list_owner(struct replica_store *st, const char *owner, struct repli
 		if (strcmp(rep->owner, owner) == 0)
 			(*out)[k++] = rep;
 	}
-	qsort(*out, k, sizeof **out, by_ticket);
+	qsort(*out, k, sizeof **out, replica_by_ticket);
 	*n = k;
 	return 0;
 }

@@ -76,6 +76,9 @@ int replica_append(struct replica *rep, uint32_t seq, bool from_visitor, const c
  * *out is a malloc'd array of borrowed pointers (the caller frees the
  * array, not the replicas), *n its length. 0, or -ENOMEM. */
 int replica_list_owner(struct replica_store *st, const char *owner, struct replica ***out, size_t *n);
+/* qsort comparison of struct replica * by ticket (enqueued_wall_ms, then
+ * arrival). */
+int replica_by_ticket(const void *a, const void *b);
 /* The owner holding a replica with this token hash (borrowed), or NULL. */
 const char *replica_find_hash(struct replica_store *st, const char *hash);
 /* How many replicas the store holds. */

@@ -192,7 +192,22 @@ test('node 1 comes back: it joins, and the chat on node 2 goes on undisturbed', 
 	const both = (j) => j.connected && JSON.stringify(j.members) === '["b1","b2"]';
 	await healthUntil(b2, both, 10000, 'b2 sees b1 again');
 	await healthUntil(b1again, both, 10000, 'b1 sees b2');
-	await new Promise((r) => setTimeout(r, 500));
+	// The language is node 1's again: the visitors waiting on node 2 move
+	// there with their places, their sockets staying open (docs/cluster.md,
+	// section 4); the chat stays on node 2.
+	const rest = waiting.slice(1);
+	for (const w of rest) {
+		const welcome = await w.c.waitFor((f) => f.type === 'welcome' && f.resumed === true, 10000);
+		w.token = welcome.session;
+		await w.c.waitFor((f) => f.type === 'queue' && f.position === w.position - 1, 10000);
+	}
+	assert.ok(b2.logs().some((l) => /3 waiting visitors of \w+ handed over/.test(l)), b2.logs().join('\n'));
+	assert.ok(b1again.logs().some((l) => /took over 3 waiting visitors from node b2/.test(l)), b1again.logs().join('\n'));
+	// A new visitor queues behind them, wherever it arrives.
+	const { v: late } = await visitorHello(b2, { lang });
+	assert.equal((await late.next('queue')).position, rest.length + 1);
+	late.send({ type: 'end' });
+	late.close();
 	v.send({ type: 'msg', text: 'still here', id: 'v3' });
 	assert.equal((await v.waitFor({ type: 'msg', id: 'v3' })).seq, 6);
 	assert.equal((await anna.waitFor((f) => f.type === 'msg' && f.seq === 6)).text, 'still here');
