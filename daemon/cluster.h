@@ -94,6 +94,8 @@ struct chat_msg;
 /* A session's replica as the hub sees it; every pointer borrowed. */
 struct cluster_rep {
 	uint64_t sid;
+	const char *origin;              /* "node/sid" where it began */
+	uint32_t epoch;                  /* its resumes so far */
 	const char *token_hash;          /* 64 hex */
 	int lang, topic;
 	uint64_t ticket_wall_ms;

@@ -123,6 +123,15 @@ struct hosted {
 	unsigned n;
 };
 
+/* Which node's router holds a chat now, as its frames to our consoles
+ * say: a chat restored on another node keeps the id its first host gave
+ * it (section 6), so the id's base no longer names its node. */
+#define CHAT_ROUTES_MAX 512
+struct chat_route {
+	uint64_t chat;
+	char node[MEMBERS_NAME_MAX + 1];
+};
+
 /* Which node's router makes the ids above a base (from heartbeats). */
 struct id_base {
 	char node[MEMBERS_NAME_MAX + 1];
@@ -155,6 +164,8 @@ struct cluster {
 	struct replica_store *replicas; /* other nodes' sessions (section 6) */
 	struct ssess *ssess;       /* SSESS_MAX slots; user "" = free */
 	struct hosted *hosted;     /* HOSTED_MAX slots */
+	struct chat_route routes[CHAT_ROUTES_MAX];
+	unsigned n_routes;
 	unsigned n_hosted;
 	unsigned n_ssess;          /* slots in use at the front */
 	bool rep_resync;           /* the members changed: send our replicas anew */

@@ -418,11 +418,51 @@ out:
 	json_decref(j);
 }
 
+/* A frame from node for a console here names a chat: remember where the
+ * chat is, until its `ended`. */
+static void note_chat_route(struct cluster *cl, const char *node, const char *frame, size_t len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(frame, len, 0, &jerr);
+	const char *type = NULL, *chat = NULL;
+	unsigned k;
+	uint64_t id;
+
+	if (j == NULL || json_unpack(j, "{s:s, s:s}", "type", &type, "chat", &chat) != 0)
+		goto out;
+	id = strtoull(chat, NULL, 10);
+	for (k = 0; k < cl->n_routes && cl->routes[k].chat != id; k++)
+		;
+	if (strcmp(type, "ended") == 0) {
+		if (k < cl->n_routes)
+			cl->routes[k] = cl->routes[--cl->n_routes];
+		goto out;
+	}
+	if (k == cl->n_routes) {
+		if (cl->n_routes == CHAT_ROUTES_MAX)
+			goto out;   /* then the id's base decides, as before */
+		cl->n_routes++;
+	}
+	cl->routes[k].chat = id;
+	snprintf(cl->routes[k].node, sizeof cl->routes[k].node, "%s", node);
+out:
+	json_decref(j);
+}
+
 bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, const char *buf, size_t len)
 {
 	uint64_t base = id & ID_BASE_MASK;
 
-	if (cl == NULL || base == 0 || (cl->hub != NULL && base == hub_id_base(cl->hub)))
+	if (cl == NULL)
+		return false;
+	for (unsigned k = 0; k < cl->n_routes; k++) {
+		if (cl->routes[k].chat == id && members_has(cl->members, cl->routes[k].node)) {
+			cluster_send_to(cl, cl->routes[k].node, json_pack("{s:s, s:s, s:s%}", "t", "sin", "u", username,
+									   "f", buf, len));
+			return true;
+		}
+	}
+	if (base == 0 || (cl->hub != NULL && base == hub_id_base(cl->hub)))
 		return false;
 	for (unsigned i = 0; i < cl->n_bases; i++) {
 		if (cl->bases[i].base == base && members_has(cl->members, cl->bases[i].node)) {
@@ -476,6 +516,12 @@ void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
 			cluster_sproxy_free(p, now);
 	}
 	ssess_home_lost(cl, name);
+	for (unsigned k = 0; k < cl->n_routes;) {
+		if (strcmp(cl->routes[k].node, name) == 0)
+			cl->routes[k] = cl->routes[--cl->n_routes];
+		else
+			k++;
+	}
 	hosted_note(cl, name, NULL);
 	cluster_count_elsewhere(cl, now);
 	list_for_each(it, &cl->fwds) {
@@ -514,6 +560,7 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 		goto out;
 	}
 	if (strcmp(t, "sout") == 0 && u != NULL && f != NULL) {
+		note_chat_route(cl, from, f, flen);
 		hub_deliver_staff(cl->hub, u, f, flen);
 	} else if (strcmp(t, "sin") == 0 && u != NULL && f != NULL) {
 		struct sproxy *p = find_sproxy(cl, from, u);

@@ -75,6 +75,10 @@ void cluster_rep_session(struct cluster *cl, const struct cluster_rep *r, bool f
 		      "chat", (json_int_t)(c != NULL ? c->id : 0), "cs", (json_int_t)r->chat_started_wall_ms,
 		      "vno", (json_int_t)(c != NULL ? c->visitor_no : 0),
 		      "ns", (json_int_t)(c != NULL ? c->log.next_seq : 0), "staff", staff, "full", full);
+	if (j != NULL) {
+		json_object_set_new(j, "o", json_string(r->origin));
+		json_object_set_new(j, "e", json_integer((json_int_t)r->epoch));
+	}
 	cluster_send_to(cl, to, j);
 	if (!full || c == NULL)
 		return;
@@ -183,9 +187,18 @@ void cluster_handle_replica(struct cluster *cl, const char *t, const char *from,
 		    (json_is_string(topic) &&
 		     (ti = index_of((const char *const *)cl->cfg->topics, cl->cfg->n_topics, json_string_value(topic))) < 0))
 			goto bad;
+		const char *origin = NULL;
+		json_int_t epoch = 0;
+		if (json_unpack(j, "{s:s, s:I}", "o", &origin, "e", &epoch) != 0 || strlen(origin) >= sizeof rep->origin ||
+		    epoch < 0 || epoch > UINT32_MAX)
+			goto bad;
 		rep = replica_get(cl->replicas, from, (uint64_t)sid, true);
 		if (rep == NULL)
 			return;
+		snprintf(rep->origin, sizeof rep->origin, "%s", origin);
+		rep->epoch = (uint32_t)epoch;
+		/* After a split: our copy of this session may be the stale one. */
+		hub_rep_seen(cl->hub, origin, (uint32_t)epoch, cl->now_ms);
 		if (full || rep->chat_id != (uint64_t)chat)
 			replica_reset_log(rep);
 		memcpy(rep->token_hash, h, 65);

@@ -163,6 +163,11 @@ void hub_rep_all(struct hub *h);
  * restores them from its replicas, and our sockets go on through it.
  * Returns how many. */
 unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now);
+/* A replica of the session begun as origin ("node/sid", borrowed), at
+ * epoch, arrived from another node: a copy of it here with a lower epoch
+ * is stale (the visitor resumed there during a split; docs/cluster.md,
+ * section 7) and goes quietly, its socket closed 4003. */
+void hub_rep_seen(struct hub *h, const char *origin, uint32_t epoch, uint64_t now);
 /* Send what hub_rep_all or the hub's events left out of date. */
 void hub_rep_flush_all(struct hub *h);
 

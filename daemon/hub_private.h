@@ -105,6 +105,9 @@ struct vsession {
 	struct rate rate;              /* flood windows of the session, across its sockets */
 	/* Its replica on another node (docs/cluster.md, section 6; hub_replica.c). */
 	uint64_t sid;                  /* per-boot handle, names the replica */
+	char origin[48];               /* "node/sid" where it began, kept across nodes */
+	uint32_t epoch;                /* resumes so far: after a split, the copy with the
+					* higher one is the live one (docs/cluster.md, 7) */
 	uint64_t ticket_wall_ms;       /* first entry into the queue (wall clock), kept */
 	char rhash[65];                /* restored from a replica: its token's hash until
 					* the visitor resumes (token is "" meanwhile); wiped */

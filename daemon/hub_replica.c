@@ -64,6 +64,8 @@ static void rep_send(struct hub *h, struct vsession *vs)
 		vs->ticket_wall_ms = wall_of(h, v->enqueued_ms);
 	struct cluster_rep r = {
 		.sid = vs->sid,
+		.origin = vs->origin,
+		.epoch = vs->epoch,
 		.token_hash = hash,
 		.lang = v->lang,
 		.topic = v->topic,
@@ -156,6 +158,49 @@ struct vsession *vsession_find_restored(struct hub *h, const char *token)
 	return found;
 }
 
+/* vs is a stale copy of a session that goes on elsewhere: it goes without
+ * a word to its chat's staff (they are in the live copy). */
+static void discard_stale(struct hub *h, struct vsession *vs, uint64_t now)
+{
+	struct hub_conn *c = vs->conn;
+
+	if (c != NULL) {
+		c->vs = NULL;
+		vs->conn = NULL;
+		hub_close_conn(c, CLOSE_REPLACED, "replaced");
+	}
+	router_visitor_discard(h->router, vs->rv, now);
+	vs->rv = NULL;
+	vsession_free(vs);
+	log_notice("cluster: a stale copy of a session (resumed on another node) is gone");
+}
+
+static struct vsession *find_origin(struct hub *h, const char *origin)
+{
+	struct list *it;
+
+	if (origin == NULL || origin[0] == '\0')
+		return NULL;
+	list_for_each(it, &h->sessions) {
+		struct vsession *vs = list_entry(it, struct vsession, link);
+		if (vs->rv != NULL && strcmp(vs->origin, origin) == 0)
+			return vs;
+	}
+	return NULL;
+}
+
+void hub_rep_seen(struct hub *h, const char *origin, uint32_t epoch, uint64_t now)
+{
+	struct vsession *vs;
+
+	if (h == NULL)
+		return;
+	h->now_ms = now;
+	vs = find_origin(h, origin);
+	if (vs != NULL && vs->epoch < epoch)
+		discard_stale(h, vs, now);
+}
+
 /* Copy rep's transcript into c's log, keeping its seq numbers. */
 static int restore_log(struct router_chat *c, const struct replica *rep)
 {
@@ -204,6 +249,12 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 	list_for_each(it, &h->sessions)
 		if (vsession_hash_is(list_entry(it, struct vsession, link), rep->token_hash))
 			return BRUG_E_CONFLICT;   /* it resumed here already */
+	/* The same session twice (a split): the copy resumed last wins. */
+	if ((vs = find_origin(h, rep->origin)) != NULL) {
+		if (vs->epoch >= rep->epoch)
+			return BRUG_E_CONFLICT;
+		discard_stale(h, vs, now);
+	}
 	vs = calloc(1, sizeof *vs);
 	if (vs == NULL)
 		return BRUG_E_INTERNAL;
@@ -215,6 +266,8 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 	vs->sid = ++h->next_sid;
 	vs->lang = rep->lang;
 	vs->ticket_wall_ms = rep->enqueued_wall_ms;
+	memcpy(vs->origin, rep->origin, sizeof vs->origin);
+	vs->epoch = rep->epoch;
 	memcpy(vs->rhash, rep->token_hash, sizeof vs->rhash);
 	vs->rv = router_visitor_new(h->router, vs);
 	if (vs->rv == NULL) {

@@ -35,6 +35,8 @@ struct replica {
 	char token_hash[65];               /* BLAKE2b-256 of the resume token, hex; wiped */
 	int lang, topic;
 	uint64_t enqueued_wall_ms;         /* the queue ticket: first entry, kept across requeues */
+	char origin[48];                   /* "node/sid" where the session began */
+	uint32_t epoch;                    /* its resumes so far */
 	uint64_t seen;                     /* per-store arrival counter: equal tickets by arrival */
 	bool chatting;                     /* in a chat with staff now */
 	uint64_t chat_id;                  /* 0: no chat (waiting without a transcript) */

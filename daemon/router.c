@@ -148,7 +148,8 @@ static void end_chat(struct router *r, struct router_chat *c, enum router_end by
 	struct router_visitor *v = c->visitor;
 
 	log_debug("router: chat %llu ended (%d)", (unsigned long long)c->id, (int)by);
-	EMIT(r, ended, c, by);
+	if (!r->quiet)
+		EMIT(r, ended, c, by);
 	while (c->n_staff > 0) {
 		struct router_staff *s = c->staff[c->n_staff - 1];
 

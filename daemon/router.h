@@ -305,6 +305,11 @@ void router_staff_set_elsewhere(struct router *r, struct router_staff *s, unsign
 
 /* ---- restoring a lost node's sessions (docs/cluster.md, section 6) ---- */
 
+/* As router_visitor_free, but its chat ends without the ended event: a
+ * stale copy of a session that goes on elsewhere (after a split), whose
+ * staff members must not hear it ended. */
+void router_visitor_discard(struct router *r, struct router_visitor *v, uint64_t now_ms);
+
 /* The staff member logged in here under username, or NULL. */
 struct router_staff *router_staff_find_user(struct router *r, const char *username);
 

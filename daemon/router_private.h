@@ -59,6 +59,7 @@ struct router {
 	unsigned next_visitor_no;
 	uint32_t dirty;               /* languages to dispatch before returning */
 	bool closing;                 /* router_free: no more offers */
+	bool quiet;                   /* router_visitor_discard: chats end unreported */
 };
 
 static inline struct chat_impl *impl_of_chat(struct router_chat *c)

@@ -32,6 +32,15 @@ void router_staff_set_elsewhere(struct router *r, struct router_staff *s, unsign
 	router_dispatch(r, now_ms);
 }
 
+void router_visitor_discard(struct router *r, struct router_visitor *v, uint64_t now_ms)
+{
+	if (r == NULL || v == NULL)
+		return;
+	r->quiet = true;
+	router_visitor_free(r, v, now_ms);
+	r->quiet = false;
+}
+
 /* Start v's grace period now, as router_visitor_detach does. */
 static void start_grace(struct router *r, struct router_visitor *v, uint64_t now_ms)
 {

@@ -179,6 +179,7 @@ static int visitor_resume(struct hub_conn *c, struct vsession *vs, const struct 
 	if (vsession_new_token(vs) < 0)
 		return BRUG_E_INTERNAL;
 	secmem_wipe(vs->rhash, sizeof vs->rhash);   /* restored: the token is known now */
+	vs->epoch++;
 	router_visitor_attach(h->router, v, now);
 	hub_rep_touch(vs, false);
 	send_welcome(c, vs, router_lang_open(h->router, v->lang), true, in->id);
@@ -317,6 +318,8 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		list_init(&vs->src_link);
 		list_init(&vs->rep_link);
 		vs->sid = ++h->next_sid;
+		snprintf(vs->origin, sizeof vs->origin, "%s/%llu", h->cfg->node != NULL ? h->cfg->node : "",
+			 (unsigned long long)vs->sid);
 		vs->rv = router_visitor_new(h->router, vs);
 		if (vs->rv == NULL) {
 			free(vs);

@@ -988,6 +988,41 @@ static void test_restore_from_replica(void **state)
 	replica_store_free(st);
 }
 
+/* docs/cluster.md, section 7: after a split the same session can exist
+ * twice; the copy resumed more often is the live one. A stale copy goes
+ * quietly: its staff member hears no `ended` (the chat goes on in the live
+ * copy), its socket is closed 4003. */
+static void test_stale_copy_after_split(void **state)
+{
+	struct env *e = *state;
+	uint64_t now = 1000;
+	struct fake *v;
+	struct fake *s = chat_with_samira(e, &v, now);
+	struct vsession *vs = v->conn->vs;
+	struct replica_store *st = replica_store_new();
+	struct replica *r = replica_get(st, "b2", 3, true);
+	char origin[48];
+
+	assert_non_null(vs);
+	snprintf(origin, sizeof origin, "%s", vs->origin);
+	/* A replica of the same session, at the same epoch: ours stays. */
+	hub_rep_seen(e->h, origin, vs->epoch, now);
+	assert_ptr_equal(v->conn->vs, vs);
+	/* As a restore it is refused: the session is here. */
+	token_hash_hex("another-token-another-token-another-token12", r->token_hash);
+	r->lang = 0;
+	snprintf(r->origin, sizeof r->origin, "%s", origin);
+	r->epoch = vs->epoch;
+	assert_int_equal(hub_restore_session(e->h, r, now), BRUG_E_CONFLICT);
+	/* Resumed elsewhere since (a higher epoch): ours is stale. */
+	unsigned ended_before = count_type(s, "ended");
+	hub_rep_seen(e->h, origin, vs->epoch + 1, now);
+	assert_int_equal(v->close_code, 4003);
+	assert_int_equal(count_type(s, "ended"), ended_before);
+	assert_int_equal(count_type(v, "ended"), 0);
+	replica_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1003,6 +1038,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_biggest_transcript_paced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_visitor_and_deliver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_refuses_source_until_it_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_copy_after_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_from_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staff_rate_per_chat, setup, teardown),
 	};
