@@ -292,6 +292,9 @@ void hub_rep_flush(struct hub *h);
 void hub_rep_msg(struct hub *h, struct router_chat *c, const struct chat_msg *m);
 /* vs is being freed: its replica goes too. */
 void hub_rep_forget(struct vsession *vs);
+/* A new session of h, with a router visitor (NEW), its handle and origin;
+ * not on h's list yet. Free with vsession_free. NULL on no memory. */
+struct vsession *vsession_alloc(struct hub *h);
 /* Whether vs's current token (or restored hash) hashes to hash. */
 bool vsession_hash_is(const struct vsession *vs, const char *hash);
 /* A restored session whose token hashes as token's does, or NULL. */

@@ -255,25 +255,14 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now)
 			return BRUG_E_CONFLICT;
 		discard_stale(h, vs, now);
 	}
-	vs = calloc(1, sizeof *vs);
+	vs = vsession_alloc(h);
 	if (vs == NULL)
 		return BRUG_E_INTERNAL;
-	vs->hub = h;
-	list_init(&vs->link);
-	list_init(&vs->dirty_link);
-	list_init(&vs->src_link);
-	list_init(&vs->rep_link);
-	vs->sid = ++h->next_sid;
 	vs->lang = rep->lang;
 	vs->ticket_wall_ms = rep->enqueued_wall_ms;
-	memcpy(vs->origin, rep->origin, sizeof vs->origin);
+	memcpy(vs->origin, rep->origin, sizeof vs->origin);   /* it began there */
 	vs->epoch = rep->epoch;
 	memcpy(vs->rhash, rep->token_hash, sizeof vs->rhash);
-	vs->rv = router_visitor_new(h->router, vs);
-	if (vs->rv == NULL) {
-		secmem_free(vs, sizeof *vs);
-		return BRUG_E_INTERNAL;
-	}
 	list_add_tail(&h->sessions, &vs->link);
 	if (rep->chat_id != 0) {
 		struct router_chat_replica cr = {

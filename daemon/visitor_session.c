@@ -134,6 +134,28 @@ void vsession_free(struct vsession *vs)
 	secmem_free(vs, sizeof *vs);
 }
 
+struct vsession *vsession_alloc(struct hub *h)
+{
+	struct vsession *vs = calloc(1, sizeof *vs);
+
+	if (vs == NULL)
+		return NULL;
+	vs->hub = h;
+	list_init(&vs->link);
+	list_init(&vs->dirty_link);
+	list_init(&vs->src_link);
+	list_init(&vs->rep_link);
+	vs->sid = ++h->next_sid;
+	snprintf(vs->origin, sizeof vs->origin, "%s/%llu", h->cfg->node != NULL ? h->cfg->node : "",
+		 (unsigned long long)vs->sid);
+	vs->rv = router_visitor_new(h->router, vs);
+	if (vs->rv == NULL) {
+		free(vs);
+		return NULL;
+	}
+	return vs;
+}
+
 /* ---- visitor handlers ---- */
 
 static int send_welcome(struct hub_conn *c, struct vsession *vs, bool open, bool resumed, const char *id)
@@ -309,22 +331,9 @@ int vsession_on_hello(struct hub_conn *c, struct proto_in *in, uint64_t now)
 		if (vs->rv->state == ROUTER_V_PARKED)
 			router_visitor_end(h->router, vs->rv, false, now);
 	} else {
-		vs = calloc(1, sizeof *vs);
+		vs = vsession_alloc(h);
 		if (vs == NULL)
 			return BRUG_E_INTERNAL;
-		vs->hub = h;
-		list_init(&vs->link);
-		list_init(&vs->dirty_link);
-		list_init(&vs->src_link);
-		list_init(&vs->rep_link);
-		vs->sid = ++h->next_sid;
-		snprintf(vs->origin, sizeof vs->origin, "%s/%llu", h->cfg->node != NULL ? h->cfg->node : "",
-			 (unsigned long long)vs->sid);
-		vs->rv = router_visitor_new(h->router, vs);
-		if (vs->rv == NULL) {
-			free(vs);
-			return BRUG_E_INTERNAL;
-		}
 		if (c->src_key[0] != '\0' && source_limit_take(h->sources, c->src_key, 1, 0, &vs->src) == 0)
 			list_add_tail(&vs->src->users, &vs->src_link);
 		vs->conn = c;

@@ -4,13 +4,13 @@
 // node that is killed (bounded time) or that leaves cleanly (at once).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBrugd } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
+import { health, healthUntil, startClusterNode } from '../lib/cluster.mjs';
 
 // docs/cluster.md: heartbeats every second, a member silent 3.5 s is gone.
 const MEMBER_TIMEOUT_MS = 3500;
@@ -19,48 +19,10 @@ const TICK_SLACK_MS = 1500;
 let nats;
 const nodes = [];
 
-function health(b) {
-	return new Promise((resolve, reject) => {
-		https.get({ host: 'localhost', port: b.port, path: '/api/health', ca: readFileSync(b.caPath) }, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (c) => { body += c; });
-			res.on('end', () => {
-				try {
-					resolve({ status: res.statusCode, type: res.headers['content-type'], json: JSON.parse(body) });
-				} catch (e) {
-					reject(new Error(`not JSON: ${body}`));
-				}
-			});
-		}).on('error', reject);
-	});
-}
 
-// Poll /api/health until pred(json) holds; returns the document and when.
-async function healthUntil(b, pred, timeoutMs, what) {
-	const start = Date.now();
-	let last;
-	while (Date.now() - start < timeoutMs) {
-		last = await health(b);
-		if (pred(last.json, last.status)) return { ...last, afterMs: Date.now() - start };
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}\n${b.logs().join('\n')}`);
-}
 
 function startNode(name, urls = nats.urls, extra = {}) {
-	return startBrugd({
-		config: {
-			cluster: {
-				node: name,
-				nats_url: urls.join(' '),
-				nats_user: nats.user,
-				nats_password: nats.password,
-				nats_ca: nats.caPath,
-				...extra,
-			},
-		},
-	});
+	return startClusterNode(nats, name, { urls, cluster: extra });
 }
 
 // The NATS server a node is connected to now, from its log.

@@ -6,10 +6,9 @@
 // and the waiting visitors of both nodes keep their places.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
-import { readFileSync } from 'node:fs';
-import { startBrugd, availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
+import { availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
+import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
 
 const PW = 'integration-test-password-29';
 const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -19,42 +18,10 @@ let b1;
 let b2;
 let b1again;
 
-function health(b) {
-	return new Promise((resolve, reject) => {
-		https.get({ host: 'localhost', port: b.port, path: '/api/health', ca: readFileSync(b.caPath) }, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (c) => { body += c; });
-			res.on('end', () => resolve(JSON.parse(body)));
-		}).on('error', reject);
-	});
-}
 
-async function healthUntil(b, pred, timeoutMs, what) {
-	const start = Date.now();
-	let last;
-	while (Date.now() - start < timeoutMs) {
-		last = await health(b);
-		if (pred(last)) return last;
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
-}
 
 function startNode(name, staff = []) {
-	return startBrugd({
-		staff,
-		config: {
-			chat: { grace_seconds: 60 },
-			cluster: {
-				node: name,
-				nats_url: nats.urls.join(' '),
-				nats_user: nats.user,
-				nats_password: nats.password,
-				nats_ca: nats.caPath,
-			},
-		},
-	});
+	return startClusterNode(nats, name, { staff, chat: { grace_seconds: 60 } });
 }
 
 before(async () => {

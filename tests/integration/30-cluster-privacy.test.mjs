@@ -10,11 +10,10 @@
 // password or a visitor's address.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBrugd, availableStaff, visitorHello, startChat } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
+import { health } from '../lib/cluster.mjs';
 import {
 	canary, filesUnder, databases, inLogLines, inFilesUnder, inText, sqlDump, memoryHits, memoryUnreadable,
 } from '../lib/canary.mjs';
@@ -39,21 +38,11 @@ let lang2;    // a language node 2 owns
 // Every token, canary and password of the test, and each visitor's Origin.
 const secrets = new Set(Object.values(PW));
 
-function health(b) {
-	return new Promise((resolve, reject) => {
-		https.get({ host: 'localhost', port: b.port, path: '/api/health', ca: readFileSync(b.caPath) }, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (c) => { body += c; });
-			res.on('end', () => resolve(JSON.parse(body)));
-		}).on('error', reject);
-	});
-}
 
 async function bothMembers(b) {
 	const deadline = Date.now() + 10000;
 	for (;;) {
-		const h = await health(b);
+		const h = (await health(b)).json;
 		if (h.connected && JSON.stringify(h.members) === '["b1","b2"]') return h;
 		assert.ok(Date.now() < deadline, `${b.nodeName} does not see both nodes: ${JSON.stringify(h)}`);
 		await new Promise((r) => setTimeout(r, 100));
