@@ -62,15 +62,18 @@ void cluster_set_hub(struct cluster *cl, struct hub *h);
 /* The node that owns lang now (borrowed name), or NULL when alone. */
 const char *cluster_owner(struct cluster *cl, const char *lang);
 /* On the home: hand c (borrowed; it must call cluster_forward_close
- * before it goes) to the owner of lang. NULL if this node owns lang, NATS
+ * before it goes) to the owner of lang, with its hashed source src_key
+ * (borrowed; "" if unknown) for the owner's per-source limits. NULL if this node owns lang, NATS
  * is down, or no memory: then the home serves c itself. */
-struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no);
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, const char *src_key,
+					 uint64_t conn_no);
 /* On the home: c's hello resumes a token this node does not know: ask the
  * other nodes who holds the session with this token hash (borrowed). The
  * frames wait meanwhile; if nobody answers within a second, the hub gets
  * c back (hub_serve_here) with the frames, and serves it as a new start.
  * NULL when there is nobody to ask (alone, or NATS is down). */
-struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no);
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, const char *src_key,
+					 uint64_t conn_no);
 /* On a staff member's home: a frame (borrowed) of username's console that
  * names an offer or chat id another node's router made; true if it went
  * to that node. */

@@ -74,6 +74,7 @@ struct cluster_fwd {
 	bool pending;              /* asking who holds its resume token; owner "" */
 	uint64_t deadline_ms;      /* while pending: serve it here after this */
 	char hash[65];             /* while pending: the token hash asked for; wiped */
+	char src[65];              /* the socket's hashed source, "" if unknown */
 	struct list held;          /* while pending: its frames, struct inmsg */
 	unsigned n_held;
 	char owner[MEMBERS_NAME_MAX + 1];

@@ -542,7 +542,7 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(text, len, 0, &jerr);
-	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL, *u = NULL;
+	const char *t = NULL, *from = NULL, *f = NULL, *lang = NULL, *reason = NULL, *u = NULL, *src = NULL;
 	size_t flen = 0;
 	json_int_t id = 0;
 	int code = 1011;
@@ -552,9 +552,9 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 		cluster_handle_replica(cl, t, from, j);
 		goto out;
 	}
-	if (j == NULL || json_unpack(j, "{s:s, s:s, s?:I, s?:s%, s?:s, s?:i, s?:s, s?:s}", "t", &t, "from", &from,
+	if (j == NULL || json_unpack(j, "{s:s, s:s, s?:I, s?:s%, s?:s, s?:i, s?:s, s?:s, s?:s}", "t", &t, "from", &from,
 				     "id", &id, "f", &f, &flen, "lang", &lang, "code", &code, "reason", &reason,
-				     "u", &u) != 0 ||
+				     "u", &u, "src", &src) != 0 ||
 	    !members_name_valid(from) || cl->hub == NULL) {
 		log_warn("cluster: ignoring a malformed node message");
 		goto out;
@@ -586,7 +586,21 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 		r->cl = cl;
 		r->id = (uint64_t)id;
 		snprintf(r->home, sizeof r->home, "%s", from);
-		r->conn = hub_remote_visitor_open(cl->hub, &remote_ops, r, idx, REMOTE_CONN_BASE + ++cl->next_remote_no);
+		/* Its home's key for the source, made ours: counted apart from
+		 * our own sockets' sources and from other homes'. */
+		char key[65] = "";
+		if (src != NULL && src[0] != '\0' && strlen(src) < 65) {
+			unsigned char h[32];
+			crypto_generichash_state st;
+			crypto_generichash_init(&st, NULL, 0, sizeof h);
+			crypto_generichash_update(&st, (const unsigned char *)from, strlen(from) + 1);
+			crypto_generichash_update(&st, (const unsigned char *)src, strlen(src));
+			crypto_generichash_final(&st, h, sizeof h);
+			sodium_bin2hex(key, sizeof key, h, sizeof h);
+		}
+		r->conn = hub_remote_visitor_open(cl->hub, &remote_ops, r, idx, key,
+						  REMOTE_CONN_BASE + ++cl->next_remote_no);
+		secmem_wipe(key, sizeof key);
 		if (r->conn == NULL) {
 			remote_close(r, 1001, "going away");
 			free(r);
@@ -614,7 +628,8 @@ out:
 	json_decref(j);
 }
 
-struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, const char *src_key,
+					 uint64_t conn_no)
 {
 	const char *owner = cluster_owner(cl, lang);
 	struct cluster_fwd *f;
@@ -629,13 +644,16 @@ struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c,
 	f->id = ++cl->next_fwd_id;
 	list_init(&f->held);
 	snprintf(f->owner, sizeof f->owner, "%s", owner);
+	snprintf(f->src, sizeof f->src, "%s", src_key != NULL ? src_key : "");
 	list_add_tail(&cl->fwds, &f->link);
-	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s}", "t", "open", "id", (json_int_t)f->id, "lang", lang));
+	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s, s:s}", "t", "open", "id", (json_int_t)f->id, "lang", lang,
+					"src", f->src));
 	log_info("c%llu served by node %s", (unsigned long long)conn_no, f->owner);
 	return f;
 }
 
-struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, const char *src_key,
+					 uint64_t conn_no)
 {
 	struct cluster_fwd *f;
 
@@ -650,6 +668,7 @@ struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c,
 	f->pending = true;
 	f->deadline_ms = cl->now_ms + RESUME_WAIT_MS;
 	snprintf(f->hash, sizeof f->hash, "%s", hash);
+	snprintf(f->src, sizeof f->src, "%s", src_key != NULL ? src_key : "");
 	/* We hold a replica of this session: its node may be dead without
 	 * the list knowing yet. Wait until it answers or is declared lost
 	 * (its sessions are then restored here and f is served at once). */
@@ -726,7 +745,7 @@ static void resume_found(struct cluster *cl, struct cluster_fwd *f, const char *
 	f->pending = false;
 	secmem_wipe(f->hash, sizeof f->hash);
 	snprintf(f->owner, sizeof f->owner, "%s", from);
-	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I}", "t", "open", "id", (json_int_t)f->id));
+	cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s}", "t", "open", "id", (json_int_t)f->id, "src", f->src));
 	list_for_each_safe(it, tmp, &f->held) {
 		struct inmsg *m = list_entry(it, struct inmsg, link);
 		cluster_send_to(cl, f->owner, json_pack("{s:s, s:I, s:s%}", "t", "in", "id", (json_int_t)f->id,
@@ -784,7 +803,8 @@ void cluster_handle_resume_question(struct cluster *cl, const char *text, size_t
 
 #else /* !BRUG_HAVE_NATS: see cluster.c. */
 
-struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, uint64_t conn_no)
+struct cluster_fwd *cluster_forward_open(struct cluster *cl, struct hub_conn *c, const char *lang, const char *src_key,
+					 uint64_t conn_no)
 {
 	return NULL;
 }
@@ -794,7 +814,8 @@ bool cluster_staff_route(struct cluster *cl, const char *username, uint64_t id, 
 {
 	return false;
 }
-struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, uint64_t conn_no)
+struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c, const char *hash, const char *src_key,
+					 uint64_t conn_no)
 {
 	return NULL;
 }

@@ -378,7 +378,7 @@ bool hub_source_blocked(struct hub *h, const char *key)
 }
 
 struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
-					 uint64_t conn_no)
+					 const char *source_key, uint64_t conn_no)
 {
 	struct hub_conn *c = hub_conn_new(h, edge, PROTO_SIDE_VISITOR, conn_no);
 
@@ -387,6 +387,10 @@ struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_op
 	c->ops = ops;
 	if (lang >= 0 && (unsigned)lang < h->cfg->n_langs)
 		c->lang = lang;
+	/* The per-source limits and blocks of the hello apply here, where the
+	 * session lives (issue 12). */
+	if (source_key != NULL && strlen(source_key) < sizeof c->src_key)
+		memcpy(c->src_key, source_key, strlen(source_key) + 1);
 	list_add_tail(&h->visitors, &c->link);
 	h->n_visitors++;
 	log_info("c%llu visitor open (from another node)", (unsigned long long)conn_no);

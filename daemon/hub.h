@@ -99,9 +99,11 @@ struct cluster;
 void hub_set_cluster(struct hub *h, struct cluster *cl);
 /* On the owner: a visitor socket on another node, whose frames the cluster
  * feeds to hub_input; ops (borrowed, send and close used) carry the hub's
- * frames back; lang is the language of the hello. Like hub_visitor_open. */
+ * frames back; lang is the language of the hello; source_key (copied; NULL
+ * or "" if unknown) its source as this hub counts it. Like
+ * hub_visitor_open. */
 struct hub_conn *hub_remote_visitor_open(struct hub *h, const struct hub_edge_ops *ops, void *edge, int lang,
-					 uint64_t conn_no);
+					 const char *source_key, uint64_t conn_no);
 /* On the home: write text (len bytes, a frame the owner serialized;
  * borrowed) to c's socket. */
 void hub_deliver(struct hub_conn *c, const char *text, size_t len);

@@ -349,7 +349,7 @@ unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now)
 		vs->rv = NULL;
 		vsession_free(vs);
 		if (c != NULL && c->ops == &h->ops && !c->dead &&
-		    (c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no)) != NULL) {
+		    (c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->src_key, c->no)) != NULL) {
 			/* Our socket goes on through the new owner: it resumes
 			 * there as if the visitor had said hello with its token. */
 			cluster_forward_input(c->fwd, hello, (size_t)len);

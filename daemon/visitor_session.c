@@ -479,7 +479,7 @@ bool vsession_hand_over(struct hub_conn *c, const struct proto_in *in, const cha
 		if (map_find(h, in->resume) != NULL || vsession_find_restored(h, in->resume) != NULL)
 			return false;
 		token_hash_hex(in->resume, hash);
-		c->fwd = cluster_forward_find(h->cluster, c, hash, c->no);
+		c->fwd = cluster_forward_find(h->cluster, c, hash, c->src_key, c->no);
 		secmem_wipe(hash, sizeof hash);
 		if (c->fwd == NULL)
 			return false;
@@ -491,7 +491,7 @@ bool vsession_hand_over(struct hub_conn *c, const struct proto_in *in, const cha
 	lang = in->lang != NULL ? config_lang_index(h->cfg, in->lang) : c->lang;
 	if (lang < 0)
 		return false;
-	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->no);
+	c->fwd = cluster_forward_open(h->cluster, c, h->cfg->langs[lang], c->src_key, c->no);
 	if (c->fwd == NULL)
 		return false;   /* owned here, or the owner is unreachable: serve it here */
 	cluster_forward_input(c->fwd, buf, len);

@@ -191,6 +191,31 @@ test('50 waiting visitors spread over both nodes have one consistent queue', { t
 	}
 });
 
+test('the waiting limit per source holds for visitors relayed from another node', { timeout: 60000 }, async () => {
+	// [chat] max_waiting_per_source (30): node 2's hub, where the sessions
+	// live, counts node 1's source for the relayed ones (issue 12).
+	const vs = [];
+	try {
+		for (let i = 0; i < 30; i++) {
+			// Places depend on the earlier tests' visitors still in
+			// their grace (which these may evict): only that they wait.
+			const { v: x } = await visitorHello(b1, { lang });
+			vs.push(x);
+			assert.equal(typeof (await x.next('queue')).position, 'number');
+		}
+		const extra = await connectVisitor(b1);
+		vs.push(extra);
+		extra.send({ type: 'hello', lang });
+		assert.equal((await extra.next('error', 10000)).code, 'busy');
+		assert.equal(extra.pending().some((f) => f.type === 'welcome'), false);
+	} finally {
+		for (const x of vs) {
+			try { x.send({ type: 'end' }); } catch { /* closed */ }
+			x.close();
+		}
+	}
+});
+
 test('a volunteer on node 1 takes a chat of a language node 2 owns, both ways', { timeout: 30000 }, async () => {
 	// Anna (node 2) is full; Ben logs in on node 1. Node 2's router hears
 	// of him through his presence and offers him the visitor, whose socket

@@ -766,7 +766,7 @@ static void test_remote_visitor_and_deliver(void **state)
 	json_t *w;
 
 	remote_sends = 0;
-	r->conn = hub_remote_visitor_open(e->h, &remote_ops, r, 1, 1000000001);
+	r->conn = hub_remote_visitor_open(e->h, &remote_ops, r, 1, NULL, 1000000001);
 	assert_non_null(r->conn);
 	input(r, "{\"type\":\"hello\",\"id\":\"h1\"}", 1000);
 	/* Without lang, the language it was opened with (ar) holds. */
