@@ -90,6 +90,14 @@ void cluster_forward_input(struct cluster_fwd *f, const char *buf, size_t len);
 void cluster_forward_close(struct cluster_fwd *f);
 
 
+/* Add the other live nodes' queues and chats per language (from their
+ * presence lists, at most a second old) to out[0..n-1], this router's own
+ * (oldest_enqueued_ms on our monotonic clock, now_ms / wall_ms now). For
+ * the coordinators' dashboard. Accepts NULL (nothing added). */
+struct router_lang_stats;
+void cluster_add_lang_stats(struct cluster *cl, struct router_lang_stats *out, unsigned n, uint64_t now_ms,
+			    uint64_t wall_ms);
+
 /* ---- replicas of this node's sessions (section 6) ---- */
 
 struct router_chat;

@@ -133,6 +133,13 @@ struct chat_route {
 	char node[MEMBERS_NAME_MAX + 1];
 };
 
+/* Another node's queues and chats per language, from its presence list. */
+struct node_stats {
+	char node[MEMBERS_NAME_MAX + 1];
+	unsigned n;
+	struct { unsigned waiting, chats, offers; uint64_t oldest_wall_ms; } lang[CONFIG_MAX_LANGS];
+};
+
 /* Which node's router makes the ids above a base (from heartbeats). */
 struct id_base {
 	char node[MEMBERS_NAME_MAX + 1];
@@ -166,6 +173,8 @@ struct cluster {
 	struct ssess *ssess;       /* SSESS_MAX slots; user "" = free */
 	struct hosted *hosted;     /* HOSTED_MAX slots */
 	struct chat_route routes[CHAT_ROUTES_MAX];
+	struct node_stats nstats[MEMBERS_MAX];
+	unsigned n_nstats;
 	unsigned n_routes;
 	unsigned n_hosted;
 	unsigned n_ssess;          /* slots in use at the front */

@@ -236,6 +236,65 @@ static void hosted_note(struct cluster *cl, const char *reporter, json_t *list)
 	}
 }
 
+/* node's queues and chats per language; NULL (it left) forgets them. */
+static void stats_note(struct cluster *cl, const char *node, json_t *list)
+{
+	unsigned k;
+	json_t *e;
+	size_t i;
+
+	for (k = 0; k < cl->n_nstats && strcmp(cl->nstats[k].node, node) != 0; k++)
+		;
+	if (!json_is_array(list)) {
+		if (k < cl->n_nstats)
+			cl->nstats[k] = cl->nstats[--cl->n_nstats];
+		return;
+	}
+	if (k == cl->n_nstats) {
+		if (cl->n_nstats == MEMBERS_MAX)
+			return;
+		cl->n_nstats++;
+	}
+	struct node_stats *ns = &cl->nstats[k];
+	memset(ns, 0, sizeof *ns);
+	snprintf(ns->node, sizeof ns->node, "%s", node);
+	json_array_foreach(list, i, e) {
+		json_int_t w = 0, c = 0, o = 0, t = 0;
+		if (i >= cl->cfg->n_langs || json_unpack(e, "[I, I, I, I]", &w, &c, &o, &t) != 0 || w < 0 || c < 0 ||
+		    o < 0 || t < 0)
+			break;
+		ns->lang[i].waiting = (unsigned)w;
+		ns->lang[i].chats = (unsigned)c;
+		ns->lang[i].offers = (unsigned)o;
+		ns->lang[i].oldest_wall_ms = (uint64_t)t;
+		ns->n = (unsigned)i + 1;
+	}
+}
+
+void cluster_add_lang_stats(struct cluster *cl, struct router_lang_stats *out, unsigned n, uint64_t now_ms,
+			    uint64_t wall_ms)
+{
+	if (cl == NULL)
+		return;
+	for (unsigned k = 0; k < cl->n_nstats; k++) {
+		const struct node_stats *ns = &cl->nstats[k];
+		if (!members_has(cl->members, ns->node))
+			continue;
+		for (unsigned l = 0; l < n && l < ns->n; l++) {
+			out[l].waiting += ns->lang[l].waiting;
+			out[l].chats += ns->lang[l].chats;
+			out[l].offers += ns->lang[l].offers;
+			if (ns->lang[l].oldest_wall_ms == 0)
+				continue;
+			/* Their wall clock to our monotonic one. */
+			uint64_t ago = wall_ms > ns->lang[l].oldest_wall_ms ? wall_ms - ns->lang[l].oldest_wall_ms : 0;
+			uint64_t mono = now_ms > ago ? now_ms - ago : 1;
+			if (out[l].oldest_enqueued_ms == 0 || mono < out[l].oldest_enqueued_ms)
+				out[l].oldest_enqueued_ms = mono;
+		}
+	}
+}
+
 /* Chats of home's user on routers other than ours and `except`'s. */
 static unsigned hosted_sum(const struct cluster *cl, const char *home, const char *user, const char *except)
 {
@@ -316,8 +375,15 @@ void cluster_publish_presence(struct cluster *cl)
 		if (n > 0 && hosted != NULL)
 			json_array_append_new(hosted, json_pack("[s, s, I]", p->home, p->user, (json_int_t)n));
 	}
-	msg = json_pack("{s:s, s:o, s:o}", "from", cl->cfg->node, "staff", pc.list,
-			"hosted", hosted != NULL ? hosted : json_array());
+	/* Our router's queues and chats, for the others' dashboards. */
+	struct router_lang_stats ls[ROUTER_MAX_LANGS];
+	json_t *stats = json_array();
+	hub_lang_stats_wall(cl->hub, ls, cl->cfg->n_langs);
+	for (unsigned l = 0; stats != NULL && l < cl->cfg->n_langs; l++)
+		json_array_append_new(stats, json_pack("[I, I, I, I]", (json_int_t)ls[l].waiting, (json_int_t)ls[l].chats,
+						       (json_int_t)ls[l].offers, (json_int_t)ls[l].oldest_enqueued_ms));
+	msg = json_pack("{s:s, s:o, s:o, s:o}", "from", cl->cfg->node, "staff", pc.list,
+			"hosted", hosted != NULL ? hosted : json_array(), "ls", stats != NULL ? stats : json_array());
 	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if (text != NULL)
@@ -401,6 +467,7 @@ void cluster_handle_presence(struct cluster *cl, const char *text, size_t len, u
 			hub_remote_staff_available(p->conn, v != 0, now);
 	}
 	hosted_note(cl, from, json_object_get(j, "hosted"));
+	stats_note(cl, from, json_object_get(j, "ls"));
 	list_for_each_safe(it, tmp, &cl->sproxies) {
 		struct sproxy *p = list_entry(it, struct sproxy, link);
 		if (strcmp(p->home, from) == 0 && !p->seen)
@@ -523,6 +590,7 @@ void cluster_node_lost(struct cluster *cl, const char *name, uint64_t now)
 			k++;
 	}
 	hosted_note(cl, name, NULL);
+	stats_note(cl, name, NULL);
 	cluster_count_elsewhere(cl, now);
 	list_for_each(it, &cl->fwds) {
 		struct cluster_fwd *f = list_entry(it, struct cluster_fwd, link);
@@ -822,6 +890,10 @@ struct cluster_fwd *cluster_forward_find(struct cluster *cl, struct hub_conn *c,
 bool cluster_staff_session_user(struct cluster *cl, const char *hash, int64_t now_wall_ms, char user[65])
 {
 	return false;
+}
+void cluster_add_lang_stats(struct cluster *cl, struct router_lang_stats *out, unsigned n, uint64_t now_ms,
+			    uint64_t wall_ms)
+{
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hub.h"
 #include "hub_internal.h"
+#include "cluster.h"
 #include "hub_private.h"
 #include "i18n.h"
 #include "proto.h"
@@ -166,6 +167,9 @@ static json_t *dashboard_json(struct hub *h, uint64_t now)
 	unsigned online[ROUTER_MAX_LANGS] = { 0 }, avail[ROUTER_MAX_LANGS] = { 0 }, busy[ROUTER_MAX_LANGS] = { 0 };
 
 	router_lang_stats(h->router, st, h->cfg->n_langs);
+	/* In a cluster the queues and chats are spread over the nodes'
+	 * routers; staff of every node are here already (as proxies). */
+	cluster_add_lang_stats(h->cluster, st, h->cfg->n_langs, now, hub_wall_now(h));
 	list_for_each(it, &h->staff_conns) {
 		struct hub_conn *o = list_entry(it, struct hub_conn, link);
 		if (o->dead || o->rs == NULL)
@@ -235,6 +239,17 @@ int coord_ical_feed(struct hub_conn *c, struct proto_in *in, uint64_t now)
 	secmem_wipe(token, sizeof token);
 	secmem_wipe(path, sizeof path);
 	return 0;
+}
+
+void hub_lang_stats_wall(struct hub *h, struct router_lang_stats *out, unsigned n)
+{
+	uint64_t wall = hub_wall_now(h);
+
+	router_lang_stats(h->router, out, n);
+	for (unsigned l = 0; l < n; l++)
+		if (out[l].oldest_enqueued_ms != 0)
+			out[l].oldest_enqueued_ms = wall - (h->now_ms > out[l].oldest_enqueued_ms
+							    ? h->now_ms - out[l].oldest_enqueued_ms : 0);
 }
 
 char *hub_ical_feed(struct hub *h, const char *token)

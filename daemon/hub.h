@@ -134,6 +134,11 @@ unsigned hub_conn_open_chats(const struct hub_conn *c);
  * on other nodes. */
 void hub_set_local_elsewhere(struct hub *h, unsigned (*count)(void *ctx, const char *user), void *ctx,
 			     uint64_t now);
+/* Per language, this node's router's queue and chats (router_lang_stats),
+ * with oldest_enqueued_ms as wall-clock ms, for the other nodes'
+ * dashboards. out has room for n <= ROUTER_MAX_LANGS. */
+struct router_lang_stats;
+void hub_lang_stats_wall(struct hub *h, struct router_lang_stats *out, unsigned n);
 /* Its home says the member's availability changed. */
 void hub_remote_staff_available(struct hub_conn *c, bool available, uint64_t now);
 /* On the home: write text (a frame another node's hub made) to every

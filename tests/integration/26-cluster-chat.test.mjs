@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
+import { availableStaff, visitorHello, connectVisitor, loginStaff } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
 import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
 import { filesUnder } from '../lib/canary.mjs';
@@ -29,6 +29,7 @@ before(async () => {
 	nats = await startNatsCluster(3);
 	b1 = await startNode('b1', [
 		{ user: 'ben', alias: 'Ben', roles: 'volunteer', langs: LANGS.join(','), maxChats: 1, password: PW },
+		{ user: 'cora', alias: 'Cora', roles: 'coordinator', langs: LANGS.join(','), password: PW },
 	]);
 	b2 = await startNode('b2', [
 		// One chat at a time, so the queue test's visitors all wait.
@@ -122,6 +123,25 @@ test('a volunteer full on one node gets no offer from the owner of another langu
 	vx.send({ type: 'end' });
 	assert.equal((await vx.next('ended')).by, 'visitor');
 	vx.close();
+});
+
+test('a coordinator on node 1 sees the chats and queue of node 2\'s router', { timeout: 20000 }, async () => {
+	const cora = await loginStaff(b1, 'cora', PW);
+	try {
+		// Anna's chat lives on node 2; node 1's dashboard counts it.
+		const d1 = await cora.waitFor((f) => f.type === 'dashboard' && f.languages[lang].chats === 1, 10000);
+		assert.equal(d1.languages[lang].waiting, 0);
+		const { v: vx } = await visitorHello(b2, { lang });
+		await vx.next('queue');
+		const d2 = await cora.waitFor((f) => f.type === 'dashboard' && f.languages[lang].waiting === 1, 10000);
+		assert.ok(d2.languages[lang].longest_wait_s >= 0 && d2.languages[lang].longest_wait_s < 60);
+		vx.send({ type: 'end' });
+		assert.equal((await vx.next('ended')).by, 'visitor');
+		vx.close();
+		await cora.waitFor((f) => f.type === 'dashboard' && f.languages[lang].waiting === 0, 10000);
+	} finally {
+		cora.close();
+	}
 });
 
 function connects(b) {
