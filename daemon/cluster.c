@@ -392,6 +392,11 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 		if (p->closing)
 			cluster_sproxy_free(p, now);
 	}
+	list_for_each_safe(it, tmp, &cl->remotes) {
+		struct remote *r = list_entry(it, struct remote, link);
+		if (r->closing)
+			cluster_remote_free(r, now);
+	}
 	cluster_rep_resync(cl);
 	if (unopened != cl->unopened_logged) {
 		log_warn("cluster: %u NATS messages did not open with our key (a node with another key_file?)",

@@ -86,6 +86,7 @@ struct remote {
 	struct cluster *cl;
 	struct hub_conn *conn;     /* owned by the hub until hub_closed */
 	uint64_t id;               /* the home's id */
+	bool closing;              /* our hub closed it: hub_closed at the next poll */
 	char home[MEMBERS_NAME_MAX + 1];
 };
 

@@ -44,6 +44,9 @@ static void remote_close(void *edge, int code, const char *reason)
 
 	cluster_send_to(r->cl, r->home, json_pack("{s:s, s:I, s:i, s:s}", "t", "kick", "id", (json_int_t)r->id,
 					  "code", code, "reason", reason != NULL ? reason : ""));
+	/* Reported closed at the next poll, whether or not the home answers
+	 * with `close` (it may have lost the socket already). */
+	r->closing = true;
 }
 
 static const struct hub_edge_ops remote_ops = {
