@@ -166,7 +166,7 @@ int hub_restore_session(struct hub *h, const struct replica *rep, uint64_t now);
  * replica, transcript included, is sent again at the next flush. */
 void hub_rep_all(struct hub *h);
 /* lang's owner is another node now: the visitors waiting here for lang
- * (no chat, no offer) move there, keeping their places: the new owner
+ * move there, keeping their places: the new owner
  * restores them from its replicas, and our sockets go on through it.
  * Returns how many. */
 unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now);

@@ -301,11 +301,11 @@ static bool handed_over(const struct vsession *vs, int lang)
 {
 	const struct router_visitor *v = vs->rv;
 
-	/* Waiting without a transcript and replicated at the new owner; a
-	 * visitor in (or back from) a chat stays where its chat is. A pending
-	 * offer is withdrawn: the new owner offers it again. */
-	return v != NULL && v->state == ROUTER_V_WAITING && v->chat == NULL && v->lang == lang && vs->rep_sent &&
-	       vs->token[0] != '\0';
+	/* Waiting (also with the transcript of a chat whose volunteer
+	 * dropped) and replicated at the new owner; a visitor in a chat stays
+	 * where its chat is. A pending offer is withdrawn: the new owner
+	 * offers it again. */
+	return v != NULL && v->state == ROUTER_V_WAITING && v->lang == lang && vs->rep_sent && vs->token[0] != '\0';
 }
 
 unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now)
@@ -345,7 +345,8 @@ unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now)
 			c->vs = NULL;
 			vs->conn = NULL;
 		}
-		router_visitor_free(h->router, vs->rv, now);
+		/* Quietly: a transcript it waits with goes on there. */
+		router_visitor_discard(h->router, vs->rv, now);
 		vs->rv = NULL;
 		vsession_free(vs);
 		if (c != NULL && c->ops == &h->ops && !c->dead &&
