@@ -2,10 +2,11 @@
  * go to the node that would take them over, that node's replicas are kept
  * here, and when a node is lost, the sessions we hold replicas of are
  * restored into our hub. Messages on brug.v1.node.<name>:
- *   rep      a session's record {sid,h,lang,topic,tk,st,chat,cs,vno,ns,staff,full}
+ *   rep      a session's record {sid,o,e,h,lang,topic,tk,st,chat,cs,vno,ns,staff,full}
  *   repm     a message of its chat {sid,chat,s,ts,v,a,x}
  *   repx     the session is over {sid}
- *   represet forget every replica of the sender (it sends them anew) */
+ *   represet forget every replica of the sender (it sends them anew)
+ *   reptake  the sender's sessions sids are ours now: restore them (hand-over) */
 #include <stdlib.h>
 #include <string.h>
 
