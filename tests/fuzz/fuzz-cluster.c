@@ -15,7 +15,7 @@
  *             boot), l (leaving), x (other languages), digits (its id base)
  *   h s JSON  a heartbeat as written ("node" added when missing)
  *   L s       cluster_node_lost(s) as when its heartbeats stop
- *   T s       the clock moves on (s picks how far), then hub_tick and
+ *   T s       the clock moves on (digit s picks 100 ms to 3,700 s), then hub_tick and
  *             cluster_tick, and the sockets the hub closed are closed
  *   W s       the link is up (s odd) or down: whether cl->connected says
  *             so (publishing still goes nowhere)
@@ -317,7 +317,7 @@ static void expand_payload(struct buf *out, const char *p, size_t n)
 static const char *peer_name(char s, unsigned *idx)
 {
 	static const char *const names[PEERS] = { "b1", "b2", "b3", "b4" };
-	unsigned i = s >= '1' && s <= '4' ? (unsigned)(s - '1') : 1 + ((unsigned char)s & 1);
+	unsigned i = s >= '1' && s <= '4' ? (unsigned)(s - '1') : 1u + ((unsigned char)s & 1u);
 
 	*idx = i;
 	return names[i];
@@ -375,7 +375,7 @@ static void heartbeat(unsigned i, const char *name, const char *flags, size_t n)
 			leave = true;
 		} else if (flags[k] == 'x') {
 			other = true;
-		} else if (flags[k] >= '0' && flags[k] <= '9') {
+		} else if (flags[k] >= '0' && flags[k] <= '9' && idb < (1 << 24)) {
 			idb = idb * 10 + (flags[k] - '0');
 		}
 	}
@@ -394,6 +394,8 @@ static void heartbeat(unsigned i, const char *name, const char *flags, size_t n)
 
 static void step(const char *line, size_t len, struct buf *pay)
 {
+	/* Past the members' timeout (3,500 ms), the offers' (30 s), the
+	 * visitors' grace (120 s) and a staff session's idle time. */
 	static const uint64_t advance_ms[10] = { 100, 500, 1000, 2000, 3600, 5000, 30000, 31000, 121000, 3700000 };
 	char op = len > 0 ? line[0] : '#', sel = len > 1 ? line[1] : '0';
 	unsigned idx;
@@ -423,7 +425,7 @@ static void step(const char *line, size_t len, struct buf *pay)
 		cluster_node_lost(r.cl, peer, r.now);
 		break;
 	case 'T':
-		r.now += advance_ms[(unsigned char)sel % 10];
+		r.now += advance_ms[sel >= '0' && sel <= '9' ? sel - '0' : (unsigned char)sel % 10];
 		hub_tick(r.env.h, r.now);
 		cluster_tick(r.cl, r.now);
 		r.cl->connected = r.link;
