@@ -14,7 +14,7 @@
  *   H s FLAGS a heartbeat of peer s, well formed: FLAGS may hold r (a new
  *             boot), l (leaving), x (other languages), digits (its id base)
  *   h s JSON  a heartbeat as written ("node" added when missing)
- *   L s       cluster_node_lost(s) as when its heartbeats stop
+ *   L s       cluster_node_lost(s) as when its heartbeats stop (not for b1)
  *   T s       the clock moves on (digit s picks 100 ms to 3,700 s), then hub_tick and
  *             cluster_tick, and the sockets the hub closed are closed
  *   W s       the link is up (s odd) or down: whether cl->connected says
@@ -421,6 +421,10 @@ static void step(const char *line, size_t len, struct buf *pay)
 		deliver(IN_HB, pay->p, pay->n);
 		break;
 	case 'L':
+		/* brugd never loses itself (members_expire and members_left
+		 * skip our own name). */
+		if (idx == 0)
+			break;
 		r.cl->now_ms = r.now;
 		cluster_node_lost(r.cl, peer, r.now);
 		break;
