@@ -2,8 +2,6 @@
  * program of socket opens, visitor and staff messages, closes and clock
  * steps, run on the real hub behind a fake edge. Ids and tokens the hub
  * sent are fed back, so programs reach chats, resumes and transfers. */
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +26,8 @@
 #include "stats.h"
 #include "util/log.h"
 
+#include "hub-env.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SOCKS 8          /* sockets a program can hold at once */
@@ -36,19 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_STEPS 400
 #define ID_LEN 24        /* a chat or offer id as text, with room */
 #define TOK_LEN 64
-
-/* The fake clock: wall time is BASE_WALL_MS + the loop's now. */
-#define BASE_WALL_MS 1764400000000ull
-
-/* Abort with a reason: libFuzzer keeps the input as a crasher. */
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "fuzz-hub: invariant: " __VA_ARGS__);   \
-			fputc('\n', stderr);                                 \
-			abort();                                             \
-		}                                                            \
-	} while (0)
 
 enum sock_state {
 	SOCK_FREE,       /* no socket in this slot */
@@ -80,22 +67,13 @@ struct pool {
 
 static struct {
 	bool ready;
-	char dir[64], db[96];
-	unsigned char *db_image;          /* the staff database with its accounts and sessions */
-	size_t db_len;
-	struct config cfg;
-	struct i18n *t;
-	char preset[4][TOKEN_STR_LEN];    /* staff sessions made once, in db_image */
 	char nonce[17];                   /* marks our message texts; unguessable for raw frames */
 	bool trace;                       /* FUZZ_HUB_TRACE: print every frame and close */
 } g;
 
 /* The state of one run. */
 static struct {
-	struct hub *h;
-	struct staff *st;
-	struct roster *roster;
-	struct stats *stats;
+	struct hub_env_run env;
 	uint64_t now;
 	struct sock socks[SOCKS];
 	struct pool vtokens, stokens, offers, chats;
@@ -103,9 +81,6 @@ static struct {
 	unsigned step;
 	bool drained;        /* every visitor left and its grace ran out */
 } r;
-
-static const char *const users[] = { "ana", "bo", "cora" };
-static const char *const aliases[] = { "Ana", "Bo", "Cora" };
 
 /* ---- the fake edge ---- */
 
@@ -312,7 +287,7 @@ static void fake_close(void *edge, int code, const char *reason)
 static uint64_t fake_wall(void *ctx)
 {
 	(void)ctx;
-	return BASE_WALL_MS + r.now;
+	return HUB_ENV_BASE_WALL_MS + r.now;
 }
 
 static void fake_wake(void *ctx)
@@ -353,119 +328,16 @@ static void reap(void)
 
 /* ---- set-up, once per process ---- */
 
-static int read_file(const char *path, unsigned char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	long n;
-
-	if (f == NULL)
-		return -1;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (*out = malloc((size_t)n + 1)) == NULL || fread(*out, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return 0;
-}
-
-static void cleanup_dir(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof path, "%s-journal", g.db);
-	unlink(path);
-	unlink(g.db);
-	rmdir(g.dir);
-}
-
-static struct staff_limits limits = {
-	.pwhash_opslimit = crypto_pwhash_OPSLIMIT_MIN,
-	.pwhash_memlimit = crypto_pwhash_MEMLIMIT_MIN,
-};
-
-/* Three accounts, each with a session made now (two for ana), kept as a
- * database image that every run starts from, so that runs do not depend
- * on each other (logouts, lockouts and TOTP steps stay in their run). */
-static void make_db(void)
-{
-	static const struct staff_account accts[] = {
-		{ .username = "ana", .alias = "Ana", .roles = BRUG_ROLE_VOLUNTEER, .langs = "nl,ar",
-		  .topics = "", .max_chats = 2 },
-		{ .username = "bo", .alias = "Bo", .roles = BRUG_ROLE_PROFESSIONAL | BRUG_ROLE_KEYPERSON,
-		  .langs = "nl,en,tr,ti", .topics = "forced_marriage", .max_chats = 1 },
-		{ .username = "cora", .alias = "Cora", .roles = BRUG_ROLE_COORDINATOR | BRUG_ROLE_VOLUNTEER,
-		  .langs = "nl,ar,ti,tr,en", .topics = "", .max_chats = 3 },
-	};
-	static const int session_of[4] = { 0, 0, 1, 2 };
-	/* Sessions and TOTP steps lie two minutes before every run's clock. */
-	int64_t t0 = (int64_t)BASE_WALL_MS - 120000;
-	struct staff *st = staff_open(g.db, &limits);
-	char pw[64], code[TOTP_DIGITS + 1];
-
-	CHECK(st != NULL, "staff_open %s", g.db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(pw, sizeof pw, "pw-%s-long-enough", accts[i].username);
-		CHECK(staff_add(st, &accts[i], pw, "cli", NULL) == 0, "staff_add");
-	}
-	for (unsigned i = 0; i < 4; i++) {
-		struct staff_account a = { 0 };
-		const char *u = users[session_of[i]];
-		int64_t exp;
-		snprintf(pw, sizeof pw, "pw-%s-long-enough", u);
-		/* A TOTP code works once per step: one step per session. */
-		CHECK(staff_totp_code(st, u, (t0 + (int64_t)i * 30000) / 1000, code) == 0, "totp");
-		CHECK(staff_login(st, u, pw, code, NULL, "init", t0 + (int64_t)i * 30000, &a, g.preset[i], &exp) == 0,
-		      "staff_login %s", u);
-		staff_account_fini(&a);
-	}
-	staff_close(st);
-	CHECK(read_file(g.db, &g.db_image, &g.db_len) == 0, "read %s", g.db);
-}
-
 static void init(void)
 {
-	static char *langs[] = { "nl", "ar", "ti", "tr", "en" };
-	static char *topics[] = { "domestic_violence", "forced_marriage", "other" };
-	static char *alts[] = { "Call 112 in danger" };
-	const char *loc = getenv("BRUG_LOCALES_DIR");
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	unsigned char nonce[8];
-	char err[256];
 
 	log_set_level(getenv("FUZZ_HUB_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR);
 	g.trace = getenv("FUZZ_HUB_TRACE") != NULL;
-	CHECK(sodium_init() >= 0, "sodium_init");
+	hub_env_init("hub");
 	randombytes_buf(nonce, sizeof nonce);
 	for (unsigned i = 0; i < sizeof nonce; i++)
 		snprintf(g.nonce + 2 * i, 3, "%02x", nonce[i]);
-	memcpy(g.cfg.langs, langs, sizeof langs);
-	g.cfg.n_langs = 5;
-	g.cfg.default_lang = "nl";
-	memcpy(g.cfg.topics, topics, sizeof topics);
-	g.cfg.n_topics = 3;
-	g.cfg.alternatives[0] = alts[0];
-	g.cfg.n_alternatives = 1;
-	g.cfg.grace_s = 120;
-	g.cfg.offer_timeout_s = 30;
-	g.cfg.max_text = 2000;
-	/* Small, so that programs reach the cap of waiting sessions per source. */
-	g.cfg.max_waiting_per_source = 3;
-	g.cfg.timezone = "Europe/Amsterdam";
-	g.cfg.session_idle_s = 3600;
-	g.cfg.session_max_s = 43200;
-	g.cfg.staff_grace_s = 30;
-	g.cfg.shift_end_quiet_min = 10;
-	g.cfg.stats_threshold = 10;
-	g.t = i18n_new(loc && *loc ? loc : BRUG_LOCALES_BUILD_DIR, (const char *const *)langs, 5, "nl", err,
-		       sizeof err);
-	CHECK(g.t != NULL, "i18n_new: %s", err);
-	snprintf(g.dir, sizeof g.dir, "%s/brug-fuzz-hub-XXXXXX", base);
-	CHECK(mkdtemp(g.dir) != NULL, "mkdtemp: %s", strerror(errno));
-	snprintf(g.db, sizeof g.db, "%s/brug.db", g.dir);
-	atexit(cleanup_dir);
-	make_db();
 	g.ready = true;
 }
 
@@ -473,21 +345,8 @@ static void init(void)
 
 static void run_begin(void)
 {
-	int fd;
-
 	memset(&r, 0, sizeof r);
-	fd = open(g.db, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	CHECK(fd >= 0 && write(fd, g.db_image, g.db_len) == (ssize_t)g.db_len && close(fd) == 0,
-	      "write %s", g.db);
-	r.st = staff_open(g.db, &limits);
-	CHECK(r.st != NULL, "staff_open");
-	r.roster = roster_open(g.db, g.cfg.timezone);
-	r.stats = stats_open(g.db, g.cfg.timezone, g.cfg.stats_threshold);
-	CHECK(r.roster != NULL && r.stats != NULL, "roster_open, stats_open");
-	r.h = hub_new(&g.cfg, g.t, r.st, &ops, NULL);
-	CHECK(r.h != NULL, "hub_new");
-	hub_set_roster(r.h, r.roster);
-	hub_set_stats(r.h, r.stats);
+	hub_env_open(&r.env, &ops, NULL);
 	r.now = 1000;
 }
 
@@ -501,22 +360,19 @@ static void run_end(void)
 	for (unsigned i = 0; i < SOCKS; i++)
 		if (!r.socks[i].staff)
 			sock_closed(&r.socks[i]);
-	r.now += (uint64_t)g.cfg.grace_s * 1000 + 1000;
-	hub_tick(r.h, r.now);
+	r.now += (uint64_t)hub_env.cfg.grace_s * 1000 + 1000;
+	hub_tick(r.env.h, r.now);
 	reap();
 	r.drained = true;
 	r.now += 1000;
-	hub_tick(r.h, r.now);
+	hub_tick(r.env.h, r.now);
 	reap();
-	hub_shutdown(r.h, r.now);
+	hub_shutdown(r.env.h, r.now);
 	for (unsigned i = 0; i < SOCKS; i++)
 		CHECK(r.socks[i].state != SOCK_OPEN, "socket %u still open after hub_shutdown", i);
 	for (unsigned i = 0; i < SOCKS; i++)
 		sock_closed(&r.socks[i]);
-	hub_free(r.h, r.now);
-	stats_free(r.stats);
-	roster_close(r.roster);
-	staff_close(r.st);
+	hub_env_close(&r.env, r.now);
 	memset(&r, 0, sizeof r);
 }
 
@@ -551,47 +407,6 @@ static void input_json(struct sock *k, json_t *msg, unsigned flags)
 	if (k->state == SOCK_OPEN)
 		hub_input(k->conn, s, strlen(s), r.now);
 	free(s);
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF): the
- * edge hands the hub nothing else. */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t len;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t j = 1; j < len; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
 }
 
 /* Whether any string in a raw frame could become one of our markers once
@@ -703,8 +518,8 @@ static const char *offer_arg(struct sock *k, unsigned j)
 static json_t *target_json(unsigned t)
 {
 	switch (t % 10) {
-	case 0: case 1: case 2: return json_pack("{s:s}", "user", users[t % 10]);
-	case 3: return json_pack("{s:s}", "user", aliases[t % 3]);
+	case 0: case 1: case 2: return json_pack("{s:s}", "user", hub_env_users[t % 10]);
+	case 3: return json_pack("{s:s}", "user", hub_env_aliases[t % 3]);
 	case 4: return json_pack("{s:s}", "role", "volunteer");
 	case 5: return json_pack("{s:s}", "role", "keyperson");
 	case 6: return json_pack("{s:s}", "role", "professional");
@@ -721,7 +536,7 @@ static json_t *coord_json(unsigned y, unsigned z)
 {
 	static const char *const starts[] = { "07:00", "08:00", "08:10" };
 	static const char *const ends[] = { "08:15", "09:00", "24:00" };
-	const char *u = users[z % 3];
+	const char *u = hub_env_users[z % 3];
 	json_t *roles;
 
 	switch (y % 10) {
@@ -772,14 +587,14 @@ static json_t *coord_json(unsigned y, unsigned z)
  * deterministic. */
 static void password_login(struct sock *k, unsigned acct, unsigned how, unsigned flags)
 {
-	const char *u = users[acct % 3];
+	const char *u = hub_env_users[acct % 3];
 	char pw[64], code[TOTP_DIGITS + 1];
 	unsigned before = k->n_frames;
 	json_t *msg;
 	struct timespec start, now;
 
 	snprintf(pw, sizeof pw, how & 1 ? "wrong-password-%s" : "pw-%s-long-enough", u);
-	CHECK(staff_totp_code(r.st, u, (int64_t)(fake_wall(NULL) / 1000), code) == 0, "totp");
+	CHECK(staff_totp_code(r.env.st, u, (int64_t)(fake_wall(NULL) / 1000), code) == 0, "totp");
 	if (how & 2)
 		code[0] = code[0] == '0' ? '1' : '0';
 	msg = json_pack("{s:s, s:s, s:s}", "type", "login", "user", u, "password", pw);
@@ -795,7 +610,7 @@ static void password_login(struct sock *k, unsigned acct, unsigned how, unsigned
 		CHECK(now.tv_sec - start.tv_sec < 20, "a password login never finished");
 		sched_yield();
 	}
-	hub_poll(r.h, r.now);
+	hub_poll(r.env.h, r.now);
 }
 
 enum op {
@@ -828,9 +643,9 @@ static void step(struct reader *in)
 		k->state = SOCK_OPEN;
 		x = u8(in);
 		if (k->staff)
-			k->conn = hub_staff_open(r.h, k, x % 2 ? "addr-b" : "addr-a", r.step + 1);
+			k->conn = hub_staff_open(r.env.h, k, x % 2 ? "addr-b" : "addr-a", r.step + 1);
 		else
-			k->conn = hub_visitor_open(r.h, k, x % 3 == 0 ? NULL : x % 3 == 1 ? "ar-MA,ar;q=0.9" : "tr",
+			k->conn = hub_visitor_open(r.env.h, k, x % 3 == 0 ? NULL : x % 3 == 1 ? "ar-MA,ar;q=0.9" : "tr",
 						   x / 3 % 2 ? "src-b" : "src-a", r.step + 1);
 		CHECK(k->conn != NULL, "open refused");
 		break;
@@ -888,7 +703,7 @@ static void step(struct reader *in)
 		{
 			const char *tok = x % 3 == 0 ? pool_get(&r.stokens, x / 3) : NULL;
 			if (tok == NULL)
-				tok = x % 11 == 10 ? "not-a-session-token" : g.preset[x % 4];
+				tok = x % 11 == 10 ? "not-a-session-token" : hub_env.preset[x % 4];
 			msg = json_pack("{s:s, s:s}", "type", "login", "token", tok);
 			if (x % 13 == 1)
 				json_object_set_new(msg, "lang", json_string(x % 2 ? "ar" : "xx"));
@@ -959,7 +774,7 @@ static void step(struct reader *in)
 	case OP_RAW:
 		x = u8(in);
 		z = x % 128 < in->n ? x % 128 : (unsigned)in->n;
-		if ((visitor || staff) && utf8_valid(in->p, z) && !holds_nonce(in->p, z))
+		if ((visitor || staff) && hub_env_utf8_valid(in->p, z) && !holds_nonce(in->p, z))
 			hub_input(k->conn, (const char *)in->p, z, r.now);
 		in->p += z;
 		in->n -= z;
@@ -972,7 +787,7 @@ static void step(struct reader *in)
 		reap();
 		break;
 	case OP_TICK:
-		hub_tick(r.h, r.now);
+		hub_tick(r.env.h, r.now);
 		reap();
 		break;
 	case OP_COORD:
