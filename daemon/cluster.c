@@ -394,7 +394,9 @@ void cluster_poll(struct cluster *cl, uint64_t now)
 	}
 	list_for_each_safe(it, tmp, &cl->remotes) {
 		struct remote *r = list_entry(it, struct remote, link);
-		if (r->closing)
+		/* A home that never became a member (its heartbeats are not
+		 * heard) would never be lost: its sockets go after the timeout. */
+		if (r->closing || (!members_has(cl->members, r->home) && now - r->opened_ms > CLUSTER_MEMBER_TIMEOUT_MS))
 			cluster_remote_free(r, now);
 	}
 	cluster_rep_resync(cl);

@@ -87,6 +87,7 @@ struct remote {
 	struct hub_conn *conn;     /* owned by the hub until hub_closed */
 	uint64_t id;               /* the home's id */
 	bool closing;              /* our hub closed it: hub_closed at the next poll */
+	uint64_t opened_ms;
 	char home[MEMBERS_NAME_MAX + 1];
 };
 

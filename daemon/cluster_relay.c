@@ -637,7 +637,9 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 		struct sproxy *p = find_sproxy(cl, from, u);
 		if (p != NULL && !p->closing)
 			hub_input(p->conn, f, flen, now);
-	} else if (strcmp(t, "resume!") == 0) {
+	} else if (strcmp(t, "resume!") == 0 && members_has(cl->members, from)) {
+		/* Only a member: a socket relayed to a node we do not list would
+		 * never hear of its loss. */
 		struct list *it;
 		list_for_each(it, &cl->fwds) {
 			struct cluster_fwd *fw = list_entry(it, struct cluster_fwd, link);
@@ -656,6 +658,7 @@ void cluster_handle_node_msg(struct cluster *cl, const char *text, size_t len, u
 			goto out;
 		r->cl = cl;
 		r->id = (uint64_t)id;
+		r->opened_ms = now;
 		snprintf(r->home, sizeof r->home, "%s", from);
 		/* Its home's key for the source, made ours: counted apart from
 		 * our own sockets' sources and from other homes'. */
