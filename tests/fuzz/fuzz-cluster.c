@@ -60,8 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #include "cluster_private.h"
 
 #define SOCKS 8
-#define POOL 8
-#define TOK_LEN 72
+#define POOL HUB_ENV_POOL  /* ids and tokens remembered from the hub's frames */
 #define MAX_LINES 300
 #define LINE_MAX_BYTES 65536
 #define PEERS 4
@@ -74,10 +73,6 @@ struct sock {
 	struct hub_conn *conn;
 };
 
-struct pool {
-	char s[POOL][TOK_LEN];
-	unsigned n;
-};
 
 static struct {
 	bool ready;
@@ -92,7 +87,7 @@ static struct {
 	uint64_t now;
 	bool link;
 	struct sock socks[SOCKS];
-	struct pool vtokens, chats, offers;
+	struct hub_env_pool vtokens, chats, offers;
 	struct { uint64_t boot, seq; } peer[PEERS];
 	unsigned line;
 } r;
@@ -104,23 +99,6 @@ static const char *str_of(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-static void pool_add(struct pool *p, const char *s)
-{
-	if (s == NULL || strlen(s) >= TOK_LEN)
-		return;
-	for (unsigned i = 0; i < POOL && i < p->n; i++)
-		if (strcmp(p->s[i], s) == 0)
-			return;
-	snprintf(p->s[p->n % POOL], TOK_LEN, "%s", s);
-	p->n++;
-}
-
-static const char *pool_get(const struct pool *p, unsigned i)
-{
-	if (p->n == 0)
-		return NULL;
-	return p->s[i % (p->n < POOL ? p->n : POOL)];
-}
 
 /* A frame from our hub, or one another node's hub made (hub_deliver):
  * those are the peer's text as it sent it, so only learnt from. */
@@ -138,10 +116,10 @@ static void fake_send(void *edge, struct frame *f)
 	if (json_is_object(j) && str_of(j, "type") != NULL) {
 		const char *type = str_of(j, "type");
 		if (strcmp(type, "welcome") == 0)
-			pool_add(&r.vtokens, str_of(j, "session"));
+			hub_env_pool_add(&r.vtokens, str_of(j, "session"));
 		if (strcmp(type, "offer") == 0)
-			pool_add(&r.offers, str_of(j, "offer"));
-		pool_add(&r.chats, str_of(j, "chat"));
+			hub_env_pool_add(&r.offers, str_of(j, "offer"));
+		hub_env_pool_add(&r.chats, str_of(j, "chat"));
 	}
 	json_decref(j);
 }
@@ -283,10 +261,10 @@ static const char *expand(char x, unsigned d, char hash[65])
 
 	switch (x) {
 	case 'K': case 'k': tok = g.ktok[d % 4]; break;
-	case 'V': case 'v': tok = pool_get(&r.vtokens, d); if (tok == NULL) tok = g.ktok[d % 4]; break;
+	case 'V': case 'v': tok = hub_env_pool_get(&r.vtokens, d); if (tok == NULL) tok = g.ktok[d % 4]; break;
 	case 'P': case 'p': tok = hub_env.preset[d % 4]; break;
-	case 'C': tok = pool_get(&r.chats, d); return tok != NULL ? tok : "1";
-	case 'O': tok = pool_get(&r.offers, d); return tok != NULL ? tok : "1";
+	case 'C': tok = hub_env_pool_get(&r.chats, d); return tok != NULL ? tok : "1";
+	case 'O': tok = hub_env_pool_get(&r.offers, d); return tok != NULL ? tok : "1";
 	default: return NULL;
 	}
 	if (x >= 'a' && x <= 'z') {

@@ -31,11 +31,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SOCKS 8          /* sockets a program can hold at once */
-#define POOL 8           /* ids and tokens remembered from the hub's frames */
+#define POOL HUB_ENV_POOL  /* ids and tokens remembered from the hub's frames */
 #define STAFF_CHATS 32   /* chats one console is in, far above max_chats */
 #define MAX_STEPS 400
 #define ID_LEN 24        /* a chat or offer id as text, with room */
-#define TOK_LEN 64
 
 enum sock_state {
 	SOCK_FREE,       /* no socket in this slot */
@@ -59,11 +58,6 @@ struct sock {
 	unsigned n_offers;
 };
 
-/* A ring of strings seen in frames. */
-struct pool {
-	char s[POOL][TOK_LEN];
-	unsigned n;
-};
 
 static struct {
 	bool ready;
@@ -76,7 +70,7 @@ static struct {
 	struct hub_env_run env;
 	uint64_t now;
 	struct sock socks[SOCKS];
-	struct pool vtokens, stokens, offers, chats;
+	struct hub_env_pool vtokens, stokens, offers, chats;
 	int woken;
 	unsigned step;
 	bool drained;        /* every visitor left and its grace ran out */
@@ -84,23 +78,6 @@ static struct {
 
 /* ---- the fake edge ---- */
 
-static void pool_add(struct pool *p, const char *s)
-{
-	if (s == NULL || strlen(s) >= TOK_LEN)
-		return;
-	for (unsigned i = 0; i < POOL && i < p->n; i++)
-		if (strcmp(p->s[i], s) == 0)
-			return;
-	snprintf(p->s[p->n % POOL], TOK_LEN, "%s", s);
-	p->n++;
-}
-
-static const char *pool_get(const struct pool *p, unsigned i)
-{
-	if (p->n == 0)
-		return NULL;
-	return p->s[i % (p->n < POOL ? p->n : POOL)];
-}
 
 static int staff_chat_index(const struct sock *k, const char *chat)
 {
@@ -163,11 +140,11 @@ static void visitor_frame(struct sock *k, const char *type, json_t *j)
 	if (strcmp(type, "welcome") == 0) {
 		k->greeted = true;
 		k->chat[0] = '\0';
-		pool_add(&r.vtokens, str_of(j, "session"));
+		hub_env_pool_add(&r.vtokens, str_of(j, "session"));
 	} else if (strcmp(type, "joined") == 0) {
 		CHECK(str_of(j, "chat") != NULL, "joined without chat");
 		snprintf(k->chat, sizeof k->chat, "%s", str_of(j, "chat"));
-		pool_add(&r.chats, k->chat);
+		hub_env_pool_add(&r.chats, k->chat);
 	} else if (strcmp(type, "ended") == 0 ||
 		   (strcmp(type, "notice") == 0 && str_of(j, "code") && strcmp(str_of(j, "code"), "requeued") == 0)) {
 		k->chat[0] = '\0';
@@ -195,7 +172,7 @@ static void staff_frame(struct sock *k, const char *type, json_t *j)
 		      "console got %s before session", type);
 	if (strcmp(type, "session") == 0) {
 		k->greeted = true;
-		pool_add(&r.stokens, str_of(j, "token"));
+		hub_env_pool_add(&r.stokens, str_of(j, "token"));
 	} else if (strcmp(type, "chats") == 0) {
 		json_t *arr = json_object_get(j, "chats"), *v;
 		size_t i;
@@ -205,7 +182,7 @@ static void staff_frame(struct sock *k, const char *type, json_t *j)
 	} else if (strcmp(type, "chat") == 0) {
 		CHECK(chat != NULL, "chat without id");
 		staff_chat_add(k, chat);
-		pool_add(&r.chats, chat);
+		hub_env_pool_add(&r.chats, chat);
 	} else if (strcmp(type, "ended") == 0) {
 		staff_chat_remove(k, chat);
 	} else if (strcmp(type, "left") == 0) {
@@ -231,8 +208,8 @@ static void staff_frame(struct sock *k, const char *type, json_t *j)
 		CHECK(id != NULL, "offer without id");
 		if (strlen(id) < ID_LEN)
 			snprintf(k->offers[k->n_offers++ % POOL], ID_LEN, "%s", id);
-		pool_add(&r.offers, id);
-		pool_add(&r.chats, chat);
+		hub_env_pool_add(&r.offers, id);
+		hub_env_pool_add(&r.chats, chat);
 	}
 }
 
@@ -500,7 +477,7 @@ static const char *chat_arg(struct sock *k, unsigned c)
 	else if (c % 7 == 3)
 		s = "18446744073709551615";
 	else
-		s = pool_get(&r.chats, c / 2);
+		s = hub_env_pool_get(&r.chats, c / 2);
 	return s ? s : "1";
 }
 
@@ -511,7 +488,7 @@ static const char *offer_arg(struct sock *k, unsigned j)
 	if (j % 2 == 0 && k->n_offers > 0)
 		s = k->offers[(k->n_offers - 1 - (j / 2) % (k->n_offers < POOL ? k->n_offers : POOL)) % POOL];
 	else
-		s = pool_get(&r.offers, j / 2);
+		s = hub_env_pool_get(&r.offers, j / 2);
 	return s ? s : "1";
 }
 
@@ -667,8 +644,8 @@ static void step(struct reader *in)
 		if (!visitor)
 			break;
 		msg = json_pack("{s:s, s:s}", "type", "hello", "resume",
-				x % (POOL + 1) == POOL || pool_get(&r.vtokens, x) == NULL ? "AAAAAAAAAAAAAAAAAAAAAA"
-											: pool_get(&r.vtokens, x));
+				x % (POOL + 1) == POOL || hub_env_pool_get(&r.vtokens, x) == NULL ? "AAAAAAAAAAAAAAAAAAAAAA"
+											: hub_env_pool_get(&r.vtokens, x));
 		if (y != 0)
 			json_object_set_new(msg, "last_seq", json_integer(y - 1));
 		if (lang_arg(y) != NULL && y % 5 == 0)
@@ -701,7 +678,7 @@ static void step(struct reader *in)
 		if (!staff)
 			break;
 		{
-			const char *tok = x % 3 == 0 ? pool_get(&r.stokens, x / 3) : NULL;
+			const char *tok = x % 3 == 0 ? hub_env_pool_get(&r.stokens, x / 3) : NULL;
 			if (tok == NULL)
 				tok = x % 11 == 10 ? "not-a-session-token" : hub_env.preset[x % 4];
 			msg = json_pack("{s:s, s:s}", "type", "login", "token", tok);

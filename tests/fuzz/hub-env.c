@@ -203,3 +203,21 @@ bool hub_env_utf8_valid(const uint8_t *s, size_t n)
 	}
 	return true;
 }
+
+void hub_env_pool_add(struct hub_env_pool *p, const char *s)
+{
+	if (s == NULL || strlen(s) >= HUB_ENV_TOK_LEN)
+		return;
+	for (unsigned i = 0; i < HUB_ENV_POOL && i < p->n; i++)
+		if (strcmp(p->s[i], s) == 0)
+			return;
+	snprintf(p->s[p->n % HUB_ENV_POOL], HUB_ENV_TOK_LEN, "%s", s);
+	p->n++;
+}
+
+const char *hub_env_pool_get(const struct hub_env_pool *p, unsigned i)
+{
+	if (p->n == 0)
+		return NULL;
+	return p->s[i % (p->n < HUB_ENV_POOL ? p->n : HUB_ENV_POOL)];
+}

@@ -59,6 +59,19 @@ void hub_env_init(const char *target);
 void hub_env_open(struct hub_env_run *e, const struct hub_edge_ops *ops, void *ctx);
 /* hub_free (every connection reported closed before), then the rest. */
 void hub_env_close(struct hub_env_run *e, uint64_t now);
+/* A ring of strings the harness saw in the hub's frames (ids, tokens),
+ * fed back into later steps. */
+#define HUB_ENV_POOL 8
+#define HUB_ENV_TOK_LEN 72
+struct hub_env_pool {
+	char s[HUB_ENV_POOL][HUB_ENV_TOK_LEN];
+	unsigned n;
+};
+/* Remember s (borrowed; ignored if NULL, too long or there already). */
+void hub_env_pool_add(struct hub_env_pool *p, const char *s);
+/* The i-th remembered string, modulo how many there are; NULL if none. */
+const char *hub_env_pool_get(const struct hub_env_pool *p, unsigned i);
+
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF): the
  * edge hands the hub nothing else. */
 bool hub_env_utf8_valid(const uint8_t *s, size_t n);

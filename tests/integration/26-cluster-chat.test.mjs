@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { availableStaff, visitorHello, connectVisitor, loginStaff } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
-import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
+import { healthJsonUntil as healthUntil, startClusterNode, stopCluster } from '../lib/cluster.mjs';
 import { filesUnder } from '../lib/canary.mjs';
 
 const PW = 'integration-test-password-21';
@@ -37,17 +37,7 @@ before(async () => {
 	]);
 });
 
-after(async () => {
-	for (const b of [b1, b2]) {
-		if (!b) continue;
-		await b.stop();
-		await b.cleanup();
-	}
-	if (nats) {
-		await nats.stop();
-		await nats.cleanup();
-	}
-});
+after(() => stopCluster(nats, [b1, b2]));
 
 let lang;     // a language node 2 owns
 let ownersSeen;

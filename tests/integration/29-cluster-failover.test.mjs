@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
-import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
+import { healthJsonUntil as healthUntil, startClusterNode, stopCluster } from '../lib/cluster.mjs';
 
 const PW = 'integration-test-password-29';
 const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -33,17 +33,7 @@ before(async () => {
 	]);
 });
 
-after(async () => {
-	for (const b of [b1, b2, b1again]) {
-		if (!b) continue;
-		await b.stop();
-		await b.cleanup();
-	}
-	if (nats) {
-		await nats.stop();
-		await nats.cleanup();
-	}
-});
+after(() => stopCluster(nats, [b1, b2, b1again]));
 
 let lang;     // a language node 1 owns
 let anna;     // on node 2

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startBrugd, availableStaff, visitorHello, startChat } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
-import { health } from '../lib/cluster.mjs';
+import { health, stopCluster } from '../lib/cluster.mjs';
 import {
 	canary, filesUnder, databases, inLogLines, inFilesUnder, inText, sqlDump, memoryHits, memoryUnreadable,
 } from '../lib/canary.mjs';
@@ -74,17 +74,7 @@ before(async () => {
 	b2 = await startNode('b2');
 }, { timeout: 60000 });
 
-after(async () => {
-	for (const b of [b1, b2]) {
-		if (!b) continue;
-		await b.stop();
-		await b.cleanup();
-	}
-	if (nats) {
-		await nats.stop();
-		await nats.cleanup();
-	}
-});
+after(() => stopCluster(nats, [b1, b2]));
 
 test('both nodes see each other and each owns a language', { timeout: 20000 }, async () => {
 	const h1 = await bothMembers(b1);

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableStaff, visitorHello, connectVisitor, connectStaff } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
-import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
+import { healthJsonUntil as healthUntil, startClusterNode, stopCluster } from '../lib/cluster.mjs';
 
 const PW = 'integration-test-password-31';
 const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -32,17 +32,7 @@ before(async () => {
 	b2 = await startNode('b2');
 });
 
-after(async () => {
-	for (const b of [b1, b2]) {
-		if (!b) continue;
-		await b.stop();
-		await b.cleanup();
-	}
-	if (nats) {
-		await nats.stop();
-		await nats.cleanup();
-	}
-});
+after(() => stopCluster(nats, [b1, b2]));
 
 let anna;
 let staffToken;

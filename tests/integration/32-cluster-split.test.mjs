@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableStaff, visitorHello, connectVisitor } from '../lib/brugd.mjs';
 import { startNatsCluster } from '../lib/nats.mjs';
-import { healthJsonUntil as healthUntil, startClusterNode } from '../lib/cluster.mjs';
+import { healthJsonUntil as healthUntil, startClusterNode, stopCluster } from '../lib/cluster.mjs';
 
 const PW = 'integration-test-password-32';
 const LANGS = ['nl', 'ar', 'ti', 'tr', 'en'];
@@ -32,18 +32,7 @@ before(async () => {
 	]);
 });
 
-after(async () => {
-	for (const b of [b1, b2]) {
-		if (!b) continue;
-		try { b.process.kill('SIGCONT'); } catch { /* gone */ }
-		await b.stop();
-		await b.cleanup();
-	}
-	if (nats) {
-		await nats.stop();
-		await nats.cleanup();
-	}
-});
+after(() => stopCluster(nats, [b1, b2]));
 
 let lang;     // a language node 1 owns
 let anna;     // on node 2

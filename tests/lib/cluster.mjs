@@ -62,3 +62,18 @@ export function startClusterNode(nats, name, opts = {}) {
 	if (opts.log) config.log = opts.log;
 	return startBrugd({ staff: opts.staff ?? [], config });
 }
+
+// Stop and remove the nodes (some may be undefined), then the NATS
+// servers. A paused node (SIGSTOP) is woken first so that it can stop.
+export async function stopCluster(nats, nodes) {
+	for (const b of nodes) {
+		if (!b) continue;
+		try { b.process.kill('SIGCONT'); } catch { /* gone */ }
+		await b.stop();
+		await b.cleanup();
+	}
+	if (nats) {
+		await nats.stop();
+		await nats.cleanup();
+	}
+}
