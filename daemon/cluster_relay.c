@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "replica.h"
 #include "router.h"
+#include "util/clock.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/secmem.h"
@@ -128,14 +129,6 @@ static struct sproxy *find_sproxy(struct cluster *cl, const char *home, const ch
 
 /* ---- staff sessions of other nodes (section 8) ---- */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ssess_remove(struct cluster *cl, unsigned k)
 {
 	secmem_wipe(cl->ssess[k].hash, sizeof cl->ssess[k].hash);
@@ -166,7 +159,7 @@ static void ssess_note(struct cluster *cl, const char *home, const char *user, c
 /* home is lost: its consoles may resume here within the reconnect grace. */
 static void ssess_home_lost(struct cluster *cl, const char *home)
 {
-	int64_t grace_end = wall_ms() + (int64_t)cl->cfg->staff_grace_s * 1000;
+	int64_t grace_end = clock_wall_ms() + (int64_t)cl->cfg->staff_grace_s * 1000;
 
 	for (unsigned k = 0; k < cl->n_ssess;) {
 		struct ssess *e = &cl->ssess[k];
@@ -492,12 +485,19 @@ out:
  * chat is, until its `ended`. */
 static void note_chat_route(struct cluster *cl, const char *node, const char *frame, size_t len)
 {
+	static const char chat_frame[] = "{\"type\":\"chat\"", ended_frame[] = "{\"type\":\"ended\"";
 	json_error_t jerr;
-	json_t *j = json_loadb(frame, len, 0, &jerr);
+	json_t *j = NULL;
 	const char *type = NULL, *chat = NULL;
 	unsigned k;
 	uint64_t id;
 
+	/* Only a chat's first frame to a console and its end say where it
+	 * is: the other frames (every message) are not parsed again. */
+	if ((len < sizeof chat_frame - 1 || memcmp(frame, chat_frame, sizeof chat_frame - 1) != 0) &&
+	    (len < sizeof ended_frame - 1 || memcmp(frame, ended_frame, sizeof ended_frame - 1) != 0))
+		return;
+	j = json_loadb(frame, len, 0, &jerr);
 	if (j == NULL || json_unpack(j, "{s:s, s:s}", "type", &type, "chat", &chat) != 0)
 		goto out;
 	id = strtoull(chat, NULL, 10);

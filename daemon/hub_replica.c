@@ -193,7 +193,9 @@ void hub_rep_seen(struct hub *h, const char *origin, uint32_t epoch, uint64_t no
 {
 	struct vsession *vs;
 
-	if (h == NULL)
+	/* Only a resumed copy can make another stale: most records are of
+	 * sessions never resumed, and a membership change sends them all. */
+	if (h == NULL || epoch == 0)
 		return;
 	h->now_ms = now;
 	vs = find_origin(h, origin);
