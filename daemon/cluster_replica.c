@@ -285,7 +285,7 @@ void cluster_rep_resync(struct cluster *cl)
 	cl->rep_resync = false;
 	cluster_rep_reset(cl);
 	hub_rep_all(cl->hub);
-	hub_rep_flush_all(cl->hub);
+	hub_rep_flush(cl->hub);
 	/* Languages another node owns now (it joined, or we restored a
 	 * restarted node's sessions): their waiting visitors go there. */
 	for (unsigned i = 0; members_count(cl->members) > 1 && i < cl->cfg->n_langs; i++) {

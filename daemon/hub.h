@@ -176,7 +176,7 @@ unsigned hub_hand_over_lang(struct hub *h, int lang, uint64_t now);
  * section 7) and goes quietly, its socket closed 4003. */
 void hub_rep_seen(struct hub *h, const char *origin, uint32_t epoch, uint64_t now);
 /* Send what hub_rep_all or the hub's events left out of date. */
-void hub_rep_flush_all(struct hub *h);
+void hub_rep_flush(struct hub *h);
 
 struct roster;
 struct stats;

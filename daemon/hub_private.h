@@ -285,8 +285,6 @@ struct router_staff *ssession_adopt_away(struct hub *h, const char *username, ui
 
 /* vs's replica is out of date; full: send its transcript too. */
 void hub_rep_touch(struct vsession *vs, bool full);
-/* Send the replicas that are out of date (or their end). */
-void hub_rep_flush(struct hub *h);
 /* m (borrowed) was appended to c: its replica gets it before anyone sees
  * the message, so a message a sender saw confirmed is held twice. */
 void hub_rep_msg(struct hub *h, struct router_chat *c, const struct chat_msg *m);

@@ -87,11 +87,6 @@ void hub_rep_flush(struct hub *h)
 		rep_send(h, list_entry(h->rep_dirty.next, struct vsession, rep_link));
 }
 
-void hub_rep_flush_all(struct hub *h)
-{
-	hub_rep_flush(h);
-}
-
 void hub_rep_msg(struct hub *h, struct router_chat *c, const struct chat_msg *m)
 {
 	struct vsession *vs = c->visitor != NULL ? c->visitor->owner : NULL;
